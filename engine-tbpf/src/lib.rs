@@ -1,0 +1,1 @@
+//! tos-engine-tbpf

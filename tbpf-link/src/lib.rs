@@ -1,0 +1,1 @@
+//! tos-tbpf-link
