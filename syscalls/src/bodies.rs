@@ -1,0 +1,253 @@
+//! The bodies of the syscalls of ABI.md, each declared once.
+//!
+//! Every body charges before it works: [`invoke`](crate::invoke) charges the base cost, and a
+//! body charges the per-byte cost for the bytes it is about to move before moving them. Sizes
+//! are checked against [`limits`] before anything is allocated.
+
+use tos_engine_api::Hash;
+
+use crate::{Cost, SyscallCtx, SyscallDef, SyscallError};
+
+/// Documented limits every engine enforces identically.
+pub mod limits {
+    /// Longest storage key, in bytes.
+    pub const MAX_KEY_LEN: u64 = 256;
+    /// Longest storage value, in bytes.
+    pub const MAX_VALUE_LEN: u64 = 64 * 1024;
+    /// Longest return data, in bytes.
+    pub const MAX_RETURN_DATA_LEN: u64 = 64 * 1024;
+    /// Longest log message, in bytes.
+    pub const MAX_LOG_LEN: u64 = 1024;
+    /// Most log messages one call may emit (enforced by the host).
+    pub const MAX_LOGS_PER_CALL: u64 = 64;
+    /// Longest event payload, in bytes.
+    pub const MAX_EVENT_DATA_LEN: u64 = 4 * 1024;
+    /// Most events one call may fire (enforced by the host).
+    pub const MAX_EVENTS_PER_CALL: u64 = 64;
+    /// Longest asset name, in bytes (at least 1 byte).
+    pub const MAX_ASSET_NAME_LEN: u64 = 64;
+    /// Largest number of decimals an asset may declare.
+    pub const MAX_ASSET_DECIMALS: u64 = 18;
+}
+
+use limits::*;
+
+/// Value returned by `tos_storage_load` for an absent key.
+pub const ABSENT: u64 = u64::MAX;
+
+fn check_len(what: &str, len: u64, max: u64) -> Result<(), SyscallError> {
+    if len > max {
+        return Err(SyscallError::Invalid(format!(
+            "{what} of {len} bytes exceeds the limit of {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `len` bytes after checking `len <= max` and charging for them.
+fn read_bounded(
+    ctx: &mut SyscallCtx<'_>,
+    cost: Cost,
+    what: &str,
+    ptr: u64,
+    len: u64,
+    max: u64,
+) -> Result<Vec<u8>, SyscallError> {
+    check_len(what, len, max)?;
+    ctx.charge_bytes(cost, len)?;
+    Ok(ctx.memory.read_vec(ptr, len)?)
+}
+
+fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
+    Ok(ctx.memory.read_hash(ptr)?)
+}
+
+/// Copies `min(data.len(), cap)` bytes to `out` after charging for them.
+fn write_capped(
+    ctx: &mut SyscallCtx<'_>,
+    cost: Cost,
+    out: u64,
+    cap: u64,
+    data: &[u8],
+) -> Result<(), SyscallError> {
+    let n = usize::try_from(cap).map_or(data.len(), |cap| cap.min(data.len()));
+    ctx.charge_bytes(cost, n as u64)?;
+    ctx.memory.write(out, &data[..n])?;
+    Ok(())
+}
+
+macro_rules! syscall {
+    ($(#[$doc:meta])* $name:ident, arity $arity:literal, cost($base:expr, $per:expr), |$ctx:ident, $a:ident| $body:block) => {
+        $(#[$doc])*
+        #[allow(non_upper_case_globals)]
+        pub(crate) mod $name {
+            use super::*;
+            pub(crate) const COST: Cost = Cost::new($base, $per);
+            pub(crate) fn body($ctx: &mut SyscallCtx<'_>, $a: &[u64; 5]) -> Result<u64, SyscallError> {
+                let _ = &$a;
+                $body
+            }
+            inventory::submit! { SyscallDef::new(stringify!($name), $arity, COST, None, body) }
+        }
+    };
+}
+
+syscall!(
+    /// `tos_log(msg_ptr, msg_len) -> 0`: records a log line (at most `MAX_LOG_LEN` bytes).
+    tos_log, arity 2, cost(100, 1), |ctx, a| {
+        let msg = read_bounded(ctx, COST, "log message", a[0], a[1], MAX_LOG_LEN)?;
+        ctx.host.log(&msg)?;
+        Ok(0)
+    }
+);
+
+syscall!(
+    /// `tos_get_input(out_ptr, cap) -> input length`: copies `min(len, cap)` bytes of the input.
+    tos_get_input, arity 2, cost(50, 1), |ctx, a| {
+        let input = ctx.host.input().to_vec();
+        write_capped(ctx, COST, a[0], a[1], &input)?;
+        Ok(input.len() as u64)
+    }
+);
+
+syscall!(
+    /// `tos_set_return_data(ptr, len) -> 0`: replaces the call's return data.
+    tos_set_return_data, arity 2, cost(50, 1), |ctx, a| {
+        let data = read_bounded(ctx, COST, "return data", a[0], a[1], MAX_RETURN_DATA_LEN)?;
+        ctx.host.set_return_data(&data)?;
+        Ok(0)
+    }
+);
+
+macro_rules! hash_getter {
+    ($(#[$doc:meta])* $name:ident, $method:ident) => {
+        syscall!($(#[$doc])* $name, arity 1, cost(50, 0), |ctx, a| {
+            let h = ctx.host.$method();
+            ctx.memory.write(a[0], &h)?;
+            Ok(0)
+        });
+    };
+}
+
+hash_getter!(
+    /// `tos_get_contract_hash(out_ptr) -> 0`: the running contract's address (32 bytes).
+    tos_get_contract_hash, contract_hash
+);
+hash_getter!(
+    /// `tos_get_tx_hash(out_ptr) -> 0`: the transaction hash (32 bytes).
+    tos_get_tx_hash, tx_hash
+);
+hash_getter!(
+    /// `tos_get_tx_source(out_ptr) -> 0`: the caller's account (32 bytes).
+    tos_get_tx_source, tx_source
+);
+hash_getter!(
+    /// `tos_get_block_hash(out_ptr) -> 0`: the block hash (32 bytes).
+    tos_get_block_hash, block_hash
+);
+
+syscall!(
+    /// `tos_get_block_height() -> height`.
+    tos_get_block_height, arity 0, cost(20, 0), |ctx, a| {
+        Ok(ctx.host.block_height())
+    }
+);
+
+syscall!(
+    /// `tos_get_balance(asset_ptr, out_ptr) -> 0`: writes the contract's balance (u64 LE).
+    tos_get_balance, arity 2, cost(200, 0), |ctx, a| {
+        let asset = read_hash(ctx, a[0])?;
+        let balance = ctx.host.balance(&asset)?;
+        ctx.memory.write(a[1], &balance.to_le_bytes())?;
+        Ok(0)
+    }
+);
+
+syscall!(
+    /// `tos_transfer(dest_ptr, amount, asset_ptr) -> 0, or 1 if the balance is too low`.
+    tos_transfer, arity 3, cost(500, 0), |ctx, a| {
+        let dest = read_hash(ctx, a[0])?;
+        let asset = read_hash(ctx, a[2])?;
+        Ok(u64::from(!ctx.host.transfer(&dest, &asset, a[1])?))
+    }
+);
+
+syscall!(
+    /// `tos_burn(asset_ptr, amount) -> 0, or 1 if the balance is too low`.
+    tos_burn, arity 2, cost(500, 0), |ctx, a| {
+        let asset = read_hash(ctx, a[0])?;
+        Ok(u64::from(!ctx.host.burn(&asset, a[1])?))
+    }
+);
+
+syscall!(
+    /// `tos_storage_load(key_ptr, key_len, out_ptr, cap) -> value length, or u64::MAX if absent`.
+    /// Copies `min(len, cap)` bytes of the value.
+    tos_storage_load, arity 4, cost(500, 1), |ctx, a| {
+        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        match ctx.host.storage_load(&key)? {
+            Some(value) => {
+                write_capped(ctx, COST, a[2], a[3], &value)?;
+                Ok(value.len() as u64)
+            }
+            None => Ok(ABSENT),
+        }
+    }
+);
+
+syscall!(
+    /// `tos_storage_store(key_ptr, key_len, val_ptr, val_len) -> 0`.
+    tos_storage_store, arity 4, cost(1000, 5), |ctx, a| {
+        check_len("storage value", a[3], MAX_VALUE_LEN)?;
+        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        let value = read_bounded(ctx, COST, "storage value", a[2], a[3], MAX_VALUE_LEN)?;
+        ctx.host.storage_store(&key, &value)?;
+        Ok(0)
+    }
+);
+
+syscall!(
+    /// `tos_storage_delete(key_ptr, key_len) -> 1 if the key existed, else 0`.
+    tos_storage_delete, arity 2, cost(500, 1), |ctx, a| {
+        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        Ok(u64::from(ctx.host.storage_delete(&key)?))
+    }
+);
+
+syscall!(
+    /// `tos_asset_create(name_ptr, name_len, decimals, out_asset_ptr) -> 0, or 1 if it exists`.
+    /// The asset id is written in both cases.
+    tos_asset_create, arity 4, cost(5000, 1), |ctx, a| {
+        if a[1] == 0 {
+            return Err(SyscallError::Invalid("asset name is empty".into()));
+        }
+        if a[2] > MAX_ASSET_DECIMALS {
+            return Err(SyscallError::Invalid(format!(
+                "asset decimals {} exceed the limit of {MAX_ASSET_DECIMALS}", a[2]
+            )));
+        }
+        let name = read_bounded(ctx, COST, "asset name", a[0], a[1], MAX_ASSET_NAME_LEN)?;
+        // `a[2] <= 18` was checked above.
+        let (id, created) = ctx.host.asset_create(&name, a[2] as u8)?;
+        ctx.memory.write(a[3], &id)?;
+        Ok(u64::from(!created))
+    }
+);
+
+syscall!(
+    /// `tos_asset_mint(asset_ptr, amount) -> 0, or 1 if the caller is not the asset's creator
+    /// or the supply would overflow`.
+    tos_asset_mint, arity 2, cost(1000, 0), |ctx, a| {
+        let asset = read_hash(ctx, a[0])?;
+        Ok(u64::from(!ctx.host.asset_mint(&asset, a[1])?))
+    }
+);
+
+syscall!(
+    /// `tos_fire_event(event_id, data_ptr, data_len) -> 0`.
+    tos_fire_event, arity 3, cost(200, 2), |ctx, a| {
+        let data = read_bounded(ctx, COST, "event data", a[1], a[2], MAX_EVENT_DATA_LEN)?;
+        ctx.host.fire_event(a[0], &data)?;
+        Ok(0)
+    }
+);
