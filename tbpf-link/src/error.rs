@@ -49,7 +49,9 @@ pub enum LinkError {
     },
 
     /// A tentative definition (`SHN_COMMON`, from `-fcommon`) would need writable memory.
-    #[error("{file}: symbol `{symbol}` is a common (tentative, writable) definition; TBPF modules have no writable globals")]
+    #[error(
+        "{file}: symbol `{symbol}` is a common (tentative, writable) definition; TBPF modules have no writable globals"
+    )]
     CommonSymbol {
         /// The input file.
         file: String,
@@ -95,7 +97,9 @@ pub enum LinkError {
     },
 
     /// An opcode outside the SBPFv1 instruction set (atomics, packet loads, v4 forms...).
-    #[error("{file}: {section}+{offset:#x}: instruction with opcode {opcode:#04x} is not supported by SBPFv1{hint}")]
+    #[error(
+        "{file}: {section}+{offset:#x}: instruction with opcode {opcode:#04x} is not supported by SBPFv1{hint}"
+    )]
     UnsupportedInstruction {
         /// The input file.
         file: String,
@@ -223,7 +227,9 @@ pub enum LinkError {
     },
 
     /// Nothing to run: no `entrypoint` and no `entry_<N>` / `hook_<N>` function.
-    #[error("no `entrypoint` function and no `entry_<N>` / `hook_<N>` function in any input object")]
+    #[error(
+        "no `entrypoint` function and no `entry_<N>` / `hook_<N>` function in any input object"
+    )]
     NoEntry,
 
     /// The linked module would exceed a loader limit.

@@ -45,11 +45,26 @@ impl Insn {
     pub(crate) fn bytes(&self) -> [u8; 8] {
         let off = self.off.to_le_bytes();
         let imm = self.imm.to_le_bytes();
-        [self.opc, (self.src << 4) | (self.dst & 0xf), off[0], off[1], imm[0], imm[1], imm[2], imm[3]]
+        [
+            self.opc,
+            (self.src << 4) | (self.dst & 0xf),
+            off[0],
+            off[1],
+            imm[0],
+            imm[1],
+            imm[2],
+            imm[3],
+        ]
     }
 
     fn new(opc: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn { opc, dst, src, off, imm }
+        Insn {
+            opc,
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 }
 
@@ -121,7 +136,10 @@ pub(crate) fn check_code(
 ) -> Result<Vec<u64>, LinkError> {
     let len = code.len() as u64;
     if len % INSN != 0 {
-        return Err(site.bad(len - len % INSN, format!("code section size {len} is not a multiple of 8")));
+        return Err(site.bad(
+            len - len % INSN,
+            format!("code section size {len} is not a multiple of 8"),
+        ));
     }
     let slots = len / INSN;
     // Slots that hold the second half of an lddw; jumping there is an error.
@@ -186,7 +204,10 @@ pub(crate) fn check_code(
                     if target < 0 || target >= slots as i64 {
                         return Err(site.bad(
                             at,
-                            format!("call with immediate {} leaves its section and has no relocation", insn.imm),
+                            format!(
+                                "call with immediate {} leaves its section and has no relocation",
+                                insn.imm
+                            ),
                         ));
                     }
                 }
@@ -207,7 +228,9 @@ pub(crate) fn check_code(
             op if op & 0x07 == CLASS_JMP => {
                 let target = i as i64 + 1 + i64::from(insn.off);
                 if target < 0 || target >= slots as i64 {
-                    return Err(site.bad(at, format!("jump offset {} leaves the section", insn.off)));
+                    return Err(
+                        site.bad(at, format!("jump offset {} leaves the section", insn.off))
+                    );
                 }
             }
             _ => {}
@@ -243,6 +266,11 @@ pub(crate) struct Target {
     pub id: u16,
     /// Address of the function (module byte offset).
     pub addr: u64,
+}
+
+/// Number of instruction slots of the dispatcher for `targets` targets.
+pub(crate) fn dispatcher_slots(targets: usize) -> u64 {
+    11 + 3 * targets as u64
 }
 
 /// Generates the dispatcher placed at `base` (module byte offset). It reads the input
@@ -296,5 +324,6 @@ pub(crate) fn dispatcher(base: u64, targets: &[Target]) -> Vec<u8> {
         prog.push(Insn::new(OP_CALL, 0, 1, 0, rel as i32));
         prog.push(Insn::new(OP_EXIT, 0, 0, 0, 0));
     }
+    debug_assert_eq!(prog.len() as u64, dispatcher_slots(targets.len()));
     prog.iter().flat_map(|i| i.bytes()).collect()
 }

@@ -37,18 +37,21 @@ pub(crate) const STT_SECTION: u8 = 3;
 
 /// Bounds-checked little-endian view of a file.
 #[derive(Clone, Copy)]
-pub(crate) struct Bytes<'a> {
+pub(crate) struct Bytes<'a, 'f> {
     data: &'a [u8],
-    file: &'a str,
+    file: &'f str,
 }
 
-impl<'a> Bytes<'a> {
-    pub(crate) fn new(data: &'a [u8], file: &'a str) -> Self {
+impl<'a, 'f> Bytes<'a, 'f> {
+    pub(crate) fn new(data: &'a [u8], file: &'f str) -> Self {
         Self { data, file }
     }
 
     fn malformed(&self, what: impl Into<String>) -> LinkError {
-        LinkError::Malformed { file: self.file.to_string(), reason: what.into() }
+        LinkError::Malformed {
+            file: self.file.to_string(),
+            reason: what.into(),
+        }
     }
 
     /// `len` bytes at `off`, or an error naming `what`.
@@ -64,7 +67,9 @@ impl<'a> Bytes<'a> {
             }
         };
         // The range was checked against the length just above.
-        self.data.get(range).ok_or_else(|| self.malformed(what.to_string()))
+        self.data
+            .get(range)
+            .ok_or_else(|| self.malformed(what.to_string()))
     }
 
     fn array<const N: usize>(&self, off: u64, what: &str) -> Result<[u8; N], LinkError> {
@@ -99,7 +104,6 @@ pub(crate) struct Section {
     pub link: u32,
     pub info: u32,
     pub align: u64,
-    pub entsize: u64,
 }
 
 /// One symbol of an input object's `.symtab`.
@@ -136,15 +140,22 @@ const REL_SIZE: u64 = 16;
 /// Upper bound on header counts, so that a garbage count cannot make us allocate much.
 const MAX_TABLE_ENTRIES: u64 = 1 << 20;
 
-fn c_string(bytes: Bytes<'_>, table: &Section, index: u32, what: &str) -> Result<String, LinkError> {
+fn c_string(
+    bytes: Bytes<'_, '_>,
+    table: &Section,
+    index: u32,
+    what: &str,
+) -> Result<String, LinkError> {
     if table.sh_type != SHT_STRTAB {
         return Err(bytes.malformed(format!("{what}: string table is not SHT_STRTAB")));
     }
     let all = bytes.slice(table.offset, table.size, "string table")?;
     let start = index as usize;
-    let tail = all
-        .get(start..)
-        .ok_or_else(|| bytes.malformed(format!("{what}: name offset {index:#x} outside its string table")))?;
+    let tail = all.get(start..).ok_or_else(|| {
+        bytes.malformed(format!(
+            "{what}: name offset {index:#x} outside its string table"
+        ))
+    })?;
     let len = tail
         .iter()
         .position(|b| *b == 0)
@@ -158,7 +169,10 @@ impl<'a> Object<'a> {
     /// Parses the headers, section table and symbol table of `data`.
     pub(crate) fn parse(data: &'a [u8], file: &'a str) -> Result<Self, LinkError> {
         let b = Bytes::new(data, file);
-        let not_bpf = |reason: String| LinkError::NotBpfObject { file: file.to_string(), reason };
+        let not_bpf = |reason: String| LinkError::NotBpfObject {
+            file: file.to_string(),
+            reason,
+        };
         let ident = b
             .slice(0, 16, "ELF identification")
             .map_err(|_| not_bpf("file is too small to be an ELF object".into()))?;
@@ -174,7 +188,9 @@ impl<'a> Object<'a> {
         let e_type = b.u16(16, "ELF header")?;
         let e_machine = b.u16(18, "ELF header")?;
         if e_machine != EM_BPF {
-            return Err(not_bpf(format!("e_machine is {e_machine}, expected EM_BPF (247)")));
+            return Err(not_bpf(format!(
+                "e_machine is {e_machine}, expected EM_BPF (247)"
+            )));
         }
         if e_type != ET_REL {
             return Err(not_bpf(format!(
@@ -219,36 +235,47 @@ impl<'a> Object<'a> {
                     link: b.u32(at + 40, what)?,
                     info: b.u32(at + 44, what)?,
                     align: b.u64(at + 48, what)?,
-                    entsize: b.u64(at + 56, what)?,
                 },
             ));
         }
         let shstr = raw
             .get(shstrndx as usize)
             .map(|(_, s)| s.clone())
-            .ok_or_else(|| b.malformed(format!("section name table index {shstrndx} out of range")))?;
+            .ok_or_else(|| {
+                b.malformed(format!("section name table index {shstrndx} out of range"))
+            })?;
         let mut sections = Vec::with_capacity(raw.len());
         for (i, (name_off, mut sec)) in raw.into_iter().enumerate() {
             if i != 0 {
                 sec.name = c_string(b, &shstr, name_off, &format!("section #{i}"))?;
             }
             if sec.sh_type != SHT_NOBITS && i != 0 {
-                b.slice(sec.offset, sec.size, &format!("section {} contents", sec.name))?;
+                b.slice(
+                    sec.offset,
+                    sec.size,
+                    &format!("section {} contents", sec.name),
+                )?;
             }
             sections.push(sec);
         }
 
         // The symbol table.
-        let symtab_index = sections.iter().position(|s| s.sh_type == SHT_SYMTAB).unwrap_or(0);
+        let symtab_index = sections
+            .iter()
+            .position(|s| s.sh_type == SHT_SYMTAB)
+            .unwrap_or(0);
         let mut symbols = Vec::new();
         if symtab_index != 0 {
             let symtab = &sections[symtab_index];
             if symtab.size % SYM_SIZE != 0 {
-                return Err(b.malformed(format!(".symtab size {} is not a multiple of 24", symtab.size)));
+                return Err(b.malformed(format!(
+                    ".symtab size {} is not a multiple of 24",
+                    symtab.size
+                )));
             }
-            let strtab = sections
-                .get(symtab.link as usize)
-                .ok_or_else(|| b.malformed(format!(".symtab links to missing section {}", symtab.link)))?;
+            let strtab = sections.get(symtab.link as usize).ok_or_else(|| {
+                b.malformed(format!(".symtab links to missing section {}", symtab.link))
+            })?;
             let count = symtab.size / SYM_SIZE;
             if count > MAX_TABLE_ENTRIES {
                 return Err(b.malformed(format!("implausible symbol count {count}")));
@@ -272,10 +299,21 @@ impl<'a> Object<'a> {
                         name = s.name.clone();
                     }
                 }
-                symbols.push(Symbol { name, bind: st_info >> 4, kind, shndx, value });
+                symbols.push(Symbol {
+                    name,
+                    bind: st_info >> 4,
+                    kind,
+                    shndx,
+                    value,
+                });
             }
         }
-        Ok(Object { data, sections, symbols, symtab_index })
+        Ok(Object {
+            data,
+            sections,
+            symbols,
+            symtab_index,
+        })
     }
 
     /// Contents of section `index` (empty for NOBITS).
@@ -288,7 +326,11 @@ impl<'a> Object<'a> {
         if sec.sh_type == SHT_NOBITS {
             return Ok(&[]);
         }
-        b.slice(sec.offset, sec.size, &format!("section {} contents", sec.name))
+        b.slice(
+            sec.offset,
+            sec.size,
+            &format!("section {} contents", sec.name),
+        )
     }
 
     /// The REL entries of relocation section `index`.
@@ -296,21 +338,34 @@ impl<'a> Object<'a> {
         let b = Bytes::new(self.data, file);
         let sec = &self.sections[index];
         if sec.size % REL_SIZE != 0 {
-            return Err(b.malformed(format!("{} size {} is not a multiple of 16", sec.name, sec.size)));
+            return Err(b.malformed(format!(
+                "{} size {} is not a multiple of 16",
+                sec.name, sec.size
+            )));
         }
         if sec.link as usize != self.symtab_index || self.symtab_index == 0 {
-            return Err(b.malformed(format!("{} does not refer to the object's .symtab", sec.name)));
+            return Err(b.malformed(format!(
+                "{} does not refer to the object's .symtab",
+                sec.name
+            )));
         }
         let count = sec.size / REL_SIZE;
         if count > MAX_TABLE_ENTRIES {
-            return Err(b.malformed(format!("implausible relocation count {count} in {}", sec.name)));
+            return Err(b.malformed(format!(
+                "implausible relocation count {count} in {}",
+                sec.name
+            )));
         }
         let mut out = Vec::with_capacity(count as usize);
         for i in 0..count {
             let at = sec.offset + i * REL_SIZE;
             let offset = b.u64(at, "relocation")?;
             let info = b.u64(at + 8, "relocation")?;
-            out.push(Rel { offset, kind: (info & 0xffff_ffff) as u32, sym: (info >> 32) as u32 });
+            out.push(Rel {
+                offset,
+                kind: (info & 0xffff_ffff) as u32,
+                sym: (info >> 32) as u32,
+            });
         }
         Ok(out)
     }

@@ -1,0 +1,237 @@
+//! The syscall adapter: the one table of `tos-syscalls` bound as imports of module `env`,
+//! and the per-call state a wasmtime `Store` carries.
+//!
+//! Fuel and the [`GasMeter`] are settled at every syscall: the fuel left becomes the meter's
+//! `used`, the syscall charges the meter (base cost, then per byte), and what the meter has
+//! left becomes the fuel again. One unit of fuel is one unit of gas, so the meter and the
+//! fuel never disagree about what a call has used.
+
+use std::ptr::NonNull;
+
+use tos_engine_api::{EngineFault, FeatureSet, Gas, GasMeter, HostAbi, SliceMemory, Trap};
+use tos_syscalls::{SyscallCtx, SyscallDef, SyscallTable, invoke};
+use wasmtime::{Caller, Engine, Extern, Linker, ModuleExport, ResourceLimiter};
+
+use crate::ENGINE_NAME;
+
+/// The module every syscall import must come from (ABI.md, "Per engine").
+pub(crate) const IMPORT_MODULE: &str = "env";
+
+/// What a `Store` holds for one call.
+pub(crate) struct CallState {
+    /// The host of the running call.
+    ///
+    /// A raw pointer because wasmtime wants `'static` store data: it is created from the
+    /// `&mut dyn HostAbi` that [`run`](crate::module) borrows for the whole call, and the store
+    /// (hence this pointer) is dropped before that borrow ends and before the borrow is used
+    /// again. It is only dereferenced inside a syscall, while wasm code of this call runs.
+    host: NonNull<dyn HostAbi>,
+    /// The call's gas limit: fuel starts at (at most) this much.
+    gas_limit: Gas,
+    /// The module's `memory` export, resolved once at prepare.
+    memory: ModuleExport,
+    /// Memory and table limits.
+    pub(crate) limits: Limits,
+    /// The trap a syscall raised, if any: it is what the call reports, whatever error
+    /// wasmtime unwinds with.
+    pub(crate) trap: Option<Trap>,
+    /// A fault of the node (a failing host, an engine bug) seen during the call.
+    pub(crate) fault: Option<EngineFault>,
+}
+
+impl CallState {
+    /// State for one call against `host`.
+    ///
+    /// # Safety
+    /// `host` must stay valid, and must not be used through any other path, for as long as
+    /// the `Store` holding this state may run wasm code; the caller drops the store before it
+    /// uses `host` again.
+    pub(crate) unsafe fn new(
+        host: &mut dyn HostAbi,
+        gas_limit: Gas,
+        memory: ModuleExport,
+        limits: Limits,
+    ) -> Self {
+        let host: NonNull<dyn HostAbi + '_> = NonNull::from(host);
+        // SAFETY: only the lifetime bound of the trait object changes (same fat-pointer layout);
+        // the caller guarantees the pointer is not used after the borrow it came from ends.
+        let host = unsafe {
+            std::mem::transmute::<NonNull<dyn HostAbi + '_>, NonNull<dyn HostAbi + 'static>>(host)
+        };
+        CallState {
+            host,
+            gas_limit,
+            memory,
+            limits,
+            trap: None,
+            fault: None,
+        }
+    }
+}
+
+/// The [`ResourceLimiter`] of a call: bounds linear memory and tables deterministically.
+///
+/// Every growth the limits allow stays far inside the address space wasmtime reserves for a
+/// 32-bit memory, so a growth that fails anyway is the node's fault (the OS refused memory),
+/// not the contract's: it is recorded and the call ends with an [`EngineFault`].
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_memory_bytes: usize,
+    pub(crate) max_table_elements: usize,
+    pub(crate) fault: Option<String>,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Refusing here makes `memory.grow` return -1, the same on every node; checking the
+        // module's declared maximum too keeps wasmtime from reporting it as a failure.
+        Ok(desired <= self.max_memory_bytes && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.fault = Some(format!("linear memory growth failed: {error:#}"));
+        Err(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= self.max_table_elements && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.fault = Some(format!("table growth failed: {error:#}"));
+        Err(error)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        crate::module::MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// Builds the linker that binds every syscall live under `features`.
+pub(crate) fn build_linker(
+    engine: &Engine,
+    table: &SyscallTable,
+    features: &FeatureSet,
+) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    for def in table.active(features).iter() {
+        bind(&mut linker, def)?;
+    }
+    Ok(linker)
+}
+
+/// Binds one syscall as `env.<name>`, a function of `arity` i64 arguments returning i64.
+fn bind(linker: &mut Linker<CallState>, def: &'static SyscallDef) -> wasmtime::Result<()> {
+    macro_rules! wrap {
+        ($($arg:ident),*) => {
+            linker.func_wrap(
+                IMPORT_MODULE,
+                def.name,
+                move |mut caller: Caller<'_, CallState>, $($arg: i64),*| -> wasmtime::Result<i64> {
+                    let given: &[i64] = &[$($arg),*];
+                    let mut args = [0u64; 5];
+                    for (slot, value) in args.iter_mut().zip(given) {
+                        // Arguments are u64 (ABI.md); wasm only has i64: same bits.
+                        *slot = *value as u64;
+                    }
+                    syscall(&mut caller, def, args)
+                },
+            )
+        };
+    }
+    match def.arity {
+        0 => wrap!(),
+        1 => wrap!(a),
+        2 => wrap!(a, b),
+        3 => wrap!(a, b, c),
+        4 => wrap!(a, b, c, d),
+        5 => wrap!(a, b, c, d, e),
+        n => {
+            return Err(wasmtime::Error::msg(format!(
+                "syscall `{}` declares {n} arguments; at most 5 exist",
+                def.name
+            )));
+        }
+    }?;
+    Ok(())
+}
+
+/// The error wasmtime unwinds with when a syscall stops the call. What the call reports is
+/// in [`CallState::trap`] / [`CallState::fault`], never this text.
+fn stop(what: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("syscall stopped the call: {what}"))
+}
+
+/// Runs `def` for the guest: settles fuel with the meter, invokes the body, settles back.
+fn syscall(
+    caller: &mut Caller<'_, CallState>,
+    def: &'static SyscallDef,
+    args: [u64; 5],
+) -> wasmtime::Result<i64> {
+    let fuel = caller.get_fuel()?;
+    let memory = caller.data().memory;
+    let Some(Extern::Memory(memory)) = caller.get_module_export(&memory) else {
+        caller.data_mut().fault = Some(EngineFault::new(
+            ENGINE_NAME,
+            format!("{}: the module's `memory` export is not available", def.name),
+        ));
+        return Err(stop("no memory"));
+    };
+    let (bytes, state) = memory.data_and_store_mut(&mut *caller);
+    let mut meter = GasMeter::new(state.gas_limit);
+    let Some(used) = state.gas_limit.checked_sub(fuel) else {
+        state.fault = Some(EngineFault::new(
+            ENGINE_NAME,
+            format!("fuel {fuel} exceeds the gas limit {}", state.gas_limit),
+        ));
+        return Err(stop("fuel above the limit"));
+    };
+    // `used <= gas_limit` by construction, so this cannot fail.
+    meter
+        .set_used(used)
+        .map_err(|_| stop("fuel above the limit"))?;
+    // Wasm has one linear memory starting at address 0, writable throughout.
+    let mut guest = SliceMemory::new(0, bytes, true);
+    // SAFETY: `CallState::new`'s contract: the host outlives the store and nothing else uses
+    // it while wasm code of this call runs; this is the only live reference made from it.
+    let host = unsafe { state.host.as_mut() };
+    let result = invoke(
+        def,
+        &mut SyscallCtx {
+            host,
+            memory: &mut guest,
+            gas: &mut meter,
+        },
+        args,
+    );
+    let outcome = match result {
+        Ok(value) => Ok(value as i64),
+        Err(e) => {
+            match e.into_trap(def.name, ENGINE_NAME) {
+                Ok(trap) => state.trap = Some(trap),
+                Err(fault) => state.fault = Some(fault),
+            }
+            Err(stop(def.name))
+        }
+    };
+    caller.set_fuel(meter.remaining())?;
+    outcome
+}

@@ -1,0 +1,173 @@
+//! The engine's configuration and the limits it enforces.
+
+use tos_engine_api::Gas;
+
+/// The configuration of a [`WasmEngine`](crate::WasmEngine).
+///
+/// Every field is a limit that changes which modules load or how calls end, so the defaults
+/// are the consensus values of this engine's [`version`](tos_engine_api::ExecutionEngine::version):
+/// a node on a network keeps them; tests and local tools may tighten them. The associated
+/// constants (`WasmConfig::MAX_*`) are the hard ceilings no configuration may exceed;
+/// [`WasmEngine::new`](crate::WasmEngine::new) refuses a configuration outside them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct WasmConfig {
+    pub(crate) max_module_size: usize,
+    pub(crate) max_memory_pages: u32,
+    pub(crate) max_table_elements: u32,
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) optimize: bool,
+}
+
+impl WasmConfig {
+    /// Largest module accepted by `prepare`, in bytes (1 MiB).
+    pub const MAX_MODULE_SIZE: usize = 1024 * 1024;
+    /// Most 64 KiB pages a module's linear memory may have: 256 pages, 16 MiB.
+    pub const MAX_MEMORY_PAGES: u32 = 256;
+    /// Most elements a module's table may have.
+    pub const MAX_TABLE_ELEMENTS: u32 = 4096;
+    /// Most native stack, in bytes, that wasm code may use before it traps with a stack
+    /// overflow (256 KiB). The thread that calls `run` needs this much plus room for the host
+    /// (the 2 MiB of a default Rust thread is plenty).
+    pub const MAX_WASM_STACK: usize = 256 * 1024;
+    /// Smallest stack limit a configuration may set (16 KiB).
+    pub const MIN_WASM_STACK: usize = 16 * 1024;
+    /// Gas charged for each 64 KiB page of linear memory a call gets: the module's initial
+    /// pages before the call starts, and each page `memory.grow` asks for (charged before the
+    /// growth is attempted, whether it succeeds or not).
+    pub const GAS_PER_MEMORY_PAGE: Gas = 255;
+
+    /// The consensus configuration of this engine version.
+    pub const fn new() -> Self {
+        WasmConfig {
+            max_module_size: Self::MAX_MODULE_SIZE,
+            max_memory_pages: Self::MAX_MEMORY_PAGES,
+            max_table_elements: Self::MAX_TABLE_ELEMENTS,
+            max_wasm_stack: Self::MAX_WASM_STACK,
+            optimize: true,
+        }
+    }
+
+    /// Largest module, in bytes, that `prepare` accepts; larger code is refused with
+    /// `LoadError::TooLarge` before it is parsed. At most [`WasmConfig::MAX_MODULE_SIZE`].
+    ///
+    /// Default: [`WasmConfig::MAX_MODULE_SIZE`] (1 MiB).
+    pub fn set_max_module_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_module_size = bytes;
+        self
+    }
+
+    /// Most 64 KiB pages of linear memory. A module declaring a larger minimum is refused at
+    /// `prepare`; `memory.grow` past it returns -1 at run time. Between 1 and
+    /// [`WasmConfig::MAX_MEMORY_PAGES`].
+    ///
+    /// Default: [`WasmConfig::MAX_MEMORY_PAGES`] (256 pages, 16 MiB).
+    pub fn set_max_memory_pages(&mut self, pages: u32) -> &mut Self {
+        self.max_memory_pages = pages;
+        self
+    }
+
+    /// Most elements of a table. A module declaring a larger minimum is refused at `prepare`;
+    /// `table.grow` past it returns -1 at run time. At most [`WasmConfig::MAX_TABLE_ELEMENTS`].
+    ///
+    /// Default: [`WasmConfig::MAX_TABLE_ELEMENTS`] (4096).
+    pub fn set_max_table_elements(&mut self, elements: u32) -> &mut Self {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// Native stack, in bytes, that wasm code may use before it traps with a stack overflow.
+    /// Between [`WasmConfig::MIN_WASM_STACK`] and [`WasmConfig::MAX_WASM_STACK`].
+    ///
+    /// Default: [`WasmConfig::MAX_WASM_STACK`] (256 KiB).
+    pub fn set_max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Whether Cranelift optimizes the code it generates. It changes compile time and speed,
+    /// never results or gas (gas counts wasm operators, not machine instructions); turning it
+    /// off can help debugging.
+    ///
+    /// Default: `true`.
+    pub fn set_optimize(&mut self, optimize: bool) -> &mut Self {
+        self.optimize = optimize;
+        self
+    }
+
+    /// Checks the configuration against the hard ceilings.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_module_size == 0 || self.max_module_size > Self::MAX_MODULE_SIZE {
+            return Err(format!(
+                "max_module_size {} is outside 1..={}",
+                self.max_module_size,
+                Self::MAX_MODULE_SIZE
+            ));
+        }
+        if self.max_memory_pages == 0 || self.max_memory_pages > Self::MAX_MEMORY_PAGES {
+            return Err(format!(
+                "max_memory_pages {} is outside 1..={}",
+                self.max_memory_pages,
+                Self::MAX_MEMORY_PAGES
+            ));
+        }
+        if self.max_table_elements > Self::MAX_TABLE_ELEMENTS {
+            return Err(format!(
+                "max_table_elements {} exceeds {}",
+                self.max_table_elements,
+                Self::MAX_TABLE_ELEMENTS
+            ));
+        }
+        if !(Self::MIN_WASM_STACK..=Self::MAX_WASM_STACK).contains(&self.max_wasm_stack) {
+            return Err(format!(
+                "max_wasm_stack {} is outside {}..={}",
+                self.max_wasm_stack,
+                Self::MIN_WASM_STACK,
+                Self::MAX_WASM_STACK
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes of linear memory the configuration allows.
+    pub(crate) fn max_memory_bytes(&self) -> usize {
+        // At most 256 pages of 64 KiB: 16 MiB, far below usize::MAX on every target wasmtime
+        // supports.
+        (self.max_memory_pages as usize) * WASM_PAGE_SIZE
+    }
+}
+
+impl Default for WasmConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Size of a wasm page (the custom-page-sizes proposal is off).
+pub(crate) const WASM_PAGE_SIZE: usize = 64 * 1024;
+
+/// Linkers built for distinct feature sets are kept up to this many; past it the cache is
+/// emptied and refilled (feature sets change a handful of times over a chain's life).
+pub(crate) const MAX_CACHED_LINKERS: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_ceilings_are_enforced() {
+        assert_eq!(WasmConfig::default().validate(), Ok(()));
+        let mut c = WasmConfig::new();
+        c.set_max_memory_pages(257);
+        assert!(c.validate().unwrap_err().contains("max_memory_pages 257"));
+        let mut c = WasmConfig::new();
+        c.set_max_wasm_stack(1024);
+        assert!(c.validate().unwrap_err().contains("max_wasm_stack 1024"));
+        let mut c = WasmConfig::new();
+        c.set_max_module_size(0);
+        assert!(c.validate().is_err());
+        let mut c = WasmConfig::new();
+        c.set_max_table_elements(5000);
+        assert!(c.validate().is_err());
+        assert_eq!(WasmConfig::new().max_memory_bytes(), 16 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,716 @@
+//! `Host::deploy` and `Host::invoke`: the API the daemon calls.
+
+use std::sync::Arc;
+
+use tos_engine_api::{
+    Call, CallInput, EngineFault, ExitStatus, FeatureSet, Gas, Hash, Height, HostAbi, HostError,
+    ModuleTag, Outcome, PreparedModule, Trap,
+};
+use tos_syscalls::limits;
+
+use crate::cache::{CacheKey, ModuleCache};
+use crate::envelope::{
+    ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, asset_id, contract_address,
+};
+use crate::provider::{AssetInfo, ContractProvider, Journal, ProviderError, StoredContract};
+use crate::registry::{Engine, EngineRegistry, RegisteredEngine};
+use crate::schedule::{ActivationError, ActivationSchedule};
+
+/// Gas every call costs before the contract runs: reading the contract, the journal and the
+/// input. A gas limit below it is refused before anything happens.
+pub const INTRINSIC_GAS: Gas = 1_000;
+
+/// Largest params a call may carry, in bytes.
+pub const MAX_PARAMS_LEN: usize = 64 * 1024;
+
+/// The block and transaction a deploy or call executes in.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct TxContext {
+    /// Height of the block.
+    pub height: Height,
+    /// Hash of the block.
+    pub block_hash: Hash,
+    /// Hash of the transaction.
+    pub tx_hash: Hash,
+    /// The account that signed the transaction: the deployer, or the caller.
+    pub source: Hash,
+}
+
+/// Why the host refused a deploy or a call before it ran. Nothing was executed or charged.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The envelope is malformed.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The schedule refuses the deploy.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    /// No engine for the tag (not compiled in, or not the version the schedule names).
+    #[error("no engine for {tag}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    EngineUnavailable {
+        /// The tag.
+        tag: ModuleTag,
+        /// The version the schedule asks for, if it names one.
+        version: Option<u32>,
+    },
+    /// The engine refused the module.
+    #[error("{tag} module refused: {source}")]
+    Load {
+        /// The tag.
+        tag: ModuleTag,
+        /// The engine's error.
+        source: tos_engine_api::LoadError,
+    },
+    /// A contract already exists at the address.
+    #[error("a contract already exists at {}", hex32(.0))]
+    ContractExists(Hash),
+    /// No contract at the address.
+    #[error("no contract at {}", hex32(.0))]
+    UnknownContract(Hash),
+    /// The gas limit does not cover the intrinsic cost.
+    #[error("gas limit {limit} is below the {needed} gas every call costs")]
+    GasTooLow {
+        /// The limit given.
+        limit: Gas,
+        /// The intrinsic cost.
+        needed: Gas,
+    },
+    /// Params longer than [`MAX_PARAMS_LEN`].
+    #[error("params are {len} bytes, over the limit of {limit}")]
+    ParamsTooLarge {
+        /// Their length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A deposit would overflow the contract's balance.
+    #[error("deposit of {amount} would overflow the contract's balance of asset {}", hex32(.asset))]
+    DepositOverflow {
+        /// The asset.
+        asset: Hash,
+        /// The amount.
+        amount: u64,
+    },
+    /// The state backend failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// An engine failed (a node fault).
+    #[error(transparent)]
+    Fault(#[from] EngineFault),
+}
+
+fn hex32(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An event a contract fired.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Event {
+    /// The contract.
+    pub contract: Hash,
+    /// Contract-defined id.
+    pub id: u64,
+    /// Payload.
+    pub data: Vec<u8>,
+}
+
+/// A balance move a contract made with `tos_transfer`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Transfer {
+    /// The contract paying.
+    pub from: Hash,
+    /// The receiver.
+    pub to: Hash,
+    /// The asset.
+    pub asset: Hash,
+    /// The amount.
+    pub amount: u64,
+}
+
+/// What a call did. Events and transfers are reported only when it succeeded (otherwise
+/// they never happened); logs are kept either way, for diagnosis.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CallReport {
+    /// Exit code or trap, gas used (intrinsic gas included), return data.
+    pub outcome: Outcome,
+    /// Events fired.
+    pub events: Vec<Event>,
+    /// Log lines.
+    pub logs: Vec<Vec<u8>>,
+    /// Balance moves.
+    pub transfers: Vec<Transfer>,
+}
+
+impl CallReport {
+    /// Whether the call succeeded (and its effects were committed).
+    pub fn is_success(&self) -> bool {
+        self.outcome.is_success()
+    }
+}
+
+/// What a deploy did.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DeployResult {
+    /// The contract's address (see [`contract_address`]).
+    pub address: Hash,
+    /// blake3 of the code.
+    pub code_hash: Hash,
+    /// Tag of the module.
+    pub tag: ModuleTag,
+    /// The constructor's report, when the module has hook 0.
+    pub constructor: Option<CallReport>,
+    /// Whether the contract now exists: false when the constructor failed (then nothing
+    /// of the deploy was stored).
+    pub deployed: bool,
+    /// Gas charged.
+    pub gas_used: Gas,
+}
+
+/// A call to a deployed contract.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct InvokeRequest {
+    /// The contract.
+    pub contract: Hash,
+    /// Entry or hook.
+    pub call: Call,
+    /// Params (at most [`MAX_PARAMS_LEN`] bytes).
+    pub params: Vec<u8>,
+    /// Gas limit, intrinsic gas included.
+    pub gas_limit: Gas,
+    /// Assets credited to the contract before it runs; nothing is credited if the call fails.
+    /// The caller's debit is the embedder's business (the daemon debits the transaction's
+    /// sender when it builds the transaction).
+    pub deposits: Vec<(Hash, u64)>,
+}
+
+/// The constructor arguments of a deploy.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DeployRequest {
+    /// The envelope bytes (borsh `tag + code`).
+    pub envelope: Vec<u8>,
+    /// Params of the constructor.
+    pub params: Vec<u8>,
+    /// Gas limit of the constructor, intrinsic gas included.
+    pub gas_limit: Gas,
+}
+
+/// Host configuration.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    max_module_size: usize,
+    cache_capacity: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            max_module_size: DEFAULT_MAX_MODULE_SIZE,
+            cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
+        }
+    }
+}
+
+impl HostConfig {
+    /// Largest deploy envelope accepted. Default: 1 MiB.
+    pub fn set_max_module_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_module_size = bytes;
+        self
+    }
+
+    /// Prepared modules kept in the cache. Default: 256.
+    pub fn set_cache_capacity(&mut self, modules: usize) -> &mut Self {
+        self.cache_capacity = modules;
+        self
+    }
+}
+
+/// The contract host: runs deploys and calls on the engine the schedule picks, against a
+/// journal of the state, committing only what succeeds.
+#[derive(Debug)]
+pub struct Host {
+    registry: EngineRegistry,
+    schedule: ActivationSchedule,
+    cache: ModuleCache,
+    config: HostConfig,
+}
+
+impl Host {
+    /// A host over `registry` following `schedule`.
+    pub fn new(registry: EngineRegistry, schedule: ActivationSchedule) -> Self {
+        Self::with_config(registry, schedule, HostConfig::default())
+    }
+
+    /// A host with an explicit configuration.
+    pub fn with_config(
+        registry: EngineRegistry,
+        schedule: ActivationSchedule,
+        config: HostConfig,
+    ) -> Self {
+        Host {
+            registry,
+            schedule,
+            cache: ModuleCache::new(config.cache_capacity),
+            config,
+        }
+    }
+
+    /// The engines.
+    pub fn registry(&self) -> &EngineRegistry {
+        &self.registry
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &ActivationSchedule {
+        &self.schedule
+    }
+
+    /// The prepared-module cache (for its counters).
+    pub fn cache(&self) -> &ModuleCache {
+        &self.cache
+    }
+
+    fn engine_at(&self, tag: ModuleTag, height: Height) -> Result<&RegisteredEngine, Error> {
+        let version = self.schedule.engine_version(tag, height);
+        match version {
+            Some(v) => self
+                .registry
+                .get(tag, v)
+                .ok_or(Error::EngineUnavailable { tag, version }),
+            None => Err(Error::EngineUnavailable { tag, version: None }),
+        }
+    }
+
+    /// Prepares `module` as the engine serving its tag at `height` would, through the cache.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] or [`Error::Load`].
+    pub fn prepare(
+        &self,
+        module: &ContractModule,
+        height: Height,
+    ) -> Result<Arc<dyn PreparedModule>, Error> {
+        self.prepare_hashed(module, &module.code_hash(), height)
+    }
+
+    fn prepare_hashed(
+        &self,
+        module: &ContractModule,
+        code_hash: &Hash,
+        height: Height,
+    ) -> Result<Arc<dyn PreparedModule>, Error> {
+        let engine = self.engine_at(module.tag, height)?;
+        let features = self.schedule.features_at(height);
+        let key = CacheKey {
+            code_hash: *code_hash,
+            engine: engine.name(),
+            version: engine.version(),
+            features: features.fingerprint(),
+        };
+        self.cache.get_or_prepare(&key, || {
+            engine
+                .prepare(&module.code, &features)
+                .map_err(|source| Error::Load {
+                    tag: module.tag,
+                    source,
+                })
+        })
+    }
+
+    /// The features live at `height`.
+    pub fn features_at(&self, height: Height) -> FeatureSet {
+        self.schedule.features_at(height)
+    }
+
+    /// Deploys a module: checks the envelope and the schedule, prepares the module (so a
+    /// broken one never reaches the state), stores it at its address and runs the constructor
+    /// (hook 0) when the module has one. If the constructor fails nothing is stored.
+    ///
+    /// # Errors
+    /// An [`Error`] when the deploy is refused before anything ran.
+    pub fn deploy(
+        &self,
+        state: &mut dyn ContractProvider,
+        tx: &TxContext,
+        request: &DeployRequest,
+    ) -> Result<DeployResult, Error> {
+        let module = ContractModule::decode(&request.envelope, self.config.max_module_size)?;
+        self.schedule.check_deploy(module.tag, tx.height)?;
+        let code_hash = module.code_hash();
+        let prepared = self.prepare_hashed(&module, &code_hash, tx.height)?;
+        let address = contract_address(&tx.source, module.tag, &code_hash);
+        if state.contract(&address)?.is_some() {
+            return Err(Error::ContractExists(address));
+        }
+        let tag = module.tag;
+        let stored = StoredContract {
+            module,
+            code_hash,
+            deployer: tx.source,
+            deployed_at: tx.height,
+        };
+        let has_constructor = prepared.info().entries.has_constructor();
+        let (changes, constructor) = {
+            let mut journal = Journal::new(&*state);
+            journal.set_contract(address, Some(stored));
+            if has_constructor {
+                Self::check_call_limits(request.params.len(), request.gas_limit)?;
+                let report = run_call(
+                    &mut journal,
+                    &*prepared,
+                    address,
+                    tx,
+                    Call::CONSTRUCTOR,
+                    &request.params,
+                    request.gas_limit,
+                    &[],
+                )?;
+                let ok = report.is_success();
+                (ok.then(|| journal.into_changes()), Some(report))
+            } else {
+                (Some(journal.into_changes()), None)
+            }
+        };
+        let deployed = changes.is_some();
+        if let Some(changes) = changes {
+            state.apply(&changes)?;
+        }
+        let gas_used = constructor.as_ref().map_or(0, |r| r.outcome.gas_used);
+        Ok(DeployResult {
+            address,
+            code_hash,
+            tag,
+            constructor,
+            deployed,
+            gas_used,
+        })
+    }
+
+    fn check_call_limits(params_len: usize, gas_limit: Gas) -> Result<(), Error> {
+        if params_len > MAX_PARAMS_LEN {
+            return Err(Error::ParamsTooLarge {
+                len: params_len,
+                limit: MAX_PARAMS_LEN,
+            });
+        }
+        if gas_limit < INTRINSIC_GAS {
+            return Err(Error::GasTooLow {
+                limit: gas_limit,
+                needed: INTRINSIC_GAS,
+            });
+        }
+        Ok(())
+    }
+
+    /// Calls a deployed contract. Its writes, balance moves and events are committed only
+    /// when it exits with 0; otherwise the state is untouched and only gas is charged.
+    ///
+    /// # Errors
+    /// An [`Error`] when the call is refused before it ran.
+    pub fn invoke(
+        &self,
+        state: &mut dyn ContractProvider,
+        tx: &TxContext,
+        request: &InvokeRequest,
+    ) -> Result<CallReport, Error> {
+        Self::check_call_limits(request.params.len(), request.gas_limit)?;
+        let contract = state
+            .contract(&request.contract)?
+            .ok_or(Error::UnknownContract(request.contract))?;
+        let prepared = self.prepare_hashed(&contract.module, &contract.code_hash, tx.height)?;
+        let (changes, report) = {
+            let mut journal = Journal::new(&*state);
+            for (asset, amount) in &request.deposits {
+                let balance = journal.balance(&request.contract, asset)?;
+                let credited = balance.checked_add(*amount).ok_or(Error::DepositOverflow {
+                    asset: *asset,
+                    amount: *amount,
+                })?;
+                journal.set_balance(request.contract, *asset, credited);
+            }
+            let report = run_call(
+                &mut journal,
+                &*prepared,
+                request.contract,
+                tx,
+                request.call,
+                &request.params,
+                request.gas_limit,
+                &request.deposits,
+            )?;
+            (report.is_success().then(|| journal.into_changes()), report)
+        };
+        if let Some(changes) = changes {
+            state.apply(&changes)?;
+        }
+        Ok(report)
+    }
+}
+
+/// Runs one call in a savepoint of `journal`; rolls the savepoint back unless it succeeded.
+#[allow(clippy::too_many_arguments)]
+fn run_call<P: ContractProvider + ?Sized>(
+    journal: &mut Journal<'_, P>,
+    module: &dyn PreparedModule,
+    contract: Hash,
+    tx: &TxContext,
+    call: Call,
+    params: &[u8],
+    gas_limit: Gas,
+    _deposits: &[(Hash, u64)],
+) -> Result<CallReport, Error> {
+    if !module.info().entries.accepts(call) {
+        let outcome = Outcome {
+            status: ExitStatus::Trap(Trap::UnknownEntry(call)),
+            gas_used: INTRINSIC_GAS,
+            return_data: Vec::new(),
+        };
+        return Ok(CallReport {
+            outcome,
+            events: vec![],
+            logs: vec![],
+            transfers: vec![],
+        });
+    }
+    let input = CallInput::header(call, params.len())
+        .map(|h| [h.as_slice(), params].concat())
+        .map_err(|_| Error::ParamsTooLarge {
+            len: params.len(),
+            limit: MAX_PARAMS_LEN,
+        })?;
+    let savepoint = journal.savepoint();
+    let mut host = CallHost {
+        journal: &mut *journal,
+        contract,
+        tx,
+        input,
+        return_data: Vec::new(),
+        events: Vec::new(),
+        logs: Vec::new(),
+        transfers: Vec::new(),
+        fault: None,
+    };
+    let result = module.run(
+        call,
+        params,
+        &mut host,
+        gas_limit.saturating_sub(INTRINSIC_GAS),
+    );
+    let CallHost {
+        events,
+        logs,
+        transfers,
+        fault,
+        ..
+    } = host;
+    if let Some(fault) = fault {
+        return Err(fault.into());
+    }
+    let mut outcome = result?;
+    outcome.gas_used = outcome
+        .gas_used
+        .saturating_add(INTRINSIC_GAS)
+        .min(gas_limit);
+    if outcome.is_success() {
+        journal.release();
+        Ok(CallReport {
+            outcome,
+            events,
+            logs,
+            transfers,
+        })
+    } else {
+        journal.rollback_to(savepoint);
+        Ok(CallReport {
+            outcome,
+            events: vec![],
+            logs,
+            transfers: vec![],
+        })
+    }
+}
+
+/// The [`HostAbi`] of one call, over the journal.
+struct CallHost<'j, 'p, P: ContractProvider + ?Sized> {
+    journal: &'j mut Journal<'p, P>,
+    contract: Hash,
+    tx: &'j TxContext,
+    input: Vec<u8>,
+    return_data: Vec<u8>,
+    events: Vec<Event>,
+    logs: Vec<Vec<u8>>,
+    transfers: Vec<Transfer>,
+    /// A provider failure, kept so the host reports it as a fault even if the engine
+    /// turned it into something else.
+    fault: Option<ProviderError>,
+}
+
+impl<P: ContractProvider + ?Sized> CallHost<'_, '_, P> {
+    fn state<T>(&mut self, r: Result<T, ProviderError>) -> Result<T, HostError> {
+        r.map_err(|e| {
+            let msg = e.to_string();
+            self.fault = Some(e);
+            HostError::Fault(msg)
+        })
+    }
+}
+
+impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, P> {
+    fn input(&self) -> &[u8] {
+        &self.input
+    }
+    fn contract_hash(&self) -> Hash {
+        self.contract
+    }
+    fn tx_hash(&self) -> Hash {
+        self.tx.tx_hash
+    }
+    fn tx_source(&self) -> Hash {
+        self.tx.source
+    }
+    fn block_hash(&self) -> Hash {
+        self.tx.block_hash
+    }
+    fn block_height(&self) -> Height {
+        self.tx.height
+    }
+    fn log(&mut self, message: &[u8]) -> Result<(), HostError> {
+        if self.logs.len() as u64 >= limits::MAX_LOGS_PER_CALL {
+            return Err(HostError::LimitExceeded {
+                what: "logs per call",
+                limit: limits::MAX_LOGS_PER_CALL,
+            });
+        }
+        self.logs.push(message.to_vec());
+        Ok(())
+    }
+    fn set_return_data(&mut self, data: &[u8]) -> Result<(), HostError> {
+        if data.len() as u64 > limits::MAX_RETURN_DATA_LEN {
+            return Err(HostError::LimitExceeded {
+                what: "return data bytes",
+                limit: limits::MAX_RETURN_DATA_LEN,
+            });
+        }
+        self.return_data = data.to_vec();
+        Ok(())
+    }
+    fn take_return_data(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.return_data)
+    }
+    fn storage_load(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        let r = self.journal.storage(&self.contract, key);
+        self.state(r)
+    }
+    fn storage_store(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.journal
+            .set_storage(self.contract, key.to_vec(), Some(value.to_vec()));
+        Ok(())
+    }
+    fn storage_delete(&mut self, key: &[u8]) -> Result<bool, HostError> {
+        let r = self.journal.storage(&self.contract, key);
+        let existed = self.state(r)?.is_some();
+        if existed {
+            self.journal.set_storage(self.contract, key.to_vec(), None);
+        }
+        Ok(existed)
+    }
+    fn balance(&mut self, asset: &Hash) -> Result<u64, HostError> {
+        let r = self.journal.balance(&self.contract, asset);
+        self.state(r)
+    }
+    fn transfer(&mut self, to: &Hash, asset: &Hash, amount: u64) -> Result<bool, HostError> {
+        let from_balance = self.balance(asset)?;
+        let Some(left) = from_balance.checked_sub(amount) else {
+            return Ok(false);
+        };
+        if *to != self.contract {
+            let r = self.journal.balance(to, asset);
+            let to_balance = self.state(r)?;
+            let credited = to_balance
+                .checked_add(amount)
+                .ok_or(HostError::LimitExceeded {
+                    what: "receiver balance",
+                    limit: u64::MAX,
+                })?;
+            self.journal.set_balance(self.contract, *asset, left);
+            self.journal.set_balance(*to, *asset, credited);
+        }
+        self.transfers.push(Transfer {
+            from: self.contract,
+            to: *to,
+            asset: *asset,
+            amount,
+        });
+        Ok(true)
+    }
+    fn burn(&mut self, asset: &Hash, amount: u64) -> Result<bool, HostError> {
+        let balance = self.balance(asset)?;
+        let Some(left) = balance.checked_sub(amount) else {
+            return Ok(false);
+        };
+        if amount > 0 {
+            // Burning the native asset only lowers the balance; assets also lower their supply.
+            let r = self.journal.asset(asset);
+            if let Some(mut info) = self.state(r)? {
+                info.supply = info.supply.saturating_sub(amount);
+                self.journal.set_asset(*asset, info);
+            }
+            self.journal.set_balance(self.contract, *asset, left);
+        }
+        Ok(true)
+    }
+    fn asset_create(&mut self, name: &[u8], decimals: u8) -> Result<(Hash, bool), HostError> {
+        let id = asset_id(&self.contract, name);
+        if id == tos_engine_api::NATIVE_ASSET {
+            return Err(HostError::InvalidArgument(
+                "asset id collides with the native asset".into(),
+            ));
+        }
+        let r = self.journal.asset(&id);
+        if self.state(r)?.is_some() {
+            return Ok((id, false));
+        }
+        self.journal.set_asset(
+            id,
+            AssetInfo {
+                creator: self.contract,
+                name: name.to_vec(),
+                decimals,
+                supply: 0,
+            },
+        );
+        Ok((id, true))
+    }
+    fn asset_mint(&mut self, asset: &Hash, amount: u64) -> Result<bool, HostError> {
+        let r = self.journal.asset(asset);
+        let Some(mut info) = self.state(r)? else {
+            return Ok(false);
+        };
+        if info.creator != self.contract {
+            return Ok(false);
+        }
+        let balance = self.balance(asset)?;
+        let (Some(supply), Some(balance)) =
+            (info.supply.checked_add(amount), balance.checked_add(amount))
+        else {
+            return Ok(false);
+        };
+        info.supply = supply;
+        self.journal.set_asset(*asset, info);
+        self.journal.set_balance(self.contract, *asset, balance);
+        Ok(true)
+    }
+    fn fire_event(&mut self, id: u64, data: &[u8]) -> Result<(), HostError> {
+        if self.events.len() as u64 >= limits::MAX_EVENTS_PER_CALL {
+            return Err(HostError::LimitExceeded {
+                what: "events per call",
+                limit: limits::MAX_EVENTS_PER_CALL,
+            });
+        }
+        self.events.push(Event {
+            contract: self.contract,
+            id,
+            data: data.to_vec(),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! The storage the host runs against, and the journal that stages a call's writes.
+
+use std::collections::BTreeMap;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use tos_engine_api::{Hash, Height};
+
+use crate::ContractModule;
+
+/// A deployed contract as the state keeps it.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct StoredContract {
+    /// The module (tag and code).
+    pub module: ContractModule,
+    /// blake3 of the code.
+    pub code_hash: Hash,
+    /// Who deployed it.
+    pub deployer: Hash,
+    /// Height of the deploy.
+    pub deployed_at: Height,
+}
+
+/// An asset created by a contract.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct AssetInfo {
+    /// The contract that created it (the only one that may mint).
+    pub creator: Hash,
+    /// Its name.
+    pub name: Vec<u8>,
+    /// Display decimals.
+    pub decimals: u8,
+    /// Units in existence.
+    pub supply: u64,
+}
+
+/// A failure of the state backend. Always a node fault, never the contract's.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("state provider: {0}")]
+pub struct ProviderError(pub String);
+
+/// Every write of a successful transaction, applied at once by [`ContractProvider::apply`].
+/// `None` values delete.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ChangeSet {
+    /// Contracts deployed (or removed).
+    pub contracts: BTreeMap<Hash, Option<StoredContract>>,
+    /// Storage writes by (contract, key).
+    pub storage: BTreeMap<(Hash, Vec<u8>), Option<Vec<u8>>>,
+    /// New balances by (account, asset).
+    pub balances: BTreeMap<(Hash, Hash), u64>,
+    /// New asset records.
+    pub assets: BTreeMap<Hash, AssetInfo>,
+}
+
+impl ChangeSet {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.contracts.is_empty()
+            && self.storage.is_empty()
+            && self.balances.is_empty()
+            && self.assets.is_empty()
+    }
+
+    /// Lays `newer` over `self` (newer writes win).
+    pub fn merge(&mut self, newer: ChangeSet) {
+        self.contracts.extend(newer.contracts);
+        self.storage.extend(newer.storage);
+        self.balances.extend(newer.balances);
+        self.assets.extend(newer.assets);
+    }
+}
+
+/// The chain state as the host needs it. The daemon implements it over its database;
+/// [`MemoryProvider`] keeps it in memory; `tosvm` keeps it in redb.
+///
+/// Reads see committed state only; the host stages writes in a [`Journal`] and hands
+/// them to [`apply`](Self::apply) in one piece when a transaction succeeds, so an
+/// implementation makes `apply` atomic (one database transaction).
+pub trait ContractProvider {
+    /// The contract at `address`.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails.
+    fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError>;
+    /// The value under `key` in `contract`'s storage.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails.
+    fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError>;
+    /// The balance of `account` in `asset` (0 when never set).
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails.
+    fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError>;
+    /// The asset `asset`.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails.
+    fn asset(&self, asset: &Hash) -> Result<Option<AssetInfo>, ProviderError>;
+    /// Applies every change at once, or none.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails; nothing is applied then.
+    fn apply(&mut self, changes: &ChangeSet) -> Result<(), ProviderError>;
+}
+
+/// A [`ContractProvider`] in memory: for tests, and for embedding without a database.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct MemoryProvider {
+    /// Deployed contracts.
+    pub contracts: BTreeMap<Hash, StoredContract>,
+    /// Storage by (contract, key).
+    pub storage: BTreeMap<(Hash, Vec<u8>), Vec<u8>>,
+    /// Balances by (account, asset).
+    pub balances: BTreeMap<(Hash, Hash), u64>,
+    /// Assets by id.
+    pub assets: BTreeMap<Hash, AssetInfo>,
+}
+
+impl ContractProvider for MemoryProvider {
+    fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError> {
+        Ok(self.contracts.get(address).cloned())
+    }
+    fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
+        Ok(self.storage.get(&(*contract, key.to_vec())).cloned())
+    }
+    fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError> {
+        Ok(self.balances.get(&(*account, *asset)).copied().unwrap_or(0))
+    }
+    fn asset(&self, asset: &Hash) -> Result<Option<AssetInfo>, ProviderError> {
+        Ok(self.assets.get(asset).cloned())
+    }
+    fn apply(&mut self, changes: &ChangeSet) -> Result<(), ProviderError> {
+        for (addr, c) in &changes.contracts {
+            match c {
+                Some(c) => self.contracts.insert(*addr, c.clone()),
+                None => self.contracts.remove(addr),
+            };
+        }
+        for (key, v) in &changes.storage {
+            match v {
+                Some(v) => self.storage.insert(key.clone(), v.clone()),
+                None => self.storage.remove(key),
+            };
+        }
+        for (key, v) in &changes.balances {
+            self.balances.insert(*key, *v);
+        }
+        for (id, a) in &changes.assets {
+            self.assets.insert(*id, a.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Stages the writes of a transaction over a [`ContractProvider`], with nested savepoints.
+///
+/// Reads see the newest staged value, then the provider. [`savepoint`](Self::savepoint)
+/// opens a layer (one per call, so a nested call can fail alone);
+/// [`rollback`](Self::rollback) drops the top layer, [`release`](Self::release) folds it into
+/// the one below; [`into_changes`](Self::into_changes) gives everything that remains.
+#[derive(Debug)]
+pub struct Journal<'p, P: ContractProvider + ?Sized> {
+    provider: &'p P,
+    layers: Vec<ChangeSet>,
+}
+
+impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
+    /// A journal with one base layer over `provider`.
+    pub fn new(provider: &'p P) -> Self {
+        Journal {
+            provider,
+            layers: vec![ChangeSet::default()],
+        }
+    }
+
+    /// Opens a savepoint; returns the depth to pass to [`rollback_to`](Self::rollback_to).
+    pub fn savepoint(&mut self) -> usize {
+        self.layers.push(ChangeSet::default());
+        self.layers.len() - 1
+    }
+
+    /// Discards the writes since the newest savepoint. The base layer stays.
+    pub fn rollback(&mut self) {
+        if self.layers.len() > 1 {
+            self.layers.pop();
+        } else {
+            self.layers[0] = ChangeSet::default();
+        }
+    }
+
+    /// Discards every layer from `depth` up (as returned by [`savepoint`](Self::savepoint)).
+    pub fn rollback_to(&mut self, depth: usize) {
+        self.layers.truncate(depth.max(1));
+    }
+
+    /// Keeps the writes since the newest savepoint, folding them into the layer below.
+    pub fn release(&mut self) {
+        if self.layers.len() > 1 {
+            let top = self.layers.pop().unwrap_or_default();
+            if let Some(below) = self.layers.last_mut() {
+                below.merge(top);
+            }
+        }
+    }
+
+    /// Number of open savepoints.
+    pub fn depth(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// Every staged write, savepoints folded in.
+    pub fn into_changes(self) -> ChangeSet {
+        let mut out = ChangeSet::default();
+        for layer in self.layers {
+            out.merge(layer);
+        }
+        out
+    }
+
+    fn top(&mut self) -> &mut ChangeSet {
+        // The base layer is never popped, so there is always a top.
+        let last = self.layers.len() - 1;
+        &mut self.layers[last]
+    }
+
+    /// The contract at `address`.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    pub fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(c) = layer.contracts.get(address) {
+                return Ok(c.clone());
+            }
+        }
+        self.provider.contract(address)
+    }
+
+    /// Stages a deploy (or a removal with `None`).
+    pub fn set_contract(&mut self, address: Hash, contract: Option<StoredContract>) {
+        self.top().contracts.insert(address, contract);
+    }
+
+    /// The value under `key`.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    pub fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
+        let k = (*contract, key.to_vec());
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.storage.get(&k) {
+                return Ok(v.clone());
+            }
+        }
+        self.provider.storage(contract, key)
+    }
+
+    /// Stages a storage write (`None` deletes).
+    pub fn set_storage(&mut self, contract: Hash, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.top().storage.insert((contract, key), value);
+    }
+
+    /// A balance.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    pub fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(v) = layer.balances.get(&(*account, *asset)) {
+                return Ok(*v);
+            }
+        }
+        self.provider.balance(account, asset)
+    }
+
+    /// Stages a balance.
+    pub fn set_balance(&mut self, account: Hash, asset: Hash, amount: u64) {
+        self.top().balances.insert((account, asset), amount);
+    }
+
+    /// An asset.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    pub fn asset(&self, asset: &Hash) -> Result<Option<AssetInfo>, ProviderError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(a) = layer.assets.get(asset) {
+                return Ok(Some(a.clone()));
+            }
+        }
+        self.provider.asset(asset)
+    }
+
+    /// Stages an asset record.
+    pub fn set_asset(&mut self, id: Hash, info: AssetInfo) {
+        self.top().assets.insert(id, info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_savepoints_roll_back_alone() {
+        let mut state = MemoryProvider::default();
+        state
+            .storage
+            .insert(([1; 32], b"k".to_vec()), b"base".to_vec());
+        let mut j = Journal::new(&state);
+        j.set_storage([1; 32], b"k".to_vec(), Some(b"outer".to_vec()));
+        let inner = j.savepoint();
+        j.set_storage([1; 32], b"k".to_vec(), Some(b"inner".to_vec()));
+        j.set_balance([2; 32], [0; 32], 5);
+        assert_eq!(j.storage(&[1; 32], b"k").unwrap(), Some(b"inner".to_vec()));
+        j.rollback_to(inner);
+        assert_eq!(j.storage(&[1; 32], b"k").unwrap(), Some(b"outer".to_vec()));
+        assert_eq!(j.balance(&[2; 32], &[0; 32]).unwrap(), 0);
+        j.savepoint();
+        j.set_storage([1; 32], b"k".to_vec(), None);
+        j.release();
+        assert_eq!(j.depth(), 0);
+        assert_eq!(j.storage(&[1; 32], b"k").unwrap(), None);
+        let changes = j.into_changes();
+        state.apply(&changes).unwrap();
+        assert!(state.storage.is_empty());
+    }
+}

@@ -1,0 +1,229 @@
+//! Which engines this node has: built-in ones, dispatched statically, and plug-ins found
+//! through `inventory`, looked up by tag and version.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use enum_dispatch::enum_dispatch;
+use tos_engine_api::{ExecutionEngine, FeatureSet, LoadError, ModuleTag, PreparedModule};
+
+/// The host's view of an engine. It mirrors [`ExecutionEngine`] so that `enum_dispatch` can
+/// generate static dispatch for the built-in engines (`enum_dispatch` needs the trait and the
+/// enum in one crate; the real trait lives in engine-api).
+#[enum_dispatch]
+pub(crate) trait Engine {
+    fn name(&self) -> &'static str;
+    fn tag(&self) -> ModuleTag;
+    fn version(&self) -> u32;
+    fn prepare(
+        &self,
+        code: &[u8],
+        features: &FeatureSet,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError>;
+}
+
+macro_rules! forward_engine {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Engine for $ty {
+            fn name(&self) -> &'static str { ExecutionEngine::name(self) }
+            fn tag(&self) -> ModuleTag { ExecutionEngine::tag(self) }
+            fn version(&self) -> u32 { ExecutionEngine::version(self) }
+            fn prepare(&self, code: &[u8], features: &FeatureSet) -> Result<Arc<dyn PreparedModule>, LoadError> {
+                ExecutionEngine::prepare(self, code, features)
+            }
+        }
+    )*};
+}
+
+/// A plug-in or externally registered engine, used through the trait object.
+#[derive(Clone)]
+pub(crate) struct DynEngine(pub(crate) Arc<dyn ExecutionEngine>);
+
+impl Engine for DynEngine {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn tag(&self) -> ModuleTag {
+        self.0.tag()
+    }
+    fn version(&self) -> u32 {
+        self.0.version()
+    }
+    fn prepare(
+        &self,
+        code: &[u8],
+        features: &FeatureSet,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        self.0.prepare(code, features)
+    }
+}
+
+forward_engine!();
+
+/// The engines a registry holds: built-ins by value (static dispatch), others behind `Arc`.
+#[enum_dispatch(Engine)]
+#[derive(Clone)]
+pub(crate) enum RegisteredEngine {
+    Dyn(DynEngine),
+}
+
+/// Where an engine came from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EngineOrigin {
+    /// Compiled into the host.
+    Builtin,
+    /// Found through the plug-in registry (`inventory`).
+    Plugin,
+    /// Registered by the embedder with [`EngineRegistry::register`].
+    Registered,
+}
+
+/// A line of [`EngineRegistry::engines`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct EngineInfo {
+    /// Engine name.
+    pub name: &'static str,
+    /// Tag it runs.
+    pub tag: ModuleTag,
+    /// Its version.
+    pub version: u32,
+    /// Where it came from.
+    pub origin: EngineOrigin,
+}
+
+/// Why an engine cannot be registered.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Two engines claim the same tag and version.
+    #[error("engines `{first}` and `{second}` both claim {tag} version {version}")]
+    Duplicate {
+        /// The tag.
+        tag: ModuleTag,
+        /// The version.
+        version: u32,
+        /// The engine already registered.
+        first: &'static str,
+        /// The engine refused.
+        second: &'static str,
+    },
+    /// A plug-in factory failed.
+    #[error("plug-in engine `{name}` failed to start: {message}")]
+    Plugin {
+        /// Plug-in name.
+        name: &'static str,
+        /// Its error.
+        message: String,
+    },
+    /// A plug-in reports a different tag than it registered under.
+    #[error("plug-in `{name}` registered for {registered} but its engine runs {actual}")]
+    TagMismatch {
+        /// Plug-in name.
+        name: &'static str,
+        /// Tag in the registration.
+        registered: ModuleTag,
+        /// Tag of the engine built.
+        actual: ModuleTag,
+    },
+}
+
+/// The engines of a node, by (tag, version).
+#[derive(Clone, Default)]
+pub struct EngineRegistry {
+    engines: BTreeMap<(ModuleTag, u32), (RegisteredEngine, EngineOrigin)>,
+}
+
+impl fmt::Debug for EngineRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.engines()).finish()
+    }
+}
+
+impl EngineRegistry {
+    /// A registry with no engine.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    fn insert(
+        &mut self,
+        engine: RegisteredEngine,
+        origin: EngineOrigin,
+    ) -> Result<(), RegistryError> {
+        let key = (engine.tag(), engine.version());
+        if let Some((existing, _)) = self.engines.get(&key) {
+            return Err(RegistryError::Duplicate {
+                tag: key.0,
+                version: key.1,
+                first: existing.name(),
+                second: engine.name(),
+            });
+        }
+        self.engines.insert(key, (engine, origin));
+        Ok(())
+    }
+
+    /// Adds an engine the embedder built itself.
+    ///
+    /// # Errors
+    /// [`RegistryError::Duplicate`] when its tag and version are taken.
+    pub fn register(
+        &mut self,
+        engine: Arc<dyn ExecutionEngine>,
+    ) -> Result<&mut Self, RegistryError> {
+        self.insert(
+            RegisteredEngine::from(DynEngine(engine)),
+            EngineOrigin::Registered,
+        )?;
+        Ok(self)
+    }
+
+    /// Adds every plug-in engine linked into the binary (see
+    /// [`EnginePlugin`](tos_engine_api::EnginePlugin)); returns how many were added.
+    ///
+    /// # Errors
+    /// [`RegistryError`] when a factory fails, lies about its tag, or clashes.
+    pub fn load_plugins(&mut self) -> Result<usize, RegistryError> {
+        let mut plugins: Vec<_> = tos_engine_api::plugins().collect();
+        plugins.sort_by_key(|p| (p.tag, p.name));
+        for p in &plugins {
+            let engine = (p.create)().map_err(|message| RegistryError::Plugin {
+                name: p.name,
+                message,
+            })?;
+            if engine.tag() != p.tag {
+                return Err(RegistryError::TagMismatch {
+                    name: p.name,
+                    registered: p.tag,
+                    actual: engine.tag(),
+                });
+            }
+            self.insert(
+                RegisteredEngine::from(DynEngine(engine)),
+                EngineOrigin::Plugin,
+            )?;
+        }
+        Ok(plugins.len())
+    }
+
+    pub(crate) fn get(&self, tag: ModuleTag, version: u32) -> Option<&RegisteredEngine> {
+        self.engines.get(&(tag, version)).map(|(e, _)| e)
+    }
+
+    /// Whether an engine serves `tag` at `version`.
+    pub fn contains(&self, tag: ModuleTag, version: u32) -> bool {
+        self.engines.contains_key(&(tag, version))
+    }
+
+    /// Every engine, by tag then version.
+    pub fn engines(&self) -> impl Iterator<Item = EngineInfo> + '_ {
+        self.engines
+            .iter()
+            .map(|((tag, version), (e, origin))| EngineInfo {
+                name: e.name(),
+                tag: *tag,
+                version: *version,
+                origin: *origin,
+            })
+    }
+}

@@ -1,0 +1,424 @@
+//! Syscall bodies against a guest memory and a host: gas first, bounds, limits, results.
+
+use tos_engine_api::{Access, GasMeter, MemoryError, SliceMemory};
+use tos_syscalls::limits::*;
+use tos_syscalls::testing::RecordingHost;
+use tos_syscalls::{SyscallCtx, SyscallError, SyscallTable, invoke};
+
+const BASE: u64 = 0x1000;
+
+/// Runs syscall `name` with `args` over `mem` (writable, mapped at BASE).
+fn call(
+    name: &str,
+    host: &mut RecordingHost,
+    mem: &mut [u8],
+    gas: &mut GasMeter,
+    args: [u64; 5],
+) -> Result<u64, SyscallError> {
+    let def = SyscallTable::global().unwrap().by_name(name).unwrap();
+    let mut memory = SliceMemory::new(BASE, mem, true);
+    let mut ctx = SyscallCtx {
+        host,
+        memory: &mut memory,
+        gas,
+    };
+    invoke(def, &mut ctx, args)
+}
+
+fn cost(name: &str, bytes: u64) -> u64 {
+    SyscallTable::global()
+        .unwrap()
+        .by_name(name)
+        .unwrap()
+        .cost
+        .charge(bytes)
+}
+
+#[test]
+fn storage_round_trip_with_per_byte_gas() {
+    let mut host = RecordingHost::default();
+    let mut mem = vec![0u8; 64];
+    mem[..3].copy_from_slice(b"key");
+    mem[3..8].copy_from_slice(b"value");
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_storage_store",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 3, BASE + 3, 5, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(gas.used(), cost("tos_storage_store", 8));
+    assert_eq!(host.storage.get(&b"key"[..]), Some(&b"value".to_vec()));
+
+    let before = gas.used();
+    // Load into a 2-byte buffer: full length returned, two bytes copied.
+    assert_eq!(
+        call(
+            "tos_storage_load",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 3, BASE + 32, 2, 0]
+        ),
+        Ok(5)
+    );
+    assert_eq!(&mem[32..35], b"va\0");
+    assert_eq!(gas.used() - before, cost("tos_storage_load", 3 + 2));
+    assert_eq!(
+        call(
+            "tos_storage_load",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 1, 2, BASE + 32, 8, 0]
+        ),
+        Ok(u64::MAX)
+    );
+    assert_eq!(
+        call(
+            "tos_storage_delete",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 3, 0, 0, 0]
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        call(
+            "tos_storage_delete",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 3, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+}
+
+#[test]
+fn gas_is_charged_before_the_work() {
+    let mut host = RecordingHost::default();
+    let mut mem = vec![1u8; 64];
+    // Enough for the base cost but not for the bytes: nothing may be stored.
+    let mut gas = GasMeter::new(cost("tos_storage_store", 0) + 10);
+    assert_eq!(
+        call(
+            "tos_storage_store",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 8, BASE, 8, 0]
+        ),
+        Err(SyscallError::OutOfGas)
+    );
+    assert!(host.storage.is_empty());
+    assert_eq!(gas.remaining(), 0);
+}
+
+#[test]
+fn limits_are_enforced_before_reading() {
+    let mut host = RecordingHost::default();
+    let mut mem = vec![0u8; 16];
+    let mut gas = GasMeter::new(u64::MAX);
+    let e = call(
+        "tos_storage_store",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [BASE, MAX_KEY_LEN + 1, BASE, 1, 0],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("storage key of 257 bytes exceeds the limit of 256"),
+        "{e}"
+    );
+    let e = call(
+        "tos_storage_store",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [BASE, 1, BASE, MAX_VALUE_LEN + 1, 0],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("storage value"), "{e}");
+    let e = call(
+        "tos_log",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [BASE, MAX_LOG_LEN + 1, 0, 0, 0],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("log message"), "{e}");
+    let e = call(
+        "tos_fire_event",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [1, BASE, MAX_EVENT_DATA_LEN + 1, 0, 0],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("event data"), "{e}");
+    let e = call(
+        "tos_asset_create",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [BASE, 4, MAX_ASSET_DECIMALS + 1, BASE, 0],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("decimals"), "{e}");
+}
+
+#[test]
+fn bad_pointers_are_memory_errors() {
+    let mut host = RecordingHost::default();
+    let mut mem = vec![0u8; 16];
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_log",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 10, 10, 0, 0, 0]
+        ),
+        Err(SyscallError::Memory(MemoryError {
+            addr: BASE + 10,
+            len: 10,
+            access: Access::Read
+        }))
+    );
+    assert_eq!(
+        call(
+            "tos_get_tx_source",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 0, 0, 0, 0]
+        ),
+        Err(SyscallError::Memory(MemoryError {
+            addr: BASE,
+            len: 32,
+            access: Access::Write
+        }))
+    );
+    assert!(host.logs.is_empty());
+}
+
+#[test]
+fn input_and_context_syscalls() {
+    let mut host = RecordingHost::with_input(vec![0, 0, 1, 0, 2, 0, 0, 0, 0xAB, 0xCD]);
+    host.height = 77;
+    host.tx_source = [9; 32];
+    let mut mem = vec![0u8; 64];
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_get_input",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 4, 0, 0, 0]
+        ),
+        Ok(10)
+    );
+    assert_eq!(&mem[..5], &[0, 0, 1, 0, 0]);
+    assert_eq!(
+        call(
+            "tos_get_block_height",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [0; 5]
+        ),
+        Ok(77)
+    );
+    assert_eq!(
+        call(
+            "tos_get_tx_source",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 32, 0, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(&mem[32..], &[9; 32]);
+}
+
+#[test]
+fn balances_transfer_burn_and_assets() {
+    let mut host = RecordingHost::default();
+    host.contract = [1; 32];
+    let mut mem = vec![0u8; 128];
+    mem[32..64].copy_from_slice(&[2; 32]); // receiver at BASE+32; asset 0 at BASE
+    mem[96..100].copy_from_slice(b"GOLD");
+    let mut gas = GasMeter::new(10_000_000);
+    // No balance: transfer reports 1 and moves nothing.
+    assert_eq!(
+        call(
+            "tos_transfer",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 32, 5, BASE, 0, 0]
+        ),
+        Ok(1)
+    );
+    host.balances.insert(([1; 32], [0; 32]), 10);
+    assert_eq!(
+        call(
+            "tos_transfer",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 32, 4, BASE, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(host.balances[&([2; 32], [0; 32])], 4);
+    assert_eq!(
+        call(
+            "tos_burn",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 7, 0, 0, 0]
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        call(
+            "tos_burn",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 6, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        call(
+            "tos_get_balance",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, BASE + 64, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(&mem[64..72], &0u64.to_le_bytes());
+    // Create an asset (id written to BASE+64), then mint it, then create again -> 1.
+    assert_eq!(
+        call(
+            "tos_asset_create",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 96, 4, 8, BASE + 64, 0]
+        ),
+        Ok(0)
+    );
+    let id: [u8; 32] = mem[64..96].try_into().unwrap();
+    assert_eq!(
+        call(
+            "tos_asset_mint",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 64, 1000, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(host.balances[&([1; 32], id)], 1000);
+    assert_eq!(
+        call(
+            "tos_asset_create",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 96, 4, 8, BASE + 64, 0]
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        call(
+            "tos_asset_mint",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 64, u64::MAX, 0, 0, 0]
+        ),
+        Ok(1)
+    );
+}
+
+#[test]
+fn events_logs_and_return_data_reach_the_host() {
+    let mut host = RecordingHost::default();
+    let mut mem = b"abcdef".to_vec();
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_fire_event",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [42, BASE, 3, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        call(
+            "tos_log",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 3, 3, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        call(
+            "tos_set_return_data",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE + 1, 2, 0, 0, 0]
+        ),
+        Ok(0)
+    );
+    assert_eq!(host.events, vec![(42, b"abc".to_vec())]);
+    assert_eq!(host.logs, vec![b"def".to_vec()]);
+    assert_eq!(host.return_data, b"bc");
+    for _ in 1..MAX_EVENTS_PER_CALL {
+        call(
+            "tos_fire_event",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [1, BASE, 0, 0, 0],
+        )
+        .unwrap();
+    }
+    let e = call(
+        "tos_fire_event",
+        &mut host,
+        &mut mem,
+        &mut gas,
+        [1, BASE, 0, 0, 0],
+    )
+    .unwrap_err();
+    let trap = e.into_trap("tos_fire_event", "test").unwrap();
+    assert!(
+        trap.to_string().contains("events per call limit of 64"),
+        "{trap}"
+    );
+}

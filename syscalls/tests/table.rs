@@ -1,0 +1,127 @@
+//! The frozen table: complete, sorted, order-independent, refusing clashes.
+
+use tos_engine_api::FeatureSet;
+use tos_syscalls::{
+    Cost, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, murmur3_32,
+};
+
+/// Every syscall of ABI.md with its arity.
+const ABI: [(&str, u8); 17] = [
+    ("tos_log", 2),
+    ("tos_get_input", 2),
+    ("tos_set_return_data", 2),
+    ("tos_get_contract_hash", 1),
+    ("tos_get_tx_hash", 1),
+    ("tos_get_tx_source", 1),
+    ("tos_get_block_hash", 1),
+    ("tos_get_block_height", 0),
+    ("tos_get_balance", 2),
+    ("tos_transfer", 3),
+    ("tos_burn", 2),
+    ("tos_storage_load", 4),
+    ("tos_storage_store", 4),
+    ("tos_storage_delete", 2),
+    ("tos_asset_create", 4),
+    ("tos_asset_mint", 2),
+    ("tos_fire_event", 3),
+];
+
+#[test]
+fn the_table_has_every_abi_syscall_once_with_its_murmur3_id() {
+    let table = SyscallTable::global().unwrap();
+    assert_eq!(
+        table.len(),
+        ABI.len(),
+        "{:?}",
+        table.iter().map(|d| d.name).collect::<Vec<_>>()
+    );
+    for (name, arity) in ABI {
+        let def = table
+            .by_name(name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(def.arity, arity, "{name}");
+        assert_eq!(def.id, murmur3_32(name.as_bytes(), 0));
+        assert_eq!(table.get(def.id).unwrap().name, name);
+        assert!(def.feature.is_none(), "ABI syscalls are live from genesis");
+    }
+    let ids: Vec<u32> = table.iter().map(|d| d.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted by id");
+}
+
+fn nothing(_: &mut SyscallCtx<'_>, _: &[u64; 5]) -> Result<u64, SyscallError> {
+    Ok(7)
+}
+
+static A: SyscallDef = SyscallDef::new("t_alpha", 1, Cost::new(1, 0), None, nothing);
+static B: SyscallDef = SyscallDef::new("t_beta", 2, Cost::new(1, 0), Some("beta"), nothing);
+static C: SyscallDef = SyscallDef::new("t_gamma", 0, Cost::new(1, 0), None, nothing);
+static A_AGAIN: SyscallDef = SyscallDef::new("t_alpha", 3, Cost::new(9, 0), None, nothing);
+static FORGED: SyscallDef = SyscallDef {
+    id: murmur3_32(b"t_alpha", 0),
+    ..SyscallDef::new("t_forged", 1, Cost::new(1, 0), None, nothing)
+};
+static SIX: SyscallDef = SyscallDef::new("t_six", 6, Cost::new(1, 0), None, nothing);
+
+#[test]
+fn freezing_is_independent_of_registration_order() {
+    let orders: [[&'static SyscallDef; 3]; 3] = [[&A, &B, &C], [&C, &A, &B], [&B, &C, &A]];
+    let frozen: Vec<Vec<&str>> = orders
+        .iter()
+        .map(|o| {
+            SyscallTable::from_defs(o.iter().copied())
+                .unwrap()
+                .iter()
+                .map(|d| d.name)
+                .collect()
+        })
+        .collect();
+    assert!(frozen.windows(2).all(|w| w[0] == w[1]), "{frozen:?}");
+}
+
+#[test]
+fn a_duplicate_name_is_refused_naming_it() {
+    let e = SyscallTable::from_defs([&A, &C, &A_AGAIN]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TableError::DuplicateName {
+                name: "t_alpha",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`t_alpha` is declared twice"), "{e}");
+}
+
+#[test]
+fn a_duplicate_id_is_refused_naming_both() {
+    let e = SyscallTable::from_defs([&A, &FORGED]).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("t_alpha") && text.contains("t_forged"),
+        "{text}"
+    );
+}
+
+#[test]
+fn more_than_five_arguments_is_refused() {
+    let e = SyscallTable::from_defs([&SIX]).unwrap_err();
+    assert_eq!(
+        e,
+        TableError::Arity {
+            name: "t_six",
+            arity: 6
+        }
+    );
+}
+
+#[test]
+fn feature_gated_syscalls_are_live_only_when_their_feature_is() {
+    let table = SyscallTable::from_defs([&A, &B, &C]).unwrap();
+    let off = table.active(&FeatureSet::new());
+    assert!(off.by_name("t_beta").is_none());
+    assert_eq!(off.len(), 2);
+    let on = table.active(&["beta"].into_iter().collect());
+    assert_eq!(on.by_name("t_beta").unwrap().arity, 2);
+}
