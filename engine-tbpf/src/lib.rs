@@ -1,1 +1,72 @@
-//! tos-engine-tbpf
+//! The TBPF engine of tos-engine: Solana-style eBPF modules run on solana-rbpf 0.8.5.
+//!
+//! ```
+//! use tos_engine_api::{ExecutionEngine, FeatureSet, LoadError, ModuleTag};
+//! use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
+//!
+//! let engine = TbpfEngine::new(TbpfConfig::default()).expect("the default configuration is valid");
+//! assert_eq!((engine.name(), engine.tag(), engine.version()), ("tbpf", ModuleTag::TBPF, 1));
+//!
+//! // Refusals are data that name the problem.
+//! let err = engine.prepare(b"\x7fELF but not really", &FeatureSet::new()).err().unwrap();
+//! assert!(matches!(err, LoadError::Malformed(_)), "{err}");
+//! ```
+//!
+//! # Modules
+//! A module is an ELF shared object (`ET_DYN`, `EM_BPF`, SBPFv1 with `e_flags` 0 or SBPFv2 with
+//! `e_flags` 0x20) as Solana's toolchain or `tbpf-link` produce it. [`prepare`] reads it with
+//! goblin first and refuses, each with its own [`LoadError`]: a file over the size limit, a
+//! non-ELF, truncated or inconsistent file, a version the configuration does not accept,
+//! writable `.data`/`.bss`, a missing or misplaced entry point, relocations rbpf cannot apply,
+//! and imports of syscalls that are not live for the module's features
+//! ([`LoadError::UnknownSyscall`] names the symbol). rbpf then loads the file
+//! (`reject_broken_elfs`), the `RequisiteVerifier` checks the code, every `call` is checked to
+//! reach a function or a live syscall, and the JIT compiles it when configured.
+//!
+//! Exported function symbols `entry_<N>` / `hook_<N>` in `.dynsym` form the entry table; a call
+//! the table lacks is refused with [`Trap::UnknownEntry`] and no gas used. Without such symbols
+//! the module dispatches itself. Either way a call runs the ELF entry point (`entrypoint`),
+//! which dispatches on the input header (ABI.md).
+//!
+//! # Memory
+//! rbpf's layout: the read-only sections at `MM_PROGRAM_START` (0x1_0000_0000), the stack at
+//! `MM_STACK_START` (`call depth × frame size`, gapped frames for SBPFv1), a zeroed heap at
+//! `MM_HEAP_START` and, read-only at `MM_INPUT_START` (0x4_0000_0000), exactly the call input
+//! (8-byte header and params) with `r1` pointing at it. The return value `r0` is the exit code.
+//!
+//! # Gas
+//! One unit per executed instruction (an `lddw` counts once), plus each syscall's documented
+//! cost, charged to the same meter before the syscall works: the instructions left shrink by
+//! what a syscall charged. Running out charges the whole limit. Interpreter and JIT give the same
+//! status and gas for every module.
+//!
+//! # Traps
+//! rbpf's errors map to [`Trap`]s: instruction budget → `OutOfGas`; access violations →
+//! `MemoryAccess`; `DivisionByZero`; `DivisionOverflow`; call depth → `CallDepthExceeded`;
+//! invalid or unsupported instructions, calls outside `.text` and running off its end →
+//! `InvalidInstruction { pc }` where `pc` is the index of the 8-byte instruction slot in `.text`
+//! (as [`disassemble`] numbers them); a syscall's refusal → the trap its
+//! `SyscallError::into_trap` gives, and a host fault → [`EngineFault`].
+//!
+//! [`prepare`]: tos_engine_api::ExecutionEngine::prepare
+//! [`disassemble`]: tos_engine_api::PreparedModule::disassemble
+//! [`LoadError`]: tos_engine_api::LoadError
+//! [`LoadError::UnknownSyscall`]: tos_engine_api::LoadError::UnknownSyscall
+//! [`Trap`]: tos_engine_api::Trap
+//! [`Trap::UnknownEntry`]: tos_engine_api::Trap::UnknownEntry
+//! [`EngineFault`]: tos_engine_api::EngineFault
+
+#![deny(missing_docs)]
+#![deny(clippy::arithmetic_side_effects)]
+
+mod config;
+mod engine;
+mod inspect;
+mod module;
+mod runtime;
+
+pub use config::{ConfigError, TbpfConfig};
+pub use engine::TbpfEngine;
+
+/// The engine's name, as [`tos_engine_api::ExecutionEngine::name`] reports it.
+pub(crate) const ENGINE_NAME: &str = "tbpf";

@@ -180,13 +180,33 @@ fn stop(what: &str) -> wasmtime::Error {
     wasmtime::Error::msg(format!("syscall stopped the call: {what}"))
 }
 
+/// The fuel a store is given for `remaining` gas: one unit more, as a sentinel.
+///
+/// Wasmtime checks fuel only at function entries and loop headers, trapping when it has
+/// reached zero; straight-line code after the last check may overrun, and the fuel then reads
+/// 0 (it saturates). With one spare unit, "fuel left >= 1" means exactly "gas left =
+/// fuel - 1, nothing overrun", and "fuel left = 0" means the call needed more than it had:
+/// out of gas. (A limit of `u64::MAX` has no room for the sentinel; such a call is charged
+/// at most one unit more than it used.)
+pub(crate) fn fuel_for(remaining: Gas) -> u64 {
+    remaining.saturating_add(1)
+}
+
+/// The gas left for `fuel` left in a store, or `None` when the call is out of gas.
+pub(crate) fn remaining_for(fuel: u64) -> Option<Gas> {
+    fuel.checked_sub(1)
+}
+
 /// Runs `def` for the guest: settles fuel with the meter, invokes the body, settles back.
 fn syscall(
     caller: &mut Caller<'_, CallState>,
     def: &'static SyscallDef,
     args: [u64; 5],
 ) -> wasmtime::Result<i64> {
-    let fuel = caller.get_fuel()?;
+    let Some(remaining) = remaining_for(caller.get_fuel()?) else {
+        caller.data_mut().trap = Some(Trap::OutOfGas);
+        return Err(stop("out of gas"));
+    };
     let memory = caller.data().memory;
     let Some(Extern::Memory(memory)) = caller.get_module_export(&memory) else {
         caller.data_mut().fault = Some(EngineFault::new(
@@ -197,14 +217,14 @@ fn syscall(
     };
     let (bytes, state) = memory.data_and_store_mut(&mut *caller);
     let mut meter = GasMeter::new(state.gas_limit);
-    let Some(used) = state.gas_limit.checked_sub(fuel) else {
+    let Some(used) = state.gas_limit.checked_sub(remaining) else {
         state.fault = Some(EngineFault::new(
             ENGINE_NAME,
-            format!("fuel {fuel} exceeds the gas limit {}", state.gas_limit),
+            format!("{remaining} gas left exceeds the limit {}", state.gas_limit),
         ));
         return Err(stop("fuel above the limit"));
     };
-    // `used <= gas_limit` by construction, so this cannot fail.
+    // `used <= gas_limit` was just checked, so this cannot fail.
     meter
         .set_used(used)
         .map_err(|_| stop("fuel above the limit"))?;
@@ -232,6 +252,6 @@ fn syscall(
             Err(stop(def.name))
         }
     };
-    caller.set_fuel(meter.remaining())?;
+    caller.set_fuel(fuel_for(meter.remaining()))?;
     outcome
 }

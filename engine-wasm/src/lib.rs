@@ -1,1 +1,149 @@
-//! tos-engine-wasm
+//! A WebAssembly engine for TOS contracts, on wasmtime, shipped as a plug-in.
+//!
+//! The host never names this crate: it registers itself with
+//! `inventory::submit!(tos_engine_api::EnginePlugin { .. })`, so a binary that links it
+//! (`use tos_engine_wasm as _;`) runs modules of tag 2 ([`ModuleTag::WASM`]) and one that
+//! does not gets a clear "no engine for tag wasm" from the host.
+//!
+//! ```
+//! use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet};
+//! use tos_engine_wasm::{WasmConfig, WasmEngine};
+//! use tos_syscalls::testing::RecordingHost;
+//!
+//! let engine = WasmEngine::new(WasmConfig::default())?;
+//! // The counter of docs/EXAMPLES.md, assembled from examples/counter.wat.
+//! let code = include_bytes!("../examples/counter.wasm");
+//! let module = engine.prepare(code, &FeatureSet::new())?;
+//!
+//! let call = Call::Entry(0); // increment
+//! let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
+//! let outcome = module.run(call, &[], &mut host, 1_000_000)?;
+//! assert_eq!(outcome.status, ExitStatus::Exit(0));
+//! assert_eq!(outcome.return_data, 1u64.to_le_bytes());
+//! assert_eq!(host.storage[&b"count"[..]], 1u64.to_le_bytes());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Modules
+//! A core wasm module (binary format only) that exports `memory` and functions
+//! `entry_<N>` / `hook_<N>` of type `() -> i64`, or only `entrypoint` (which then receives
+//! every call and dispatches on the input header itself). Syscalls are imports of module
+//! `env` named as in ABI.md, each `(i64 × arity) -> i64`; the call's input (header and
+//! params) is read with `tos_get_input`. The returned i64, read as a u64, is the exit code.
+//! `prepare` refuses, with a [`LoadError`](tos_engine_api::LoadError) naming the culprit:
+//! other imports, unknown or not yet active syscalls, wrongly typed entries, a missing
+//! `memory`, more than one memory or table, limits over the configuration, and every
+//! proposal outside WebAssembly 1.0 + mutable globals, sign extension, non-trapping
+//! float-to-int, multi-value, bulk memory and reference types.
+//!
+//! # Gas
+//! Wasmtime's fuel is the gas meter: **one fuel is one gas**. The cost table is pinned:
+//! - 1 per executed wasm operator, except `nop`, `drop`, `block`, `loop`, `unreachable`,
+//!   `return`, `else` and `end`, which cost 0;
+//! - 1 more per byte moved by `memory.copy`, `memory.fill`, `memory.init` and per element by
+//!   `table.copy`, `table.fill`, `table.init`, `table.grow`;
+//! - [`WasmConfig::GAS_PER_MEMORY_PAGE`] (255) per 64 KiB page: for the module's initial pages
+//!   before the call starts, and for each page `memory.grow` asks for;
+//! - every syscall's cost from `tos-syscalls` (base, then per byte), charged to the same
+//!   meter: fuel is settled with the [`GasMeter`](tos_engine_api::GasMeter) at each syscall.
+//!
+//! Running out of gas, anywhere, is [`Trap::OutOfGas`](tos_engine_api::Trap::OutOfGas) and
+//! charges the whole limit. So does a stack overflow, because the depth at which the native
+//! stack runs out depends on the target's frame sizes. A call of an entry the module does
+//! not export is [`Trap::UnknownEntry`](tos_engine_api::Trap::UnknownEntry) with no gas used.
+//!
+//! # Traps
+//! Out of fuel → `OutOfGas`; out-of-bounds memory access → `MemoryAccess` (wasmtime does not
+//! report the address, so it is 0 with length 0 — a bad pointer given to a syscall reports
+//! the real address and length); integer division by zero → `DivisionByZero`; `i64::MIN / -1`
+//! → `DivisionOverflow`; `unreachable` → `Unreachable`; stack exhaustion → `StackOverflow`;
+//! a refused syscall → `Syscall`; table faults, bad indirect calls and invalid float-to-int
+//! conversions → `Invalid` with wasmtime's description.
+//!
+//! # Limits
+//! The associated constants of [`WasmConfig`]: module size (1 MiB), linear memory (256 pages,
+//! 16 MiB, checked at `prepare` for the declared minimum and by a resource limiter at run
+//! time), one table of at most 4096 elements, 256 KiB of wasm stack.
+
+mod bind;
+mod config;
+mod engine;
+mod module;
+
+pub use config::WasmConfig;
+pub use engine::WasmEngine;
+
+/// The engine's name.
+const ENGINE_NAME: &str = "wasm";
+
+/// The version of the engine's semantics (limits, cost table, enabled proposals). Bump it
+/// with any change that alters a load decision, an outcome or gas.
+const ENGINE_VERSION: u32 = 1;
+
+inventory::submit! {
+    tos_engine_api::EnginePlugin {
+        name: ENGINE_NAME,
+        tag: tos_engine_api::ModuleTag::WASM,
+        create: || {
+            let engine = WasmEngine::new(WasmConfig::default())?;
+            Ok(std::sync::Arc::new(engine))
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use wasmtime::Module;
+
+    use crate::{WasmConfig, WasmEngine};
+
+    /// Each committed .wasm (examples/, tests/fixtures/) must be what its .wat assembles to:
+    /// both compile to the same machine code (wasmtime can read the text format; the engine
+    /// itself never accepts it). Run examples/build.sh after editing a .wat.
+    #[test]
+    fn committed_binaries_match_their_wat_sources() {
+        let engine = WasmEngine::new(WasmConfig::default()).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for dir in ["examples", "tests/fixtures"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let wat = entry.unwrap().path();
+                if wat.extension().is_none_or(|e| e != "wat") {
+                    continue;
+                }
+                let wasm = wat.with_extension("wasm");
+                let text = std::fs::read(&wat).unwrap();
+                let binary = std::fs::read(&wasm)
+                    .unwrap_or_else(|e| panic!("{}: {e} (run examples/build.sh)", wasm.display()));
+                let (from_text, from_binary) = (
+                    Module::new(engine.wasmtime(), &text),
+                    Module::from_binary(engine.wasmtime(), &binary),
+                );
+                match (from_text, from_binary) {
+                    (Ok(t), Ok(b)) => assert!(
+                        t.text() == b.text(),
+                        "{} is stale: run examples/build.sh",
+                        wasm.display()
+                    ),
+                    // Fixtures the engine must refuse fail the same way from either form.
+                    (Err(t), Err(b)) => assert_eq!(
+                        t.to_string(),
+                        b.to_string(),
+                        "{} and its .wat fail differently",
+                        wasm.display()
+                    ),
+                    (t, b) => panic!(
+                        "{}: text compiles: {}, binary compiles: {}",
+                        wasm.display(),
+                        t.is_ok(),
+                        b.is_ok()
+                    ),
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} sources found");
+    }
+}

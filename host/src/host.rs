@@ -139,6 +139,10 @@ pub struct CallReport {
     pub logs: Vec<Vec<u8>>,
     /// Balance moves.
     pub transfers: Vec<Transfer>,
+    /// The engine that ran the call.
+    pub engine: &'static str,
+    /// The engine version the schedule selected at the call's height.
+    pub engine_version: u32,
 }
 
 impl CallReport {
@@ -290,6 +294,7 @@ impl Host {
         height: Height,
     ) -> Result<Arc<dyn PreparedModule>, Error> {
         self.prepare_hashed(module, &module.code_hash(), height)
+            .map(|p| p.module)
     }
 
     fn prepare_hashed(
@@ -297,7 +302,7 @@ impl Host {
         module: &ContractModule,
         code_hash: &Hash,
         height: Height,
-    ) -> Result<Arc<dyn PreparedModule>, Error> {
+    ) -> Result<Prepared, Error> {
         let engine = self.engine_at(module.tag, height)?;
         let features = self.schedule.features_at(height);
         let key = CacheKey {
@@ -306,13 +311,18 @@ impl Host {
             version: engine.version(),
             features: features.fingerprint(),
         };
-        self.cache.get_or_prepare(&key, || {
+        let module = self.cache.get_or_prepare(&key, || {
             engine
                 .prepare(&module.code, &features)
                 .map_err(|source| Error::Load {
                     tag: module.tag,
                     source,
                 })
+        })?;
+        Ok(Prepared {
+            module,
+            engine: key.engine,
+            version: key.version,
         })
     }
 
@@ -348,7 +358,7 @@ impl Host {
             deployer: tx.source,
             deployed_at: tx.height,
         };
-        let has_constructor = prepared.info().entries.has_constructor();
+        let has_constructor = prepared.module.info().entries.has_constructor();
         let (changes, constructor) = {
             let mut journal = Journal::new(&*state);
             journal.set_contract(address, Some(stored));
@@ -356,7 +366,7 @@ impl Host {
                 Self::check_call_limits(request.params.len(), request.gas_limit)?;
                 let report = run_call(
                     &mut journal,
-                    &*prepared,
+                    &prepared,
                     address,
                     tx,
                     Call::CONSTRUCTOR,
@@ -429,7 +439,7 @@ impl Host {
             }
             let report = run_call(
                 &mut journal,
-                &*prepared,
+                &prepared,
                 request.contract,
                 tx,
                 request.call,
@@ -446,11 +456,18 @@ impl Host {
     }
 }
 
+/// A prepared module and the engine that prepared it.
+struct Prepared {
+    module: Arc<dyn PreparedModule>,
+    engine: &'static str,
+    version: u32,
+}
+
 /// Runs one call in a savepoint of `journal`; rolls the savepoint back unless it succeeded.
 #[allow(clippy::too_many_arguments)]
 fn run_call<P: ContractProvider + ?Sized>(
     journal: &mut Journal<'_, P>,
-    module: &dyn PreparedModule,
+    prepared: &Prepared,
     contract: Hash,
     tx: &TxContext,
     call: Call,
@@ -458,18 +475,22 @@ fn run_call<P: ContractProvider + ?Sized>(
     gas_limit: Gas,
     _deposits: &[(Hash, u64)],
 ) -> Result<CallReport, Error> {
+    let module = &*prepared.module;
+    let report = |outcome, events, logs, transfers| CallReport {
+        outcome,
+        events,
+        logs,
+        transfers,
+        engine: prepared.engine,
+        engine_version: prepared.version,
+    };
     if !module.info().entries.accepts(call) {
         let outcome = Outcome {
             status: ExitStatus::Trap(Trap::UnknownEntry(call)),
             gas_used: INTRINSIC_GAS,
             return_data: Vec::new(),
         };
-        return Ok(CallReport {
-            outcome,
-            events: vec![],
-            logs: vec![],
-            transfers: vec![],
-        });
+        return Ok(report(outcome, vec![], vec![], vec![]));
     }
     let input = CallInput::header(call, params.len())
         .map(|h| [h.as_slice(), params].concat())
@@ -512,20 +533,10 @@ fn run_call<P: ContractProvider + ?Sized>(
         .min(gas_limit);
     if outcome.is_success() {
         journal.release();
-        Ok(CallReport {
-            outcome,
-            events,
-            logs,
-            transfers,
-        })
+        Ok(report(outcome, events, logs, transfers))
     } else {
         journal.rollback_to(savepoint);
-        Ok(CallReport {
-            outcome,
-            events: vec![],
-            logs,
-            transfers: vec![],
-        })
+        Ok(report(outcome, vec![], logs, vec![]))
     }
 }
 

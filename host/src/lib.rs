@@ -33,7 +33,7 @@ pub use host::{
 pub use provider::{
     AssetInfo, ChangeSet, ContractProvider, Journal, MemoryProvider, ProviderError, StoredContract,
 };
-pub use registry::{EngineInfo, EngineOrigin, EngineRegistry, RegistryError};
+pub use registry::{BuiltinConfig, EngineInfo, EngineOrigin, EngineRegistry, RegistryError};
 pub use schedule::{
     ActivationError, ActivationSchedule, ScheduleError, TagSchedule, VersionSwitch,
 };

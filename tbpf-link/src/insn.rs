@@ -135,7 +135,7 @@ pub(crate) fn check_code(
     relocated_calls: &[bool],
 ) -> Result<Vec<u64>, LinkError> {
     let len = code.len() as u64;
-    if len % INSN != 0 {
+    if !len.is_multiple_of(INSN) {
         return Err(site.bad(
             len - len % INSN,
             format!("code section size {len} is not a multiple of 8"),

@@ -236,7 +236,6 @@ pub(crate) fn link(
             }
         }
     }
-    let _ = STB_GLOBAL;
 
     // 3. Layout: headers, .text (objects in order, sections in order), dispatcher, .rodata.
     let mut code_size = 0u64;
@@ -505,15 +504,15 @@ pub(crate) fn link(
                                         "syscall name `{name}` is longer than {MAX_DYN_NAME} bytes, which the TBPF loader cannot read"
                                     )));
                                 }
-                                if let Some(known) = &opts.known_syscalls {
-                                    if !known.iter().any(|k| *k == name) {
-                                        return Err(LinkError::UnknownSyscall {
-                                            file: inp.file.to_string(),
-                                            section: tsec.name.clone(),
-                                            offset: rel.offset,
-                                            symbol: name,
-                                        });
-                                    }
+                                if let Some(known) = &opts.known_syscalls
+                                    && !known.contains(&name)
+                                {
+                                    return Err(LinkError::UnknownSyscall {
+                                        file: inp.file.to_string(),
+                                        section: tsec.name.clone(),
+                                        offset: rel.offset,
+                                        symbol: name,
+                                    });
                                 }
                                 imports.insert(name.clone(), ());
                                 dyn_relocs.push(DynReloc::Syscall {
@@ -559,7 +558,11 @@ pub(crate) fn link(
                         }
                         Resolved::Undefined(name) => return Err(site.undefined_data(&name)),
                         Resolved::Addr { .. } => {
-                            return Err(site.bad("a 32-bit address cannot be relocated by the TBPF loader; use a 64-bit pointer"));
+                            return Err(site.bad(
+                                "a 32-bit absolute address, or a 32-bit offset of a relative lookup table \
+                                 (clang -fPIC; BPF objects cannot tell the two apart), which the TBPF \
+                                 loader cannot relocate; use 64-bit pointers and build without -fPIC",
+                            ));
                         }
                     },
                     (Role::Code, _) => {
@@ -641,9 +644,8 @@ pub(crate) fn link(
     let mut targets = Vec::new();
     for (kind, id, def) in &exports {
         let name = match kind {
-            ExportKind::Entry => format!("entry_{id}"),
             ExportKind::Hook => format!("hook_{id}"),
-            ExportKind::Entrypoint => unreachable_kind(),
+            _ => format!("entry_{id}"),
         };
         check_in_section(def, &name)?;
         let addr = sym_addr(def);
@@ -683,11 +685,6 @@ pub(crate) fn link(
         exports: export_list,
         syscalls: imports.into_keys().collect(),
     })
-}
-
-fn unreachable_kind() -> String {
-    // Exports are built only from entry_/hook_ names; keep a harmless fallback.
-    String::from("entrypoint")
 }
 
 fn too_large() -> LinkError {
@@ -804,10 +801,31 @@ fn resolve(
             ),
         });
     }
-    let _ = STT_OBJECT;
-    let _ = STT_SECTION;
     Ok(Ok(Resolved::Addr {
         addr: inp.addr[idx] + s.value,
         code: inp.roles[idx] == Role::Code,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_names() {
+        assert_eq!(parse_export("entry_0"), Ok(Some((ExportKind::Entry, 0))));
+        assert_eq!(
+            parse_export("entry_65535"),
+            Ok(Some((ExportKind::Entry, 65535)))
+        );
+        assert_eq!(parse_export("hook_255"), Ok(Some((ExportKind::Hook, 255))));
+        assert_eq!(parse_export("entry_foo"), Ok(None));
+        assert_eq!(parse_export("entry_"), Ok(None));
+        assert_eq!(parse_export("entry_-1"), Ok(None));
+        assert_eq!(parse_export("entrypoint"), Ok(None));
+        assert!(parse_export("entry_65536").is_err());
+        assert!(parse_export("hook_256").is_err());
+        assert!(parse_export("entry_01").is_err());
+        assert!(parse_export("entry_99999999999999999999999").is_err());
+    }
 }

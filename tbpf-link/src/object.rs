@@ -28,10 +28,8 @@ pub(crate) const SHN_COMMON: u16 = 0xfff2;
 pub(crate) const SHN_XINDEX: u16 = 0xffff;
 
 pub(crate) const STB_LOCAL: u8 = 0;
-pub(crate) const STB_GLOBAL: u8 = 1;
 pub(crate) const STB_WEAK: u8 = 2;
 
-pub(crate) const STT_OBJECT: u8 = 1;
 pub(crate) const STT_FUNC: u8 = 2;
 pub(crate) const STT_SECTION: u8 = 3;
 
@@ -209,10 +207,10 @@ impl<'a> Object<'a> {
         }
         // Extended numbering: the real counts live in section header 0.
         if shnum == 0 {
-            shnum = b.u64(e_shoff + 32, "section header 0")?;
+            shnum = b.u64(e_shoff.saturating_add(32), "section header 0")?;
         }
         if shstrndx == u32::from(SHN_XINDEX) {
-            shstrndx = b.u32(e_shoff + 44, "section header 0")?;
+            shstrndx = b.u32(e_shoff.saturating_add(44), "section header 0")?;
         }
         if shnum > MAX_TABLE_ENTRIES {
             return Err(b.malformed(format!("implausible section count {shnum}")));
@@ -294,10 +292,11 @@ impl<'a> Object<'a> {
                 } else {
                     c_string(b, strtab, st_name, &format!("symbol #{i}"))?
                 };
-                if name.is_empty() && kind == STT_SECTION {
-                    if let Some(s) = sections.get(shndx as usize) {
-                        name = s.name.clone();
-                    }
+                if name.is_empty()
+                    && kind == STT_SECTION
+                    && let Some(s) = sections.get(shndx as usize)
+                {
+                    name = s.name.clone();
                 }
                 symbols.push(Symbol {
                     name,
@@ -337,7 +336,7 @@ impl<'a> Object<'a> {
     pub(crate) fn rels(&self, index: usize, file: &str) -> Result<Vec<Rel>, LinkError> {
         let b = Bytes::new(self.data, file);
         let sec = &self.sections[index];
-        if sec.size % REL_SIZE != 0 {
+        if !sec.size.is_multiple_of(REL_SIZE) {
             return Err(b.malformed(format!(
                 "{} size {} is not a multiple of 16",
                 sec.name, sec.size

@@ -474,3 +474,62 @@ fn every_accepted_fixture_loads_and_verifies() {
         common::load(&module).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn data_rel_ro_tables_are_read_only_data() {
+    for obj in variants("pic") {
+        let module = link_one("pic.o", &obj).unwrap();
+        let elf = goblin::elf::Elf::parse(&module).unwrap();
+        let names: Vec<&str> = elf
+            .section_headers
+            .iter()
+            .filter_map(|s| elf.shdr_strtab.get_at(s.sh_name))
+            .collect();
+        assert!(
+            names.contains(&".rodata") && !names.iter().any(|n| n.starts_with(".data")),
+            "{names:?}"
+        );
+        // len 2 -> add1(2) * 1000 + 7; len 3 -> add2(3) * 1000 + 9
+        assert_eq!(
+            run(&module, &input(0, 4, &[0; 2]), &mut Host::default()),
+            Ok(3007)
+        );
+        assert_eq!(
+            run(&module, &input(0, 4, &[0; 3]), &mut Host::default()),
+            Ok(5009)
+        );
+    }
+}
+
+#[test]
+fn refuses_32_bit_data_relocations() {
+    for obj in variants("pic_reltable") {
+        let err = link_one("pic_reltable.o", &obj).unwrap_err();
+        assert!(
+            matches!(&err, LinkError::BadRelocation { kind_name: "R_BPF_64_ABS32", section, offset: 0, .. } if section == ".rodata"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("-fPIC"), "{err}");
+    }
+}
+
+#[test]
+fn strong_definition_overrides_weak() {
+    for (a, b) in variants("weak_a").iter().zip(variants("weak_b").iter()) {
+        let alone = link_one("weak_a.o", a).unwrap();
+        assert_eq!(
+            run(&alone, &input(0, 0, &[0; 4]), &mut Host::default()),
+            Ok(5)
+        );
+        for inputs in [
+            [("weak_a.o", a.as_slice()), ("weak_b.o", b.as_slice())],
+            [("weak_b.o", b.as_slice()), ("weak_a.o", a.as_slice())],
+        ] {
+            let module = link(&inputs, &any()).unwrap();
+            assert_eq!(
+                run(&module, &input(0, 0, &[0; 4]), &mut Host::default()),
+                Ok(504)
+            );
+        }
+    }
+}

@@ -1,0 +1,749 @@
+//! The subcommands.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tos_engine_api::{Call, Gas, Hash, Height, ModuleTag};
+use tos_host::{
+    ActivationSchedule, BuiltinConfig, CallReport, ContractModule, DeployRequest, DeployResult,
+    EngineOrigin, EngineRegistry, Host, InvokeRequest, TxContext,
+};
+
+use crate::args::{
+    parse_account, parse_asset, parse_call, parse_deposits, parse_hash, parse_hex, parse_params,
+};
+use crate::error::{CliError, EXIT_CONTRACT_FAILED, EXIT_OK};
+use crate::module_file::{self, TagSource, parse_tag};
+use crate::output::{
+    asset_name, call_json, call_lines, field, hex32, print_json, printable, show_bytes, show_key,
+    thousands,
+};
+use crate::progress::with_progress;
+use crate::state::{Database, OpenMode};
+use crate::{Cli, Command, ModeArgs};
+
+/// Gas limit of a deploy or call when `--gas` is not given: 10,000,000.
+pub(crate) const DEFAULT_GAS_LIMIT: Gas = 10_000_000;
+
+/// Options every command shares.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// `--json`.
+    pub(crate) json: bool,
+    /// `--network`.
+    pub(crate) network: String,
+    /// `--state`.
+    pub(crate) state: PathBuf,
+}
+
+/// Runs the command of `cli`; returns the exit status when it ran.
+pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
+    let ctx = Ctx {
+        json: cli.json,
+        network: cli.network.clone(),
+        state: cli.state.clone(),
+    };
+    match &cli.command {
+        Command::Deploy {
+            file,
+            tag,
+            tx,
+            params,
+            gas,
+            mode,
+        } => {
+            let (module, src) = module_file::load(file, parse_tag(tag)?)?;
+            let params = parse_params(params)?;
+            let source = parse_account(&tx.from, "--from")?;
+            let host = make_host(&ctx.network, mode)?;
+            let deployed =
+                deploy_into_state(&host, &ctx.state, &module, params, gas.gas, source, tx.height)?;
+            Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
+        }
+        Command::Invoke {
+            address,
+            call,
+            tx,
+            params,
+            gas,
+            deposits,
+            mode,
+        } => {
+            let contract = parse_hash(address, "address")?;
+            let call = parse_call(call)?;
+            let params = parse_params(params)?;
+            let deposits = parse_deposits(&deposits.deposits)?;
+            let source = parse_account(&tx.from, "--from")?;
+            let host = make_host(&ctx.network, mode)?;
+            let db = Database::open(&ctx.state, OpenMode::Existing)?;
+            let request = InvokeRequest {
+                contract,
+                call,
+                params,
+                gas_limit: gas.gas,
+                deposits,
+            };
+            let invoked = invoke(&host, &db, &request, source, tx.height)?;
+            Ok(print_invoke(&ctx, "invoke", &invoked, &tx.from))
+        }
+        Command::Run {
+            file,
+            tag,
+            ctor_params_hex,
+            call,
+            tx,
+            params,
+            gas,
+            deposits,
+            mode,
+        } => {
+            let (module, src) = module_file::load(file, parse_tag(tag)?)?;
+            let ctor_params = match ctor_params_hex {
+                Some(h) => parse_hex(h, "--ctor-params-hex")?,
+                None => Vec::new(),
+            };
+            let call = parse_call(call)?;
+            let params = parse_params(params)?;
+            let deposits = parse_deposits(&deposits.deposits)?;
+            let source = parse_account(&tx.from, "--from")?;
+            let host = make_host(&ctx.network, mode)?;
+            let dir = tempfile::tempdir()
+                .map_err(|e| CliError::fault(format!("cannot make a temporary state: {e}")))?;
+            let db = Database::open(&dir.path().join("state.redb"), OpenMode::Create)?;
+            let deployed =
+                deploy(&host, &db, &module, ctor_params, gas.gas, source, tx.height)?;
+            if !deployed.result.deployed {
+                return Ok(print_deploy(&ctx, "run", &deployed, src, &tx.from));
+            }
+            let request = InvokeRequest {
+                contract: deployed.result.address,
+                call,
+                params,
+                gas_limit: gas.gas,
+                deposits,
+            };
+            // The call runs in the block after the deploy (or at the same --height).
+            let invoked = invoke(&host, &db, &request, source, tx.height)?;
+            if ctx.json {
+                print_json(&json!({
+                    "command": "run",
+                    "deploy": deploy_json(&deployed, src, &tx.from),
+                    "invoke": invoke_json(&invoked, &tx.from),
+                }));
+            } else {
+                print_deploy_text(&deployed, src, &tx.from);
+                println!();
+                print_invoke_text(&invoked, &tx.from);
+            }
+            Ok(invoke_exit(&invoked))
+        }
+        Command::Inspect {
+            file,
+            tag,
+            height,
+            disasm,
+        } => inspect(&ctx, file, tag, *height, *disasm),
+        Command::Storage { address, key_hex } => storage(&ctx, address, key_hex.as_deref()),
+        Command::Balance { address, asset } => balance(&ctx, address, asset.as_deref()),
+        Command::Engines { height } => engines(&ctx, *height),
+        Command::Demo => crate::demo::demo(&ctx),
+    }
+}
+
+/// The activation schedule of `--network`: a preset name or a TOML file.
+pub(crate) fn schedule(network: &str) -> Result<ActivationSchedule, CliError> {
+    if let Some(s) = ActivationSchedule::by_name(network) {
+        return Ok(s);
+    }
+    let path = Path::new(network);
+    if !path.exists() {
+        return Err(CliError::user(format!(
+            "unknown network `{network}`: use mainnet, testnet, devnet or the path of a TOML \
+             schedule file"
+        )));
+    }
+    ActivationSchedule::from_toml_file(path).map_err(|e| CliError::user(e.to_string()))
+}
+
+/// A host over the built-in engines, every linked plug-in and the `--network` schedule.
+pub(crate) fn make_host(network: &str, mode: &ModeArgs) -> Result<Host, CliError> {
+    let schedule = schedule(network)?;
+    let mut config = BuiltinConfig::default();
+    if mode.interpreter {
+        config.set_tbpf_jit(false);
+    } else if mode.jit {
+        config.set_tbpf_jit(true);
+    }
+    let registry = EngineRegistry::builtin(&config)
+        .map_err(|e| CliError::fault(format!("cannot start the engines: {e}")))?;
+    Ok(Host::new(registry, schedule))
+}
+
+/// A deploy that ran.
+#[derive(Debug)]
+pub(crate) struct Deployed {
+    /// The host's result.
+    pub(crate) result: DeployResult,
+    /// The transaction.
+    pub(crate) tx: TxContext,
+    /// The constructor's gas limit.
+    pub(crate) gas_limit: Gas,
+    /// Size of the code.
+    pub(crate) code_size: usize,
+}
+
+/// A call that ran.
+#[derive(Debug)]
+pub(crate) struct Invoked {
+    /// The host's report.
+    pub(crate) report: CallReport,
+    /// The request.
+    pub(crate) request: InvokeRequest,
+    /// The transaction.
+    pub(crate) tx: TxContext,
+}
+
+/// Deploys `module` in one transaction of `db`, committed only when the contract exists
+/// afterwards.
+pub(crate) fn deploy(
+    host: &Host,
+    db: &Database,
+    module: &ContractModule,
+    params: Vec<u8>,
+    gas_limit: Gas,
+    source: Hash,
+    height: Option<Height>,
+) -> Result<Deployed, CliError> {
+    let request = DeployRequest {
+        envelope: module.encode(),
+        params,
+        gas_limit,
+    };
+    db.transact(|state, meta| {
+        let tx = meta.next_tx(source, height)?;
+        let result = with_progress(format!("deploying a {} module", module.tag), || {
+            host.deploy(state, &tx, &request)
+        })?;
+        let commit = result.deployed.then_some(tx.height);
+        let deployed = Deployed {
+            result,
+            tx,
+            gas_limit,
+            code_size: module.code.len(),
+        };
+        Ok((deployed, commit))
+    })
+}
+
+/// [`deploy`] into the state file at `path`, which is created when missing — and removed
+/// again when the deploy is refused, so a refused first deploy leaves no file behind.
+fn deploy_into_state(
+    host: &Host,
+    path: &Path,
+    module: &ContractModule,
+    params: Vec<u8>,
+    gas_limit: Gas,
+    source: Hash,
+    height: Option<Height>,
+) -> Result<Deployed, CliError> {
+    let existed = path.exists();
+    let db = Database::open(path, OpenMode::Create)?;
+    let r = deploy(host, &db, module, params, gas_limit, source, height);
+    let keep = existed || matches!(&r, Ok(d) if d.result.deployed);
+    drop(db);
+    if !keep {
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}
+
+/// Runs `request` in one transaction of `db`, committed only when the call succeeded.
+pub(crate) fn invoke(
+    host: &Host,
+    db: &Database,
+    request: &InvokeRequest,
+    source: Hash,
+    height: Option<Height>,
+) -> Result<Invoked, CliError> {
+    db.transact(|state, meta| {
+        let tx = meta.next_tx(source, height)?;
+        let report = with_progress(format!("running {}", request.call), || {
+            host.invoke(state, &tx, request)
+        })?;
+        let commit = report.is_success().then_some(tx.height);
+        Ok((
+            Invoked {
+                report,
+                request: request.clone(),
+                tx,
+            },
+            commit,
+        ))
+    })
+}
+
+fn call_name(call: Call) -> Value {
+    match call {
+        Call::Entry(id) => json!({ "kind": "entry", "id": id }),
+        Call::Hook(id) => json!({ "kind": "hook", "id": id }),
+    }
+}
+
+/// The deploy object of the JSON output.
+pub(crate) fn deploy_json(d: &Deployed, src: TagSource, from: &str) -> Value {
+    let r = &d.result;
+    json!({
+        "address": hex32(&r.address),
+        "deployed": r.deployed,
+        "tag": r.tag.to_string(),
+        "tag_source": src.as_str(),
+        "code_hash": hex32(&r.code_hash),
+        "code_size": d.code_size,
+        "deployer": hex32(&d.tx.source),
+        "from": from,
+        "height": d.tx.height,
+        "tx_hash": hex32(&d.tx.tx_hash),
+        "gas_used": r.gas_used,
+        "constructor": r.constructor.as_ref().map(|c| call_json(c, d.gas_limit)),
+    })
+}
+
+fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
+    let r = &d.result;
+    if r.deployed {
+        println!("{}", field(0, "deployed", hex32(&r.address)));
+    } else {
+        println!(
+            "{}",
+            field(0, "not deployed", "the constructor failed; nothing was stored")
+        );
+        println!("{}", field(0, "address", hex32(&r.address)));
+    }
+    println!("{}", field(0, "tag", format!("{} ({})", r.tag, src.as_str())));
+    println!("{}", field(0, "code hash", hex32(&r.code_hash)));
+    println!("{}", field(0, "code size", format!("{} bytes", thousands(d.code_size as u64))));
+    println!("{}", field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source))));
+    println!("{}", field(0, "height", d.tx.height));
+    println!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
+    match &r.constructor {
+        Some(c) => {
+            println!("constructor");
+            for line in call_lines(c, d.gas_limit, 2) {
+                println!("{line}");
+            }
+        }
+        None => println!("{}", field(0, "constructor", "none (the module has no hook 0)")),
+    }
+}
+
+fn print_deploy(ctx: &Ctx, command: &str, d: &Deployed, src: TagSource, from: &str) -> i32 {
+    if ctx.json {
+        let mut v = deploy_json(d, src, from);
+        v["command"] = json!(command);
+        print_json(&v);
+    } else {
+        print_deploy_text(d, src, from);
+    }
+    if d.result.deployed {
+        EXIT_OK
+    } else {
+        EXIT_CONTRACT_FAILED
+    }
+}
+
+/// The invoke object of the JSON output.
+pub(crate) fn invoke_json(i: &Invoked, from: &str) -> Value {
+    let mut v = call_json(&i.report, i.request.gas_limit);
+    v["contract"] = json!(hex32(&i.request.contract));
+    v["call"] = call_name(i.request.call);
+    v["params"] = json!(hex::encode(&i.request.params));
+    v["deposits"] = json!(
+        i.request
+            .deposits
+            .iter()
+            .map(|(a, n)| json!({ "asset": hex32(a), "amount": n }))
+            .collect::<Vec<_>>()
+    );
+    v["caller"] = json!(hex32(&i.tx.source));
+    v["from"] = json!(from);
+    v["height"] = json!(i.tx.height);
+    v["tx_hash"] = json!(hex32(&i.tx.tx_hash));
+    v["committed"] = json!(i.report.is_success());
+    v
+}
+
+fn print_invoke_text(i: &Invoked, from: &str) {
+    println!("{}", field(0, "contract", hex32(&i.request.contract)));
+    println!(
+        "{}",
+        field(0, "call", format!("{}  params {}", i.request.call, show_bytes(&i.request.params)))
+    );
+    for (asset, amount) in &i.request.deposits {
+        println!("{}", field(0, "deposit", format!("{amount} {}", asset_name(asset))));
+    }
+    println!("{}", field(0, "caller", format!("{} ({from})", hex32(&i.tx.source))));
+    println!(
+        "{}",
+        field(0, "height", format!("{}  tx {}", i.tx.height, hex32(&i.tx.tx_hash)))
+    );
+    for line in call_lines(&i.report, i.request.gas_limit, 0) {
+        println!("{line}");
+    }
+}
+
+fn invoke_exit(i: &Invoked) -> i32 {
+    if i.report.is_success() {
+        EXIT_OK
+    } else {
+        EXIT_CONTRACT_FAILED
+    }
+}
+
+fn print_invoke(ctx: &Ctx, command: &str, i: &Invoked, from: &str) -> i32 {
+    if ctx.json {
+        let mut v = invoke_json(i, from);
+        v["command"] = json!(command);
+        print_json(&v);
+    } else {
+        print_invoke_text(i, from);
+    }
+    invoke_exit(i)
+}
+
+fn inspect(
+    ctx: &Ctx,
+    file: &Path,
+    tag: &str,
+    height: Option<Height>,
+    disasm: bool,
+) -> Result<i32, CliError> {
+    let (module, src) = module_file::load(file, parse_tag(tag)?)?;
+    let host = make_host(
+        &ctx.network,
+        &ModeArgs {
+            interpreter: false,
+            jit: false,
+        },
+    )?;
+    let schedule = host.schedule();
+    let height =
+        height.unwrap_or_else(|| schedule.tag(module.tag).map_or(0, |s| s.deploy_from));
+    let version = schedule.engine_version(module.tag, height);
+    let engine = version.and_then(|v| {
+        host.registry()
+            .engines()
+            .find(|e| e.tag == module.tag && e.version == v)
+    });
+    let deploy_check = schedule.check_deploy(module.tag, height);
+    let prepared = match with_progress("verifying the module", || host.prepare(&module, height)) {
+        Ok(p) => Ok(p),
+        Err(tos_host::Error::Load { source, .. }) => Err(("refused", source.to_string())),
+        Err(e @ tos_host::Error::EngineUnavailable { .. }) => Err(("no engine", e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let (verdict, reason) = match &prepared {
+        Ok(_) => ("ok", None),
+        Err((v, r)) => (*v, Some(r.clone())),
+    };
+    let info = prepared.as_ref().ok().map(|p| p.info().clone());
+    let disassembly = match (&prepared, disasm) {
+        (Ok(p), true) => p.disassemble(),
+        _ => None,
+    };
+    let code_hash = module.code_hash();
+    if ctx.json {
+        print_json(&json!({
+            "command": "inspect",
+            "file": file.display().to_string(),
+            "tag": module.tag.to_string(),
+            "tag_source": src.as_str(),
+            "network": schedule.network(),
+            "height": height,
+            "engine": engine.as_ref().map(|e| json!({ "name": e.name, "version": e.version })),
+            "code_size": module.code.len(),
+            "code_hash": hex32(&code_hash),
+            "verdict": verdict,
+            "reason": reason,
+            "deploy_allowed": deploy_check.is_ok(),
+            "deploy_reason": deploy_check.as_ref().err().map(ToString::to_string),
+            "entries": info.as_ref().map(|i| i.entries.entries.iter().copied().collect::<Vec<_>>()),
+            "hooks": info.as_ref().map(|i| i.entries.hooks.iter().copied().collect::<Vec<_>>()),
+            "self_dispatch": info.as_ref().map(|i| i.entries.self_dispatch),
+            "imports": info.as_ref().map(|i| i.imports.clone()),
+            "disassembly": disassembly,
+        }));
+    } else {
+        println!("{}", field(0, "file", file.display()));
+        println!("{}", field(0, "tag", format!("{} ({})", module.tag, src.as_str())));
+        let engine_text = match (&engine, version) {
+            (Some(e), _) => format!("{} version {}", e.name, e.version),
+            (None, Some(v)) => format!("none (the schedule names version {v}, not compiled in)"),
+            (None, None) => format!("none (not scheduled at height {height})"),
+        };
+        println!("{}", field(0, "engine", engine_text));
+        println!(
+            "{}",
+            field(0, "network", format!("{} at height {height}", schedule.network()))
+        );
+        println!("{}", field(0, "size", format!("{} bytes", thousands(module.code.len() as u64))));
+        println!("{}", field(0, "code hash", hex32(&code_hash)));
+        match &reason {
+            None => println!("{}", field(0, "verified", "ok")),
+            Some(r) => println!("{}", field(0, "verified", format!("{verdict}: {r}"))),
+        }
+        match &deploy_check {
+            Ok(()) => println!("{}", field(0, "deploy", "allowed")),
+            Err(e) => println!("{}", field(0, "deploy", format!("refused: {e}"))),
+        }
+        if let Some(info) = &info {
+            let list = |ids: Vec<String>| {
+                if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+            };
+            if info.entries.self_dispatch {
+                println!("{}", field(0, "entries", "any (the module dispatches every call itself)"));
+            } else {
+                println!(
+                    "{}",
+                    field(0, "entries", list(info.entries.entries.iter().map(|i| i.to_string()).collect()))
+                );
+                println!(
+                    "{}",
+                    field(0, "hooks", list(info.entries.hooks.iter().map(|i| i.to_string()).collect()))
+                );
+            }
+            println!("{}", field(0, "syscalls", list(info.imports.clone())));
+        }
+        if disasm {
+            match &disassembly {
+                Some(d) => {
+                    println!("disassembly");
+                    for line in d.lines() {
+                        println!("  {line}");
+                    }
+                }
+                None if prepared.is_ok() => {
+                    println!("{}", field(0, "disassembly", "not offered by this engine"));
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(if verdict == "ok" { EXIT_OK } else { EXIT_CONTRACT_FAILED })
+}
+
+fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliError> {
+    let contract = parse_hash(address, "address")?;
+    let key = key_hex.map(|k| parse_hex(k, "key")).transpose()?;
+    let db = Database::open(&ctx.state, OpenMode::Existing)?;
+    let reader = db.reader()?;
+    if reader.contract(&contract)?.is_none() {
+        return Err(CliError::user(format!(
+            "no contract at {} in {}",
+            hex32(&contract),
+            ctx.state.display()
+        )));
+    }
+    match key {
+        Some(key) => {
+            let value = reader.storage(&contract, &key)?;
+            if ctx.json {
+                print_json(&json!({
+                    "command": "storage",
+                    "contract": hex32(&contract),
+                    "key": hex::encode(&key),
+                    "key_text": printable(&key),
+                    "value": value.as_ref().map(hex::encode),
+                    "value_text": value.as_deref().and_then(printable),
+                }));
+            } else {
+                let shown = value.as_deref().map_or_else(|| "(absent)".to_owned(), show_bytes);
+                println!("{}", field(0, &show_key(&key), shown));
+            }
+        }
+        None => {
+            let all = reader.storage_all(&contract)?;
+            if ctx.json {
+                print_json(&json!({
+                    "command": "storage",
+                    "contract": hex32(&contract),
+                    "entries": all.iter().map(|(k, v)| json!({
+                        "key": hex::encode(k),
+                        "key_text": printable(k),
+                        "value": hex::encode(v),
+                        "value_text": printable(v),
+                    })).collect::<Vec<_>>(),
+                }));
+            } else if all.is_empty() {
+                println!("(no storage)");
+            } else {
+                let keys: Vec<String> = all.iter().map(|(k, _)| show_key(k)).collect();
+                let width = keys.iter().map(String::len).max().unwrap_or(0);
+                for (k, (_, v)) in keys.iter().zip(&all) {
+                    println!("{k:<width$}  {}", show_bytes(v));
+                }
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn balance(ctx: &Ctx, address: &str, asset: Option<&str>) -> Result<i32, CliError> {
+    let account = parse_account(address, "address")?;
+    let asset = asset.map(parse_asset).transpose()?;
+    let db = Database::open(&ctx.state, OpenMode::Existing)?;
+    let reader = db.reader()?;
+    let balances = match asset {
+        Some(a) => vec![(a, reader.balance(&account, &a)?)],
+        None => reader.balances(&account)?,
+    };
+    let mut rows = Vec::new();
+    for (a, amount) in &balances {
+        let name = reader
+            .asset(a)?
+            .map(|info| String::from_utf8_lossy(&info.name).into_owned());
+        rows.push((*a, *amount, name));
+    }
+    if ctx.json {
+        print_json(&json!({
+            "command": "balance",
+            "account": hex32(&account),
+            "balances": rows.iter().map(|(a, n, name)| json!({
+                "asset": hex32(a),
+                "amount": n,
+                "name": name,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("{}", field(0, "account", hex32(&account)));
+        if rows.is_empty() {
+            println!("{}", field(0, "balances", "none"));
+        }
+        for (a, n, name) in &rows {
+            let label = match name {
+                Some(name) => format!("{} ({name})", asset_name(a)),
+                None => asset_name(a),
+            };
+            println!("{}", field(2, &label, n));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn origin_name(o: EngineOrigin) -> &'static str {
+    match o {
+        EngineOrigin::Builtin => "built-in",
+        EngineOrigin::Plugin => "plug-in",
+        EngineOrigin::Registered => "registered",
+    }
+}
+
+fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
+    let host = make_host(
+        &ctx.network,
+        &ModeArgs {
+            interpreter: false,
+            jit: false,
+        },
+    )?;
+    let height = match height {
+        Some(h) => h,
+        None if ctx.state.exists() => {
+            let db = Database::open(&ctx.state, OpenMode::Existing)?;
+            db.meta()?.height.saturating_add(1)
+        }
+        None => 1,
+    };
+    let schedule = host.schedule();
+    let registered: Vec<_> = host.registry().engines().collect();
+    let mut tags: Vec<ModuleTag> = ModuleTag::KNOWN.to_vec();
+    for (t, _) in schedule.tags() {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    let features = schedule.features_at(height);
+    let syscalls: Vec<String> = match tos_syscalls::SyscallTable::global() {
+        Ok(t) => t.active(&features).iter().map(|d| d.name.to_owned()).collect(),
+        Err(e) => return Err(CliError::fault(format!("the syscall table is broken: {e}"))),
+    };
+    let rows: Vec<_> = tags
+        .iter()
+        .map(|&tag| {
+            let deploy = schedule.check_deploy(tag, height);
+            let version = schedule.engine_version(tag, height);
+            let available = version.is_some_and(|v| host.registry().contains(tag, v));
+            (tag, deploy, version, available)
+        })
+        .collect();
+    if ctx.json {
+        print_json(&json!({
+            "command": "engines",
+            "network": schedule.network(),
+            "height": height,
+            "engines": registered.iter().map(|e| json!({
+                "name": e.name,
+                "tag": e.tag.to_string(),
+                "tag_id": e.tag.0,
+                "version": e.version,
+                "origin": origin_name(e.origin),
+            })).collect::<Vec<_>>(),
+            "tags": rows.iter().map(|(tag, deploy, version, available)| json!({
+                "tag": tag.to_string(),
+                "tag_id": tag.0,
+                "deploy_allowed": deploy.is_ok() && *available,
+                "deploy_reason": match (deploy, available) {
+                    (Err(e), _) => Some(e.to_string()),
+                    (Ok(()), false) => Some(format!("no engine for {tag} is compiled in")),
+                    (Ok(()), true) => None,
+                },
+                "engine_version": version,
+                "engine_available": available,
+            })).collect::<Vec<_>>(),
+            "features": features.iter().collect::<Vec<_>>(),
+            "syscalls": syscalls,
+        }));
+        return Ok(EXIT_OK);
+    }
+    println!(
+        "{}",
+        field(0, "network", format!("{} at height {height}", schedule.network()))
+    );
+    println!("engines compiled in");
+    if registered.is_empty() {
+        println!("  none");
+    }
+    for e in &registered {
+        println!(
+            "  {:<8} tag {} ({}), version {}, {}",
+            e.name,
+            e.tag.0,
+            e.tag,
+            e.version,
+            origin_name(e.origin)
+        );
+    }
+    println!("at height {height}");
+    for (tag, deploy, version, available) in &rows {
+        let serving = match (version, available) {
+            (Some(v), true) => format!("runs on version {v}"),
+            (Some(v), false) => format!("version {v} scheduled but not compiled in"),
+            (None, _) => "not scheduled".to_owned(),
+        };
+        let dep = match (deploy, available) {
+            (Ok(()), true) => "deploys allowed".to_owned(),
+            (Ok(()), false) => "deploys refused: no engine compiled in".to_owned(),
+            (Err(e), _) => format!("deploys refused: {e}"),
+        };
+        println!("  {:<8} {serving}; {dep}", tag.to_string());
+    }
+    let feats: Vec<&str> = features.iter().collect();
+    println!(
+        "{}",
+        field(0, "features", if feats.is_empty() { "none".to_owned() } else { feats.join(", ") })
+    );
+    println!("{}", field(0, "syscalls", format!("{} live", syscalls.len())));
+    for chunk in syscalls.chunks(4) {
+        println!("  {}", chunk.join(", "));
+    }
+    Ok(EXIT_OK)
+}

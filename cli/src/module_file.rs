@@ -1,0 +1,135 @@
+//! Reading a module file and telling its engine.
+
+use std::path::Path;
+
+use tos_engine_api::ModuleTag;
+use tos_host::{ContractModule, DEFAULT_MAX_MODULE_SIZE};
+
+use crate::args::read_limited;
+use crate::error::CliError;
+
+/// First bytes of a TBPF module (an ELF file).
+const ELF_MAGIC: &[u8] = b"\x7fELF";
+/// First bytes of a wasm module.
+const WASM_MAGIC: &[u8] = b"\0asm";
+/// First bytes of a legacy module.
+const LEGACY_MAGIC: &[u8] = b"TOSL";
+
+/// The tag whose magic `code` starts with.
+pub(crate) fn tag_by_magic(code: &[u8]) -> Option<ModuleTag> {
+    if code.starts_with(ELF_MAGIC) {
+        Some(ModuleTag::TBPF)
+    } else if code.starts_with(WASM_MAGIC) {
+        Some(ModuleTag::WASM)
+    } else if code.starts_with(LEGACY_MAGIC) {
+        Some(ModuleTag::LEGACY)
+    } else {
+        None
+    }
+}
+
+/// How the tag of a module was found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TagSource {
+    /// Given with `--tag`.
+    Flag,
+    /// Told from the magic bytes.
+    Magic,
+    /// The file is a deploy envelope (tag byte + borsh code).
+    Envelope,
+}
+
+impl TagSource {
+    /// A word for the output.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TagSource::Flag => "flag",
+            TagSource::Magic => "magic",
+            TagSource::Envelope => "envelope",
+        }
+    }
+}
+
+/// Parses `--tag`: `auto` gives `None`.
+pub(crate) fn parse_tag(text: &str) -> Result<Option<ModuleTag>, CliError> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    ModuleTag::from_name(text).map(Some).ok_or_else(|| {
+        CliError::user(format!(
+            "unknown tag `{text}`: use auto, tbpf, legacy or wasm"
+        ))
+    })
+}
+
+/// Makes a module of `bytes` read from `shown`: with an explicit tag the bytes are the code;
+/// with `auto` the magic decides, and bytes without a known magic must be a deploy envelope.
+pub(crate) fn module_from_bytes(
+    bytes: Vec<u8>,
+    tag: Option<ModuleTag>,
+    shown: &str,
+) -> Result<(ContractModule, TagSource), CliError> {
+    if bytes.is_empty() {
+        return Err(CliError::user(format!("module file {shown} is empty")));
+    }
+    if let Some(tag) = tag {
+        return Ok((ContractModule::new(tag, bytes), TagSource::Flag));
+    }
+    if let Some(tag) = tag_by_magic(&bytes) {
+        return Ok((ContractModule::new(tag, bytes), TagSource::Magic));
+    }
+    match ContractModule::decode(&bytes, DEFAULT_MAX_MODULE_SIZE) {
+        Ok(m) => Ok((m, TagSource::Envelope)),
+        Err(e) => {
+            let head: String = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            Err(CliError::user(format!(
+                "cannot tell the engine of {shown}: it starts with {head}, which is no TBPF \
+                 (7f454c46), wasm (0061736d) or legacy (544f534c) magic, and it is not a deploy \
+                 envelope ({e}); pass --tag"
+            )))
+        }
+    }
+}
+
+/// Reads the module file at `path` (at most [`DEFAULT_MAX_MODULE_SIZE`] bytes).
+pub(crate) fn load(
+    path: &Path,
+    tag: Option<ModuleTag>,
+) -> Result<(ContractModule, TagSource), CliError> {
+    let bytes = read_limited(path, DEFAULT_MAX_MODULE_SIZE, "module file")?;
+    module_from_bytes(bytes, tag, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_decides_the_tag() {
+        let cases: [(&[u8], ModuleTag); 3] = [
+            (b"\x7fELF\x02\x01", ModuleTag::TBPF),
+            (b"\0asm\x01\0\0\0", ModuleTag::WASM),
+            (b"TOSL\x01", ModuleTag::LEGACY),
+        ];
+        for (bytes, tag) in cases {
+            let (m, src) = module_from_bytes(bytes.to_vec(), None, "f").unwrap();
+            assert_eq!((m.tag, src), (tag, TagSource::Magic));
+            assert_eq!(m.code, bytes);
+        }
+    }
+
+    #[test]
+    fn envelopes_and_flags_are_accepted_and_garbage_is_named() {
+        let env = ContractModule::new(ModuleTag::WASM, vec![1, 2, 3]).encode();
+        let (m, src) = module_from_bytes(env, None, "f").unwrap();
+        assert_eq!((m.tag, m.code, src), (ModuleTag::WASM, vec![1, 2, 3], TagSource::Envelope));
+        let (m, src) = module_from_bytes(b"junk".to_vec(), Some(ModuleTag::LEGACY), "f").unwrap();
+        assert_eq!((m.tag, src), (ModuleTag::LEGACY, TagSource::Flag));
+        let e = module_from_bytes(b"hello world".to_vec(), None, "x.bin").unwrap_err();
+        assert!(e.to_string().contains("x.bin") && e.to_string().contains("--tag"), "{e}");
+        assert!(module_from_bytes(vec![], None, "e").is_err());
+        assert_eq!(parse_tag("auto").unwrap(), None);
+        assert_eq!(parse_tag("TBPF").unwrap(), Some(ModuleTag::TBPF));
+        assert!(parse_tag("evm").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Output for people (aligned fields, text where bytes are printable) and for machines (JSON).
+
+use serde_json::{Value, json};
+use tos_engine_api::{ExitStatus, Gas, Hash, NATIVE_ASSET};
+use tos_host::CallReport;
+
+/// Width of the label column of the text output.
+const LABEL_WIDTH: usize = 12;
+
+/// Lower-case hex of a 32-byte value.
+pub(crate) fn hex32(h: &Hash) -> String {
+    hex::encode(h)
+}
+
+/// An asset for people: `native` or its hex id.
+pub(crate) fn asset_name(asset: &Hash) -> String {
+    if *asset == NATIVE_ASSET {
+        "native".to_owned()
+    } else {
+        hex32(asset)
+    }
+}
+
+/// `bytes` as text when they are non-empty UTF-8 without control characters.
+pub(crate) fn printable(bytes: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    (!s.is_empty() && !s.chars().any(char::is_control)).then_some(s)
+}
+
+/// Bytes for people: `(empty)`, `"text"` when printable, else `0x…` hex; 8 bytes also show
+/// their value as a little-endian u64.
+pub(crate) fn show_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "(empty)".to_owned();
+    }
+    if let Some(s) = printable(bytes) {
+        return format!("\"{s}\"");
+    }
+    let mut out = format!("0x{}", hex::encode(bytes));
+    if let Ok(b) = <[u8; 8]>::try_from(bytes) {
+        out.push_str(&format!(" (u64 {})", u64::from_le_bytes(b)));
+    }
+    out
+}
+
+/// A storage key for people: all printable → `"text"`; a printable ASCII prefix followed by
+/// raw bytes (`"bal" ‖ account`) → `"bal"+0x…`; else hex.
+pub(crate) fn show_key(key: &[u8]) -> String {
+    if key.is_empty() {
+        return "(empty)".to_owned();
+    }
+    if let Some(s) = printable(key) {
+        return format!("\"{s}\"");
+    }
+    let prefix = key
+        .iter()
+        .take_while(|b| b.is_ascii_graphic() || **b == b' ')
+        .count();
+    if prefix > 0 {
+        let (text, rest) = key.split_at(prefix);
+        // The prefix is ASCII, so this cannot fail; fall back to hex if it ever did.
+        if let Ok(t) = std::str::from_utf8(text) {
+            return format!("\"{t}\"+0x{}", hex::encode(rest));
+        }
+    }
+    format!("0x{}", hex::encode(key))
+}
+
+/// A number with thousands separators (`10,000,000`).
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One aligned `label value` line, indented by `indent` spaces.
+pub(crate) fn field(indent: usize, label: &str, value: impl std::fmt::Display) -> String {
+    let width = LABEL_WIDTH.saturating_sub(indent).max(label.len() + 1);
+    format!("{:indent$}{label:<width$}{value}", "")
+}
+
+/// Prints a JSON object on one line of stdout.
+pub(crate) fn print_json(v: &Value) {
+    println!("{v}");
+}
+
+/// The outcome of a call as text.
+pub(crate) fn status_text(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Exit(0) => "exit 0 (success)".to_owned(),
+        ExitStatus::Exit(c) => format!("exit {c} (contract failure: state rolled back)"),
+        ExitStatus::Trap(t) => format!("trap: {t} (state rolled back)"),
+    }
+}
+
+/// Text lines describing a call report, each indented by `indent`.
+pub(crate) fn call_lines(report: &CallReport, gas_limit: Gas, indent: usize) -> Vec<String> {
+    let o = &report.outcome;
+    let mut lines = vec![
+        field(indent, "result", status_text(&o.status)),
+        field(
+            indent,
+            "gas used",
+            format!("{} of {}", thousands(o.gas_used), thousands(gas_limit)),
+        ),
+        field(indent, "return", show_bytes(&o.return_data)),
+    ];
+    if report.events.is_empty() {
+        lines.push(field(indent, "events", "none"));
+    }
+    for (i, e) in report.events.iter().enumerate() {
+        let label = if i == 0 { "events" } else { "" };
+        lines.push(field(
+            indent,
+            label,
+            format!("#{} {}", e.id, show_bytes(&e.data)),
+        ));
+    }
+    if report.logs.is_empty() {
+        lines.push(field(indent, "logs", "none"));
+    }
+    for (i, l) in report.logs.iter().enumerate() {
+        let label = if i == 0 { "logs" } else { "" };
+        lines.push(field(indent, label, show_bytes(l)));
+    }
+    if report.transfers.is_empty() {
+        lines.push(field(indent, "transfers", "none"));
+    }
+    for (i, t) in report.transfers.iter().enumerate() {
+        let label = if i == 0 { "transfers" } else { "" };
+        lines.push(field(
+            indent,
+            label,
+            format!("{} {} -> {}", t.amount, asset_name(&t.asset), hex32(&t.to)),
+        ));
+    }
+    lines
+}
+
+/// Bytes in JSON: `{"hex": "...", "text": "..." | null}`.
+pub(crate) fn bytes_json(bytes: &[u8]) -> Value {
+    json!({ "hex": hex::encode(bytes), "text": printable(bytes) })
+}
+
+/// A call report in JSON (schema in README.md, "call object").
+pub(crate) fn call_json(report: &CallReport, gas_limit: Gas) -> Value {
+    let o = &report.outcome;
+    let (status, exit_code, trap) = match &o.status {
+        ExitStatus::Exit(c) => ("exit", Some(*c), None),
+        ExitStatus::Trap(t) => ("trap", None, Some(t.to_string())),
+    };
+    json!({
+        "success": o.is_success(),
+        "status": status,
+        "exit_code": exit_code,
+        "trap": trap,
+        "gas_used": o.gas_used,
+        "gas_limit": gas_limit,
+        "return_data": hex::encode(&o.return_data),
+        "events": report.events.iter().map(|e| json!({
+            "contract": hex32(&e.contract),
+            "id": e.id,
+            "data": hex::encode(&e.data),
+            "text": printable(&e.data),
+        })).collect::<Vec<_>>(),
+        "logs": report.logs.iter().map(|l| bytes_json(l)).collect::<Vec<_>>(),
+        "transfers": report.transfers.iter().map(|t| json!({
+            "from": hex32(&t.from),
+            "to": hex32(&t.to),
+            "asset": hex32(&t.asset),
+            "amount": t.amount,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tos_engine_api::{Outcome, Trap};
+    use tos_host::{Event, Transfer};
+
+    #[test]
+    fn bytes_show_as_text_or_hex() {
+        assert_eq!(show_bytes(b"hello, tos"), "\"hello, tos\"");
+        assert_eq!(show_bytes(&[]), "(empty)");
+        assert_eq!(show_bytes(&[1, 0, 0, 0, 0, 0, 0, 0]), "0x0100000000000000 (u64 1)");
+        assert_eq!(show_bytes(&[0xff, 0]), "0xff00");
+        assert_eq!(show_bytes(b"a\nb"), "0x610a62");
+        assert_eq!(show_key(b"count"), "\"count\"");
+        assert_eq!(show_key(&[b'b', b'a', b'l', 0, 1]), "\"bal\"+0x0001");
+        assert_eq!(show_key(&[0, 1]), "0x0001");
+    }
+
+    #[test]
+    fn numbers_and_fields_align() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(field(0, "gas used", 5), "gas used    5");
+        assert_eq!(field(2, "gas used", 5), "  gas used  5");
+        assert_eq!(field(0, "a-very-long-label", 5), "a-very-long-label 5");
+    }
+
+    #[test]
+    fn reports_render_in_both_forms() {
+        let report = CallReport {
+            outcome: Outcome {
+                status: ExitStatus::Trap(Trap::OutOfGas),
+                gas_used: 1234,
+                return_data: vec![],
+            },
+            events: vec![Event {
+                contract: [1; 32],
+                id: 7,
+                data: b"ev".to_vec(),
+            }],
+            logs: vec![b"hi".to_vec(), vec![0xff]],
+            transfers: vec![Transfer {
+                from: [1; 32],
+                to: [2; 32],
+                asset: NATIVE_ASSET,
+                amount: 5,
+            }],
+        };
+        let text = call_lines(&report, 5000, 0).join("\n");
+        assert!(text.contains("trap: out of gas"), "{text}");
+        assert!(text.contains("1,234 of 5,000"), "{text}");
+        assert!(text.contains("#7 \"ev\""), "{text}");
+        assert!(text.contains("0xff"), "{text}");
+        assert!(text.contains("5 native -> 0202"), "{text}");
+        let j = call_json(&report, 5000);
+        assert_eq!(j["success"], false);
+        assert_eq!(j["status"], "trap");
+        assert_eq!(j["trap"], "out of gas");
+        assert_eq!(j["exit_code"], Value::Null);
+        assert_eq!(j["gas_used"], 1234);
+        assert_eq!(j["logs"][0]["text"], "hi");
+        assert_eq!(j["logs"][1]["text"], Value::Null);
+        assert_eq!(j["logs"][1]["hex"], "ff");
+        assert_eq!(j["events"][0]["id"], 7);
+        assert_eq!(j["transfers"][0]["amount"], 5);
+    }
+}

@@ -1,0 +1,189 @@
+//! [`LegacyEngine`]: the legacy VM behind [`ExecutionEngine`].
+
+use std::sync::Arc;
+
+use tos_engine_api::{
+    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, GasMeter, HostAbi,
+    LoadError, ModuleInfo, ModuleTag, Outcome, PreparedModule, Trap,
+};
+use tos_syscalls::SyscallTable;
+
+use crate::limits::{MAX_CALL_DEPTH, MAX_CALL_DEPTH_CAP, MAX_MODULE_SIZE};
+use crate::program::Program;
+use crate::{ENGINE_NAME, Module, VM, ValueCell, VmError};
+
+/// The version of the legacy engine's semantics (opcodes, gas, limits). Any change that
+/// alters a result or a gas figure bumps it.
+const ENGINE_VERSION: u32 = 1;
+
+/// Configuration of a [`LegacyEngine`].
+///
+/// Both settings decide results (which modules deploy, where deep recursion traps), so the
+/// nodes of one network must agree on them; the defaults are the network's values.
+#[derive(Clone, Debug)]
+pub struct LegacyConfig {
+    max_module_size: usize,
+    max_call_depth: u32,
+}
+
+impl Default for LegacyConfig {
+    fn default() -> Self {
+        LegacyConfig {
+            max_module_size: MAX_MODULE_SIZE,
+            max_call_depth: MAX_CALL_DEPTH,
+        }
+    }
+}
+
+impl LegacyConfig {
+    /// The default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Largest module, in bytes, that `prepare` accepts; larger code is
+    /// [`LoadError::TooLarge`]. Default: [`MAX_MODULE_SIZE`] (512 KiB).
+    pub fn set_max_module_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_module_size = bytes;
+        self
+    }
+
+    /// Deepest chunk call nesting, the entry chunk included; a deeper call traps with
+    /// [`Trap::CallDepthExceeded`]. Must be within 1..=[`MAX_CALL_DEPTH_CAP`].
+    /// Default: [`MAX_CALL_DEPTH`] (64).
+    pub fn set_max_call_depth(&mut self, depth: u32) -> &mut Self {
+        self.max_call_depth = depth;
+        self
+    }
+}
+
+/// The legacy engine: runs tag-0 modules (the stack VM of the contracts deployed before
+/// TBPF). See the crate docs for the model and an example.
+#[derive(Debug)]
+pub struct LegacyEngine {
+    config: LegacyConfig,
+    table: &'static SyscallTable,
+}
+
+impl LegacyEngine {
+    /// An engine with `config`.
+    ///
+    /// # Errors
+    /// [`VmError::Config`] for a call depth outside 1..=[`MAX_CALL_DEPTH_CAP`] or a zero module
+    /// size; [`VmError::Fault`] when the syscall table cannot be frozen.
+    pub fn new(config: LegacyConfig) -> Result<LegacyEngine, VmError> {
+        if !(1..=MAX_CALL_DEPTH_CAP).contains(&config.max_call_depth) {
+            return Err(VmError::Config(format!(
+                "max call depth {} is outside 1..={MAX_CALL_DEPTH_CAP}",
+                config.max_call_depth
+            )));
+        }
+        if config.max_module_size == 0 {
+            return Err(VmError::Config("max module size is 0".into()));
+        }
+        let table = SyscallTable::global()
+            .map_err(|e| VmError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
+        Ok(LegacyEngine { config, table })
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &LegacyConfig {
+        &self.config
+    }
+}
+
+impl ExecutionEngine for LegacyEngine {
+    fn name(&self) -> &'static str {
+        ENGINE_NAME
+    }
+
+    fn tag(&self) -> ModuleTag {
+        ModuleTag::LEGACY
+    }
+
+    fn version(&self) -> u32 {
+        ENGINE_VERSION
+    }
+
+    fn prepare(
+        &self,
+        code: &[u8],
+        features: &FeatureSet,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        if code.len() > self.config.max_module_size {
+            return Err(LoadError::TooLarge {
+                size: code.len(),
+                limit: self.config.max_module_size,
+            });
+        }
+        let module = Module::from_bytes(code)?;
+        let program = Program::new(module, self.table, features, code.len())?;
+        Ok(Arc::new(LegacyModule {
+            program: Arc::new(program),
+            max_call_depth: self.config.max_call_depth,
+        }))
+    }
+}
+
+/// A validated legacy module.
+#[derive(Debug)]
+struct LegacyModule {
+    program: Arc<Program>,
+    max_call_depth: u32,
+}
+
+impl PreparedModule for LegacyModule {
+    fn info(&self) -> &ModuleInfo {
+        &self.program.info
+    }
+
+    fn run(
+        &self,
+        call: Call,
+        params: &[u8],
+        host: &mut dyn HostAbi,
+        gas_limit: Gas,
+    ) -> Result<Outcome, EngineFault> {
+        let chunk = match call {
+            Call::Entry(id) => self.program.module.entries.get(&id),
+            Call::Hook(id) => self.program.module.hooks.get(&id),
+        };
+        let Some(&chunk) = chunk else {
+            let meter = GasMeter::new(gas_limit);
+            return Ok(Outcome::finish(
+                ExitStatus::Trap(Trap::UnknownEntry(call)),
+                &meter,
+                host,
+            ));
+        };
+        let (status, meter) = {
+            let mut vm = VM::with_program(host, Arc::clone(&self.program));
+            vm.context_mut().set_gas_limit(gas_limit);
+            vm.context_mut().set_max_call_depth(self.max_call_depth);
+            let started = vm
+                .invoke_chunk_id(chunk)
+                .and_then(|()| vm.push_stack(ValueCell::Bytes(params.to_vec())));
+            let status = match started.and_then(|()| vm.run()) {
+                Ok(code) => ExitStatus::Exit(code),
+                Err(VmError::Trap(trap)) => ExitStatus::Trap(trap),
+                // The params are the only outside value: too long for a bytes value.
+                Err(VmError::Value(why)) => {
+                    ExitStatus::Trap(Trap::Invalid(format!("call params refused: {why}")))
+                }
+                Err(VmError::Fault(fault)) => return Err(fault),
+                Err(other) => {
+                    return Err(EngineFault::new(
+                        ENGINE_NAME,
+                        format!("cannot run a prepared module: {other}"),
+                    ));
+                }
+            };
+            (status, *vm.context().meter())
+        };
+        Ok(Outcome::finish(status, &meter, host))
+    }
+
+    fn disassemble(&self) -> Option<String> {
+        Some(crate::asm::disassemble(&self.program.module))
+    }
+}

@@ -1,0 +1,1078 @@
+//! The VM: call frames, the operand stack, locals, gas, and the interpreter loop.
+
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::mem::discriminant;
+use std::sync::Arc;
+
+use tos_engine_api::{EngineFault, FeatureSet, Gas, GasMeter, HostAbi, LoadError, Trap};
+use tos_syscalls::SyscallTable;
+
+use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_STACK_SIZE};
+use crate::opcode::{Instr, Opcode};
+use crate::program::Program;
+use crate::value::check_key;
+use crate::{ENGINE_NAME, Module, ValueCell, syscall};
+
+/// Gas for `bytes` bytes of values created or copied: one unit per started 8-byte word.
+#[inline]
+pub(crate) fn words(bytes: u64) -> u64 {
+    bytes.div_ceil(8)
+}
+
+/// Why the interpreter stopped early: the contract's fault or the node's.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Trap(Trap),
+    Fault(EngineFault),
+}
+
+impl From<Trap> for Stop {
+    fn from(t: Trap) -> Self {
+        Stop::Trap(t)
+    }
+}
+
+/// Why the [`VM`] could not run, or how a run failed.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum VmError {
+    /// [`VM::run`] or an `invoke_*` method was called before [`VM::append_module`].
+    #[error("no module has been appended to the VM")]
+    NoModule,
+    /// [`VM::append_module`] was called twice: a VM runs one module.
+    #[error("the VM already holds a module")]
+    ModuleAlreadyAppended,
+    /// The module failed decoding or validation.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The module exports no such entry.
+    #[error("the module has no entry {0}")]
+    UnknownEntry(u16),
+    /// The module exports no such hook.
+    #[error("the module has no hook {0}")]
+    UnknownHook(u8),
+    /// The module has no such chunk.
+    #[error("the module has no chunk {0}")]
+    UnknownChunk(u16),
+    /// [`VM::run`] was called without invoking a chunk first.
+    #[error("nothing was invoked before run")]
+    NothingInvoked,
+    /// The values pushed do not match the invoked chunk's arguments.
+    #[error("chunk {chunk} takes {expected} arguments but {found} values were pushed")]
+    ArgumentCount {
+        /// The invoked chunk.
+        chunk: u16,
+        /// Its argument count.
+        expected: u8,
+        /// Values on the stack.
+        found: usize,
+    },
+    /// A value pushed from outside breaks a limit of [`limits`](crate::limits), or the stack
+    /// is full.
+    #[error("value refused: {0}")]
+    Value(String),
+    /// The contract trapped; gas used is in the [`Context`].
+    #[error("trap: {0}")]
+    Trap(Trap),
+    /// The node failed (a broken invariant of the engine, or a host fault).
+    #[error(transparent)]
+    Fault(EngineFault),
+    /// An engine configuration was refused.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The execution context of a [`VM`]: its gas limit and usage.
+#[derive(Clone, Debug)]
+pub struct Context {
+    gas: GasMeter,
+    max_call_depth: u32,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            gas: GasMeter::new(0),
+            max_call_depth: MAX_CALL_DEPTH,
+        }
+    }
+}
+
+impl Context {
+    /// Sets the gas limit, keeping what was used so far (a limit below it exhausts the
+    /// meter). Default: 0, so a VM whose limit was never set runs nothing.
+    pub fn set_gas_limit(&mut self, limit: Gas) -> &mut Self {
+        let used = self.gas.used();
+        self.gas = GasMeter::new(limit);
+        // A limit below the usage leaves the meter exhausted, which is what we want.
+        let _ = self.gas.set_used(used);
+        self
+    }
+
+    /// The gas limit.
+    pub fn gas_limit(&self) -> Gas {
+        self.gas.limit()
+    }
+
+    /// Gas used so far, by every run of the VM; the whole limit after running out.
+    pub fn current_gas_usage(&self) -> Gas {
+        self.gas.used()
+    }
+
+    /// Gas still available.
+    pub fn remaining_gas(&self) -> Gas {
+        self.gas.remaining()
+    }
+
+    /// The call depth limit (the invoked chunk counts as depth 1).
+    pub fn max_call_depth(&self) -> u32 {
+        self.max_call_depth
+    }
+
+    pub(crate) fn meter(&self) -> &GasMeter {
+        &self.gas
+    }
+
+    pub(crate) fn set_max_call_depth(&mut self, depth: u32) {
+        self.max_call_depth = depth;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    chunk: u16,
+    pc: usize,
+    lbase: usize,
+}
+
+/// The legacy stack VM, for one module and one host.
+///
+/// ```
+/// use tos_engine_api::FeatureSet;
+/// use tos_engine_legacy::{VM, ValueCell, assemble};
+/// use tos_syscalls::testing::RecordingHost;
+///
+/// let module = assemble(".chunk main args=1 locals=1\n load 0\n len\n exit\n.entry 0 main\n")?;
+/// let mut host = RecordingHost::default();
+/// let mut vm = VM::new(&mut host, &FeatureSet::new());
+/// vm.append_module(module)?;
+/// vm.invoke_entry_chunk(0)?;
+/// vm.push_stack(ValueCell::Bytes(b"four".to_vec()))?;
+/// vm.context_mut().set_gas_limit(1_000);
+/// assert_eq!(vm.run()?, 4); // the exit code: the params' length
+/// assert_eq!(vm.context().current_gas_usage(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct VM<'a> {
+    host: &'a mut dyn HostAbi,
+    features: FeatureSet,
+    program: Option<Arc<Program>>,
+    context: Context,
+    invoked: Option<u16>,
+    stack: Vec<ValueCell>,
+    locals: Vec<ValueCell>,
+    frames: Vec<Frame>,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for VM<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VM")
+            .field("context", &self.context)
+            .field("invoked", &self.invoked)
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> VM<'a> {
+    /// A VM over `host` whose modules may use the syscalls live under `features`.
+    pub fn new(host: &'a mut dyn HostAbi, features: &FeatureSet) -> Self {
+        VM {
+            host,
+            features: features.clone(),
+            program: None,
+            context: Context::default(),
+            invoked: None,
+            stack: Vec::new(),
+            locals: Vec::new(),
+            frames: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// A VM over an already validated program (the engine's path: no validation per call).
+    pub(crate) fn with_program(host: &'a mut dyn HostAbi, program: Arc<Program>) -> Self {
+        let mut vm = VM::new(host, &FeatureSet::new());
+        vm.program = Some(program);
+        vm
+    }
+
+    /// Validates `module` and makes it the VM's module. A VM runs one module.
+    ///
+    /// # Errors
+    /// [`VmError::Load`] when validation fails; [`VmError::ModuleAlreadyAppended`].
+    pub fn append_module(&mut self, module: Module) -> Result<(), VmError> {
+        if self.program.is_some() {
+            return Err(VmError::ModuleAlreadyAppended);
+        }
+        let table = SyscallTable::global()
+            .map_err(|e| VmError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
+        let size = module.to_bytes().map(|b| b.len())?;
+        self.program = Some(Arc::new(Program::new(module, table, &self.features, size)?));
+        Ok(())
+    }
+
+    fn program(&self) -> Result<&Program, VmError> {
+        self.program.as_deref().ok_or(VmError::NoModule)
+    }
+
+    /// Prepares a run of the chunk of entry `id`; push its one argument (the params) next.
+    ///
+    /// # Errors
+    /// [`VmError::UnknownEntry`], [`VmError::NoModule`].
+    pub fn invoke_entry_chunk(&mut self, id: u16) -> Result<(), VmError> {
+        let chunk = *self
+            .program()?
+            .module
+            .entries
+            .get(&id)
+            .ok_or(VmError::UnknownEntry(id))?;
+        self.invoke(chunk);
+        Ok(())
+    }
+
+    /// Prepares a run of the chunk of hook `hook`; push its one argument (the params) next.
+    ///
+    /// # Errors
+    /// [`VmError::UnknownHook`], [`VmError::NoModule`].
+    pub fn invoke_hook_id(&mut self, hook: u8) -> Result<(), VmError> {
+        let chunk = *self
+            .program()?
+            .module
+            .hooks
+            .get(&hook)
+            .ok_or(VmError::UnknownHook(hook))?;
+        self.invoke(chunk);
+        Ok(())
+    }
+
+    /// Prepares a run of any chunk; push its arguments next, first argument first.
+    ///
+    /// # Errors
+    /// [`VmError::UnknownChunk`], [`VmError::NoModule`].
+    pub fn invoke_chunk_id(&mut self, chunk: u16) -> Result<(), VmError> {
+        if usize::from(chunk) >= self.program()?.chunks.len() {
+            return Err(VmError::UnknownChunk(chunk));
+        }
+        self.invoke(chunk);
+        Ok(())
+    }
+
+    fn invoke(&mut self, chunk: u16) {
+        self.stack.clear();
+        self.invoked = Some(chunk);
+    }
+
+    /// Pushes an argument for the invoked chunk (or any value).
+    ///
+    /// # Errors
+    /// [`VmError::Value`] when the value breaks a limit or the stack is full.
+    pub fn push_stack(&mut self, value: ValueCell) -> Result<(), VmError> {
+        value.check_limits().map_err(|e| VmError::Value(e.0))?;
+        if self.stack.len() >= MAX_STACK_SIZE {
+            return Err(VmError::Value(format!(
+                "the stack is full ({MAX_STACK_SIZE} values)"
+            )));
+        }
+        self.stack.push(value);
+        Ok(())
+    }
+
+    /// Pops the top of the stack: after a run whose chunk returned values, its results.
+    pub fn pop_stack(&mut self) -> Option<ValueCell> {
+        self.stack.pop()
+    }
+
+    /// The context: gas limit and usage.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The context, to set the gas limit.
+    pub fn context_mut(&mut self) -> &mut Context {
+        &mut self.context
+    }
+
+    /// Runs the invoked chunk to its end; returns its exit code (`exit`, or 0 for `ret` from
+    /// the invoked chunk, whose results then stay on the stack).
+    ///
+    /// # Errors
+    /// [`VmError::Trap`] when the contract traps (gas used is in the context: the whole
+    /// limit after [`Trap::OutOfGas`]); [`VmError::Fault`] when the node fails; the other
+    /// variants when the VM is not ready to run.
+    pub fn run(&mut self) -> Result<u64, VmError> {
+        let program = self.program.clone().ok_or(VmError::NoModule)?;
+        let entry = self.invoked.take().ok_or(VmError::NothingInvoked)?;
+        let chunk = program
+            .chunks
+            .get(usize::from(entry))
+            .ok_or(VmError::UnknownChunk(entry))?;
+        if self.stack.len() != usize::from(chunk.args) {
+            let found = self.stack.len();
+            self.stack.clear();
+            return Err(VmError::ArgumentCount {
+                chunk: entry,
+                expected: chunk.args,
+                found,
+            });
+        }
+        let result = self.execute(&program, entry);
+        self.locals.clear();
+        self.frames.clear();
+        match result {
+            Ok(code) => Ok(code),
+            Err(stop) => {
+                self.stack.clear();
+                Err(match stop {
+                    Stop::Trap(t) => VmError::Trap(t),
+                    Stop::Fault(f) => VmError::Fault(f),
+                })
+            }
+        }
+    }
+
+    fn execute(&mut self, program: &Program, entry: u16) -> Result<u64, Stop> {
+        let VM {
+            host,
+            context,
+            stack,
+            locals,
+            frames,
+            scratch,
+            ..
+        } = self;
+        let max_depth = context.max_call_depth;
+        let gas = &mut context.gas;
+        let consts = &program.module.constants;
+
+        let mut ci = entry;
+        let Some(mut chunk) = program.chunks.get(usize::from(entry)) else {
+            return Err(fault("invoked chunk vanished"));
+        };
+        if max_depth == 0 {
+            return Err(Trap::CallDepthExceeded { limit: 0 }.into());
+        }
+        locals.clear();
+        locals.append(stack);
+        locals.resize(usize::from(chunk.locals), ValueCell::Null);
+        stack.reserve(chunk.max_height);
+        let mut lbase = 0usize;
+        let mut code: &[Instr] = &chunk.code;
+        let mut pc = 0usize;
+        let mut at = 0usize;
+
+        let result: Result<u64, Stop> = 'run: loop {
+            // Leave the loop with a trap or fault.
+            macro_rules! tri {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => break 'run Err(Stop::from(e)),
+                    }
+                };
+            }
+            // Validation proved the stack deep enough; an empty pop is an engine bug.
+            macro_rules! pop {
+                () => {
+                    match stack.pop() {
+                        Some(v) => v,
+                        None => break 'run Err(fault("operand stack underflow")),
+                    }
+                };
+            }
+            macro_rules! trap {
+                ($t:expr) => {
+                    break 'run Err(Stop::Trap($t))
+                };
+            }
+            macro_rules! push {
+                ($v:expr) => {
+                    stack.push($v)
+                };
+            }
+
+            let Some(&instr) = code.get(pc) else {
+                break 'run Err(fault("pc past the end of a validated chunk"));
+            };
+            at = pc;
+            // Cannot overflow: `pc < code.len()`.
+            pc = pc.wrapping_add(1);
+            if gas.consume(instr.opcode().gas()).is_err() {
+                break 'run Err(Trap::OutOfGas.into());
+            }
+
+            match instr {
+                Instr::Nop() => {}
+                Instr::Const(id) => {
+                    let id = usize::from(id);
+                    let (Some(v), Some(&cost)) = (consts.get(id), program.const_cost.get(id))
+                    else {
+                        break 'run Err(fault("constant out of range"));
+                    };
+                    tri!(charge(gas, cost));
+                    push!(v.clone());
+                }
+                Instr::Null() => push!(ValueCell::Null),
+                Instr::True() => push!(ValueCell::Bool(true)),
+                Instr::False() => push!(ValueCell::Bool(false)),
+                Instr::Imm(v) => push!(ValueCell::U64(u64::from(v))),
+                Instr::Pop() => {
+                    pop!();
+                }
+                Instr::Copy(depth) => {
+                    let v = stack
+                        .len()
+                        .checked_sub(usize::from(depth))
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|i| stack.get(i));
+                    let Some(v) = v else {
+                        break 'run Err(fault("copy below the stack"));
+                    };
+                    tri!(charge(gas, words(v.heap_size())));
+                    let v = v.clone();
+                    push!(v);
+                }
+                Instr::Swap(depth) => {
+                    let top = stack.len().checked_sub(1);
+                    let Some((top, other)) =
+                        top.and_then(|t| Some((t, t.checked_sub(usize::from(depth))?)))
+                    else {
+                        break 'run Err(fault("swap below the stack"));
+                    };
+                    // Both indices are below `stack.len()`.
+                    stack.swap(top, other);
+                }
+                Instr::Load(l) => {
+                    let Some(v) = locals.get(lbase.saturating_add(usize::from(l))) else {
+                        break 'run Err(fault("local out of range"));
+                    };
+                    tri!(charge(gas, words(v.heap_size())));
+                    push!(v.clone());
+                }
+                Instr::Store(l) => {
+                    let v = pop!();
+                    let Some(slot) = locals.get_mut(lbase.saturating_add(usize::from(l))) else {
+                        break 'run Err(fault("local out of range"));
+                    };
+                    *slot = v;
+                }
+
+                Instr::Add() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_add(a, b)));
+                }
+                Instr::Sub() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_sub(a, b)));
+                }
+                Instr::Mul() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_mul(a, b)));
+                }
+                Instr::Div() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_div(a, b)));
+                }
+                Instr::Rem() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_rem(a, b)));
+                }
+                Instr::Shl() => {
+                    let n = pop!();
+                    let a = pop!();
+                    push!(tri!(op_shift(true, a, n)));
+                }
+                Instr::Shr() => {
+                    let n = pop!();
+                    let a = pop!();
+                    push!(tri!(op_shift(false, a, n)));
+                }
+                Instr::And() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_and(a, b)));
+                }
+                Instr::Or() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_or(a, b)));
+                }
+                Instr::Xor() => {
+                    let b = pop!();
+                    let a = pop!();
+                    push!(tri!(op_xor(a, b)));
+                }
+                Instr::Not() => {
+                    let a = pop!();
+                    push!(tri!(op_not(a)));
+                }
+
+                Instr::Eq() | Instr::Ne() => {
+                    let b = pop!();
+                    let a = pop!();
+                    tri!(charge(gas, words(a.heap_size().min(b.heap_size()))));
+                    push!(ValueCell::Bool((a == b) == matches!(instr, Instr::Eq())));
+                }
+                Instr::Lt() | Instr::Le() | Instr::Gt() | Instr::Ge() => {
+                    let b = pop!();
+                    let a = pop!();
+                    let op = instr.opcode();
+                    let ord = tri!(op_order(op, &a, &b));
+                    tri!(charge(gas, words(a.heap_size().min(b.heap_size()))));
+                    push!(ValueCell::Bool(match instr {
+                        Instr::Lt() => ord == Ordering::Less,
+                        Instr::Le() => ord != Ordering::Greater,
+                        Instr::Gt() => ord == Ordering::Greater,
+                        _ => ord != Ordering::Less,
+                    }));
+                }
+                Instr::IsNull() => {
+                    let a = pop!();
+                    push!(ValueCell::Bool(a == ValueCell::Null));
+                }
+                Instr::CastU8()
+                | Instr::CastU16()
+                | Instr::CastU32()
+                | Instr::CastU64()
+                | Instr::CastU128() => {
+                    let a = pop!();
+                    push!(tri!(op_cast(instr.opcode(), a)));
+                }
+
+                Instr::Jmp(t) => pc = usize::from(t),
+                Instr::JmpIf(t) | Instr::JmpIfNot(t) => {
+                    let cond = match pop!() {
+                        ValueCell::Bool(b) => b,
+                        other => trap!(type_error(instr.opcode(), "a bool", &other)),
+                    };
+                    if cond == matches!(instr, Instr::JmpIf(_)) {
+                        pc = usize::from(t);
+                    }
+                }
+                Instr::Call(c) => {
+                    let Some(callee) = program.chunks.get(usize::from(c)) else {
+                        break 'run Err(fault("call to a missing chunk"));
+                    };
+                    // Depth after the call: the suspended frames, the current one, the callee.
+                    if frames.len().saturating_add(2) > max_depth as usize {
+                        break 'run Err(Trap::CallDepthExceeded {
+                            limit: u64::from(max_depth),
+                        }
+                        .into());
+                    }
+                    let Some(first) = stack.len().checked_sub(usize::from(callee.args)) else {
+                        break 'run Err(fault("call arguments missing"));
+                    };
+                    if first.saturating_add(callee.max_height) > MAX_STACK_SIZE {
+                        break 'run Err(Trap::StackOverflow.into());
+                    }
+                    frames.push(Frame { chunk: ci, pc, lbase });
+                    lbase = locals.len();
+                    locals.extend(stack.drain(first..));
+                    locals.resize(
+                        lbase.saturating_add(usize::from(callee.locals)),
+                        ValueCell::Null,
+                    );
+                    ci = c;
+                    chunk = callee;
+                    code = &callee.code;
+                    pc = 0;
+                }
+                Instr::Ret() => {
+                    let Some(frame) = frames.pop() else {
+                        break 'run Ok(0);
+                    };
+                    locals.truncate(lbase);
+                    let Some(caller) = program.chunks.get(usize::from(frame.chunk)) else {
+                        break 'run Err(fault("return to a missing chunk"));
+                    };
+                    ci = frame.chunk;
+                    chunk = caller;
+                    code = &caller.code;
+                    pc = frame.pc;
+                    lbase = frame.lbase;
+                }
+                Instr::Exit() => {
+                    let v = pop!();
+                    match v.as_u64() {
+                        Some(code) => break 'run Ok(code),
+                        None => trap!(type_error(
+                            Opcode::Exit,
+                            "an unsigned integer that fits u64",
+                            &v
+                        )),
+                    }
+                }
+                Instr::Abort() => break 'run Err(Trap::Unreachable.into()),
+                Instr::Syscall(s) => {
+                    let Some(bound) = program.syscalls.get(s as usize) else {
+                        break 'run Err(fault("unbound syscall"));
+                    };
+                    if let Err(e) = syscall::call(bound, stack, scratch, &mut **host, gas) {
+                        break 'run Err(e);
+                    }
+                }
+
+                Instr::ArrayNew(n) => {
+                    let Some(first) = stack.len().checked_sub(usize::from(n)) else {
+                        break 'run Err(fault("array items missing"));
+                    };
+                    let v = ValueCell::Array(stack.drain(first..).collect());
+                    tri!(built(gas, &v));
+                    push!(v);
+                }
+                Instr::ArrayGet() => {
+                    let i = pop!();
+                    let a = pop!();
+                    let mut items = tri!(array(Opcode::ArrayGet, a));
+                    let i = tri!(index(Opcode::ArrayGet, &i, items.len()));
+                    push!(items.swap_remove(i));
+                }
+                Instr::ArraySet() => {
+                    let v = pop!();
+                    let i = pop!();
+                    let a = pop!();
+                    let mut items = tri!(array(Opcode::ArraySet, a));
+                    let i = tri!(index(Opcode::ArraySet, &i, items.len()));
+                    if let Some(slot) = items.get_mut(i) {
+                        *slot = v;
+                    }
+                    let a = ValueCell::Array(items);
+                    tri!(built(gas, &a));
+                    push!(a);
+                }
+                Instr::ArrayPush() => {
+                    let v = pop!();
+                    let a = pop!();
+                    let mut items = tri!(array(Opcode::ArrayPush, a));
+                    items.push(v);
+                    let a = ValueCell::Array(items);
+                    tri!(built(gas, &a));
+                    push!(a);
+                }
+                Instr::ArrayPop() => {
+                    let a = pop!();
+                    let mut items = tri!(array(Opcode::ArrayPop, a));
+                    let Some(last) = items.pop() else {
+                        trap!(Trap::Invalid("`array.pop` on an empty array".into()))
+                    };
+                    push!(ValueCell::Array(items));
+                    push!(last);
+                }
+                Instr::Len() => {
+                    let v = pop!();
+                    let n = match &v {
+                        ValueCell::String(s) => s.len(),
+                        ValueCell::Bytes(b) => b.len(),
+                        ValueCell::Array(a) => a.len(),
+                        ValueCell::Map(m) => m.len(),
+                        other => trap!(type_error(
+                            Opcode::Len,
+                            "a string, bytes, an array or a map",
+                            other
+                        )),
+                    };
+                    push!(ValueCell::U64(n as u64));
+                }
+
+                Instr::MapNew() => push!(ValueCell::Map(BTreeMap::new())),
+                Instr::MapGet() => {
+                    let k = pop!();
+                    let m = pop!();
+                    let mut m = tri!(map(Opcode::MapGet, m, &k));
+                    push!(m.remove(&k).unwrap_or(ValueCell::Null));
+                }
+                Instr::MapSet() => {
+                    let v = pop!();
+                    let k = pop!();
+                    let m = pop!();
+                    let mut m = tri!(map(Opcode::MapSet, m, &k));
+                    m.insert(k, v);
+                    let m = ValueCell::Map(m);
+                    tri!(built(gas, &m));
+                    push!(m);
+                }
+                Instr::MapHas() => {
+                    let k = pop!();
+                    let m = pop!();
+                    let m = tri!(map(Opcode::MapHas, m, &k));
+                    push!(ValueCell::Bool(m.contains_key(&k)));
+                }
+                Instr::MapRemove() => {
+                    let k = pop!();
+                    let m = pop!();
+                    let mut m = tri!(map(Opcode::MapRemove, m, &k));
+                    m.remove(&k);
+                    push!(ValueCell::Map(m));
+                }
+
+                Instr::BytesNew() => {
+                    let n = pop!();
+                    let n = tri!(length(Opcode::BytesNew, &n));
+                    tri!(charge(gas, words(n as u64)));
+                    push!(ValueCell::Bytes(vec![0; n]));
+                }
+                Instr::BytesGet() => {
+                    let i = pop!();
+                    let b = pop!();
+                    let b = tri!(bytes(Opcode::BytesGet, b));
+                    let i = tri!(index(Opcode::BytesGet, &i, b.len()));
+                    let Some(&byte) = b.get(i) else {
+                        break 'run Err(fault("index checked above"));
+                    };
+                    push!(ValueCell::U8(byte));
+                }
+                Instr::BytesSlice() => {
+                    let end = pop!();
+                    let start = pop!();
+                    let b = pop!();
+                    let mut b = tri!(bytes(Opcode::BytesSlice, b));
+                    let (start, end) = match (start.as_u64(), end.as_u64()) {
+                        (Some(s), Some(e)) if s <= e && e <= b.len() as u64 => {
+                            (s as usize, e as usize)
+                        }
+                        _ => trap!(Trap::Invalid(format!(
+                            "`bytes.slice` range {start}..{end} is not within 0..{}",
+                            b.len()
+                        ))),
+                    };
+                    tri!(charge(gas, words(end.saturating_sub(start) as u64)));
+                    b.truncate(end);
+                    b.drain(..start);
+                    push!(ValueCell::Bytes(b));
+                }
+                Instr::BytesConcat() => {
+                    let b = pop!();
+                    let a = pop!();
+                    let mut a = tri!(bytes(Opcode::BytesConcat, a));
+                    let b = tri!(bytes(Opcode::BytesConcat, b));
+                    let total = a.len().saturating_add(b.len());
+                    if total > MAX_BYTES_LEN {
+                        trap!(Trap::Invalid(format!(
+                            "`bytes.concat` result of {total} bytes exceeds the limit of \
+                             {MAX_BYTES_LEN}"
+                        )));
+                    }
+                    tri!(charge(gas, words(total as u64)));
+                    a.extend_from_slice(&b);
+                    push!(ValueCell::Bytes(a));
+                }
+                Instr::BytesFromInt() => {
+                    let v = pop!();
+                    let out = match v {
+                        ValueCell::U8(x) => x.to_le_bytes().to_vec(),
+                        ValueCell::U16(x) => x.to_le_bytes().to_vec(),
+                        ValueCell::U32(x) => x.to_le_bytes().to_vec(),
+                        ValueCell::U64(x) => x.to_le_bytes().to_vec(),
+                        ValueCell::U128(x) => x.to_le_bytes().to_vec(),
+                        other => trap!(type_error(
+                            Opcode::BytesFromInt,
+                            "an integer",
+                            &other
+                        )),
+                    };
+                    tri!(charge(gas, words(out.len() as u64)));
+                    push!(ValueCell::Bytes(out));
+                }
+                Instr::BytesToU16() => {
+                    let b = pop!();
+                    let arr = tri!(fixed::<2>(Opcode::BytesToU16, b));
+                    push!(ValueCell::U16(u16::from_le_bytes(arr)));
+                }
+                Instr::BytesToU32() => {
+                    let b = pop!();
+                    let arr = tri!(fixed::<4>(Opcode::BytesToU32, b));
+                    push!(ValueCell::U32(u32::from_le_bytes(arr)));
+                }
+                Instr::BytesToU64() => {
+                    let b = pop!();
+                    let arr = tri!(fixed::<8>(Opcode::BytesToU64, b));
+                    push!(ValueCell::U64(u64::from_le_bytes(arr)));
+                }
+                Instr::BytesToU128() => {
+                    let b = pop!();
+                    let arr = tri!(fixed::<16>(Opcode::BytesToU128, b));
+                    push!(ValueCell::U128(u128::from_le_bytes(arr)));
+                }
+                Instr::StrBytes() => {
+                    let s = match pop!() {
+                        ValueCell::String(s) => s,
+                        other => trap!(type_error(Opcode::StrBytes, "a string", &other)),
+                    };
+                    tri!(charge(gas, words(s.len() as u64)));
+                    push!(ValueCell::Bytes(s.into_bytes()));
+                }
+                Instr::StrFromBytes() => {
+                    let b = pop!();
+                    let b = tri!(bytes(Opcode::StrFromBytes, b));
+                    tri!(charge(gas, words(b.len() as u64)));
+                    let s = tri!(String::from_utf8(b).map_err(|e| Trap::Invalid(format!(
+                        "`str.from_bytes`: bytes are not UTF-8 (invalid at byte {})",
+                        e.utf8_error().valid_up_to()
+                    ))));
+                    push!(ValueCell::String(s));
+                }
+            }
+        };
+
+        result.map_err(|stop| match stop {
+            Stop::Trap(Trap::Invalid(msg)) => {
+                let offset = chunk.offsets.get(at).copied().unwrap_or_default();
+                let op = chunk.code.get(at).map_or("?", |i| i.opcode().name());
+                Stop::Trap(Trap::Invalid(format!(
+                    "chunk {ci} at offset {offset:#x} (`{op}`): {msg}"
+                )))
+            }
+            other => other,
+        })
+    }
+}
+
+fn fault(msg: &str) -> Stop {
+    Stop::Fault(EngineFault::new(
+        ENGINE_NAME,
+        format!("broken invariant of a validated module: {msg}"),
+    ))
+}
+
+#[inline]
+fn charge(gas: &mut GasMeter, amount: u64) -> Result<(), Trap> {
+    gas.consume(amount).map_err(|_| Trap::OutOfGas)
+}
+
+/// Checks the limits of a value just built and charges for its size.
+fn built(gas: &mut GasMeter, v: &ValueCell) -> Result<(), Trap> {
+    let size = v.check_limits().map_err(|e| Trap::Invalid(e.0))?;
+    charge(gas, words(size))
+}
+
+fn type_error(op: Opcode, expected: &str, found: &ValueCell) -> Trap {
+    Trap::Invalid(format!(
+        "`{}` expects {expected}, found {}",
+        op.name(),
+        found.type_name()
+    ))
+}
+
+fn mismatch(op: Opcode, a: &ValueCell, b: &ValueCell) -> Trap {
+    Trap::Invalid(format!(
+        "`{}` cannot take {} and {}",
+        op.name(),
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
+fn array(op: Opcode, v: ValueCell) -> Result<Vec<ValueCell>, Trap> {
+    match v {
+        ValueCell::Array(items) => Ok(items),
+        other => Err(type_error(op, "an array", &other)),
+    }
+}
+
+fn bytes(op: Opcode, v: ValueCell) -> Result<Vec<u8>, Trap> {
+    match v {
+        ValueCell::Bytes(b) => Ok(b),
+        other => Err(type_error(op, "bytes", &other)),
+    }
+}
+
+fn map(
+    op: Opcode,
+    v: ValueCell,
+    key: &ValueCell,
+) -> Result<BTreeMap<ValueCell, ValueCell>, Trap> {
+    check_key(key).map_err(|e| Trap::Invalid(format!("`{}`: {}", op.name(), e.0)))?;
+    match v {
+        ValueCell::Map(m) => Ok(m),
+        other => Err(type_error(op, "a map", &other)),
+    }
+}
+
+fn fixed<const N: usize>(op: Opcode, v: ValueCell) -> Result<[u8; N], Trap> {
+    let b = bytes(op, v)?;
+    <[u8; N]>::try_from(b.as_slice()).map_err(|_| {
+        Trap::Invalid(format!(
+            "`{}` needs exactly {N} bytes, found {}",
+            op.name(),
+            b.len()
+        ))
+    })
+}
+
+/// An index below `len`.
+fn index(op: Opcode, i: &ValueCell, len: usize) -> Result<usize, Trap> {
+    let Some(i) = i.as_u64().or(match i {
+        ValueCell::U128(_) => Some(u64::MAX),
+        _ => None,
+    }) else {
+        return Err(type_error(op, "an integer index", i));
+    };
+    match usize::try_from(i) {
+        Ok(i) if i < len => Ok(i),
+        _ => Err(Trap::Invalid(format!(
+            "`{}`: index {i} is out of range for length {len}",
+            op.name()
+        ))),
+    }
+}
+
+/// A length of at most [`MAX_BYTES_LEN`].
+fn length(op: Opcode, n: &ValueCell) -> Result<usize, Trap> {
+    let Some(n) = n.as_u64().or(match n {
+        ValueCell::U128(_) => Some(u64::MAX),
+        _ => None,
+    }) else {
+        return Err(type_error(op, "an integer length", n));
+    };
+    match usize::try_from(n) {
+        Ok(n) if n <= MAX_BYTES_LEN => Ok(n),
+        _ => Err(Trap::Invalid(format!(
+            "`{}`: length {n} exceeds the limit of {MAX_BYTES_LEN}",
+            op.name()
+        ))),
+    }
+}
+
+macro_rules! int_binop {
+    ($fname:ident, $op:ident, |$x:ident, $y:ident| $body:expr) => {
+        #[inline]
+        fn $fname(a: ValueCell, b: ValueCell) -> Result<ValueCell, Trap> {
+            use ValueCell::*;
+            match (a, b) {
+                (U64($x), U64($y)) => $body.map(U64),
+                (U8($x), U8($y)) => $body.map(U8),
+                (U16($x), U16($y)) => $body.map(U16),
+                (U32($x), U32($y)) => $body.map(U32),
+                (U128($x), U128($y)) => $body.map(U128),
+                (a, b) => Err(mismatch(Opcode::$op, &a, &b)),
+            }
+        }
+    };
+}
+
+int_binop!(op_add, Add, |x, y| x.checked_add(y).ok_or(Trap::ArithmeticOverflow));
+int_binop!(op_sub, Sub, |x, y| x.checked_sub(y).ok_or(Trap::ArithmeticOverflow));
+int_binop!(op_mul, Mul, |x, y| x.checked_mul(y).ok_or(Trap::ArithmeticOverflow));
+// Unsigned division fails only for a zero divisor.
+int_binop!(op_div, Div, |x, y| x.checked_div(y).ok_or(Trap::DivisionByZero));
+int_binop!(op_rem, Rem, |x, y| x.checked_rem(y).ok_or(Trap::DivisionByZero));
+
+macro_rules! bit_binop {
+    ($fname:ident, $op:ident, $method:ident) => {
+        #[inline]
+        fn $fname(a: ValueCell, b: ValueCell) -> Result<ValueCell, Trap> {
+            use ValueCell::*;
+            use std::ops::*;
+            match (a, b) {
+                (Bool(x), Bool(y)) => Ok(Bool(x.$method(y))),
+                (U8(x), U8(y)) => Ok(U8(x.$method(y))),
+                (U16(x), U16(y)) => Ok(U16(x.$method(y))),
+                (U32(x), U32(y)) => Ok(U32(x.$method(y))),
+                (U64(x), U64(y)) => Ok(U64(x.$method(y))),
+                (U128(x), U128(y)) => Ok(U128(x.$method(y))),
+                (a, b) => Err(mismatch(Opcode::$op, &a, &b)),
+            }
+        }
+    };
+}
+
+bit_binop!(op_and, And, bitand);
+bit_binop!(op_or, Or, bitor);
+bit_binop!(op_xor, Xor, bitxor);
+
+fn op_not(a: ValueCell) -> Result<ValueCell, Trap> {
+    use ValueCell::*;
+    Ok(match a {
+        Bool(x) => Bool(!x),
+        U8(x) => U8(!x),
+        U16(x) => U16(!x),
+        U32(x) => U32(!x),
+        U64(x) => U64(!x),
+        U128(x) => U128(!x),
+        other => return Err(type_error(Opcode::Not, "an integer or a bool", &other)),
+    })
+}
+
+fn op_shift(left: bool, a: ValueCell, n: ValueCell) -> Result<ValueCell, Trap> {
+    use ValueCell::*;
+    let op = if left { Opcode::Shl } else { Opcode::Shr };
+    let amount = match &n {
+        U8(_) | U16(_) | U32(_) | U64(_) | U128(_) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(u32::MAX),
+        _ => return Err(mismatch(op, &a, &n)),
+    };
+    macro_rules! shift {
+        ($x:expr, $v:ident) => {
+            if left {
+                $x.checked_shl(amount)
+            } else {
+                $x.checked_shr(amount)
+            }
+            .map($v)
+            .ok_or(Trap::ArithmeticOverflow)
+        };
+    }
+    match a {
+        U8(x) => shift!(x, U8),
+        U16(x) => shift!(x, U16),
+        U32(x) => shift!(x, U32),
+        U64(x) => shift!(x, U64),
+        U128(x) => shift!(x, U128),
+        other => Err(mismatch(op, &other, &n)),
+    }
+}
+
+fn op_order(op: Opcode, a: &ValueCell, b: &ValueCell) -> Result<Ordering, Trap> {
+    let comparable = !matches!(
+        a,
+        ValueCell::Null | ValueCell::Array(_) | ValueCell::Map(_)
+    );
+    if comparable && discriminant(a) == discriminant(b) {
+        Ok(a.cmp(b))
+    } else {
+        Err(mismatch(op, a, b))
+    }
+}
+
+fn op_cast(op: Opcode, a: ValueCell) -> Result<ValueCell, Trap> {
+    use ValueCell::*;
+    let v: u128 = match a {
+        Bool(b) => u128::from(b),
+        U8(x) => u128::from(x),
+        U16(x) => u128::from(x),
+        U32(x) => u128::from(x),
+        U64(x) => u128::from(x),
+        U128(x) => x,
+        other => return Err(type_error(op, "an integer or a bool", &other)),
+    };
+    let overflow = |_| Trap::ArithmeticOverflow;
+    Ok(match op {
+        Opcode::CastU8 => U8(u8::try_from(v).map_err(overflow)?),
+        Opcode::CastU16 => U16(u16::try_from(v).map_err(overflow)?),
+        Opcode::CastU32 => U32(u32::try_from(v).map_err(overflow)?),
+        Opcode::CastU64 => U64(u64::try_from(v).map_err(overflow)?),
+        _ => U128(v),
+    })
+}

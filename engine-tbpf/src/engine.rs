@@ -1,0 +1,264 @@
+//! [`TbpfEngine`]: configuration, the per-feature-set loaders, and `prepare`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use solana_rbpf::{
+    ebpf,
+    elf::{ElfError, Executable},
+    error::EbpfError,
+    program::{BuiltinFunction, BuiltinProgram, FunctionRegistry},
+    verifier::RequisiteVerifier,
+};
+use tos_engine_api::{
+    ExecutionEngine, FeatureSet, LoadError, ModuleInfo, ModuleTag, PreparedModule,
+};
+use tos_syscalls::{ActiveSyscalls, SyscallTable};
+
+use crate::config::{ConfigError, TbpfConfig};
+use crate::inspect::inspect;
+use crate::module::TbpfModule;
+use crate::runtime::{ADAPTERS, RunContext};
+use crate::ENGINE_NAME;
+
+/// The most syscalls the engine can register: one adapter slot each.
+pub(crate) const MAX_SYSCALLS: usize = 64;
+/// The most loaders (one per distinct feature set) an engine keeps; past it, loaders are built
+/// per module and not cached. Feature sets come from the activation schedule, so a handful is
+/// normal.
+const MAX_CACHED_LOADERS: usize = 64;
+
+/// The rbpf loader for one feature set: the syscalls live there, registered under their ids.
+pub(crate) type Loader = BuiltinProgram<RunContext>;
+
+struct CachedLoader {
+    features: FeatureSet,
+    active: ActiveSyscalls,
+    loader: Arc<Loader>,
+}
+
+/// The TBPF execution engine: Solana-style eBPF modules (ELF shared objects, SBPFv1/v2) run on
+/// solana-rbpf 0.8.5, interpreted or JIT-compiled, with one gas unit per instruction.
+///
+/// Build it once with a [`TbpfConfig`] and share it; it is `Send + Sync`. See the crate docs for
+/// the module format, memory layout and gas model.
+pub struct TbpfEngine {
+    config: TbpfConfig,
+    table: &'static SyscallTable,
+    /// Loaders by feature-set fingerprint; the feature set is compared too, so a fingerprint
+    /// collision cannot hand a module the wrong syscalls.
+    loaders: Mutex<HashMap<u64, Vec<Arc<CachedLoader>>>>,
+}
+
+impl std::fmt::Debug for TbpfEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TbpfEngine")
+            .field("config", &self.config)
+            .field("version", &self.config.version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TbpfEngine {
+    /// The most syscalls the engine can register (the table must not grow past it).
+    pub const MAX_SYSCALLS: usize = MAX_SYSCALLS;
+
+    /// An engine with `config`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a setting breaks its documented rule (see the setters of
+    /// [`TbpfConfig`]), when the JIT is requested where rbpf has none, or when the syscall
+    /// table cannot be frozen or has more than [`TbpfEngine::MAX_SYSCALLS`] entries.
+    pub fn new(config: TbpfConfig) -> Result<TbpfEngine, ConfigError> {
+        config.validate()?;
+        let table = SyscallTable::global()
+            .map_err(|e| ConfigError(format!("the syscall table is inconsistent: {e}")))?;
+        if table.len() > MAX_SYSCALLS {
+            return Err(ConfigError(format!(
+                "the syscall table has {} entries; the engine has {MAX_SYSCALLS} adapter slots",
+                table.len()
+            )));
+        }
+        Ok(TbpfEngine {
+            config,
+            table,
+            loaders: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration the engine was built with.
+    pub fn config(&self) -> &TbpfConfig {
+        &self.config
+    }
+
+    /// The loader for `features`, built once per feature set and shared by its modules.
+    fn loader(&self, features: &FeatureSet) -> Result<Arc<CachedLoader>, LoadError> {
+        let key = features.fingerprint();
+        let mut cache = self.loaders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache
+            .get(&key)
+            .and_then(|v| v.iter().find(|l| l.features == *features))
+        {
+            return Ok(hit.clone());
+        }
+        let active = self.table.active(features);
+        let mut registry = FunctionRegistry::<BuiltinFunction<RunContext>>::default();
+        for def in active.iter() {
+            let slot = self
+                .table
+                .iter()
+                .position(|d| d.id == def.id)
+                .and_then(|i| ADAPTERS.get(i))
+                .ok_or_else(|| {
+                    LoadError::Unsupported(format!("syscall `{}` has no adapter slot", def.name))
+                })?;
+            registry
+                .register_function(def.id, def.name.as_bytes(), *slot)
+                .map_err(|e| LoadError::Unsupported(format!("syscall `{}`: {e}", def.name)))?;
+        }
+        let entry = Arc::new(CachedLoader {
+            features: features.clone(),
+            active,
+            loader: Arc::new(BuiltinProgram::new_loader(self.config.rbpf_config(), registry)),
+        });
+        if cache.values().map(Vec::len).sum::<usize>() < MAX_CACHED_LOADERS {
+            cache.entry(key).or_default().push(entry.clone());
+        }
+        Ok(entry)
+    }
+}
+
+impl ExecutionEngine for TbpfEngine {
+    fn name(&self) -> &'static str {
+        ENGINE_NAME
+    }
+
+    fn tag(&self) -> ModuleTag {
+        ModuleTag::TBPF
+    }
+
+    fn version(&self) -> u32 {
+        self.config.version()
+    }
+
+    fn prepare(
+        &self,
+        code: &[u8],
+        features: &FeatureSet,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        if code.len() > self.config.max_module_size {
+            return Err(LoadError::TooLarge {
+                size: code.len(),
+                limit: self.config.max_module_size,
+            });
+        }
+        let cached = self.loader(features)?;
+        let facts = inspect(
+            code,
+            |v| self.config.accepts_sbpf(v),
+            &cached.active,
+            self.table,
+        )?;
+        let mut executable =
+            Executable::load(code, cached.loader.clone()).map_err(elf_error)?;
+        executable
+            .verify::<RequisiteVerifier>()
+            .map_err(|e| match e {
+                EbpfError::VerifierError(v) => LoadError::Verification(v.to_string()),
+                other => LoadError::Verification(other.to_string()),
+            })?;
+        let mut imports = facts.imports;
+        check_calls(&executable, &cached.loader, &mut imports)?;
+        if self.config.jit {
+            compile(&mut executable)?;
+        }
+        let info = ModuleInfo {
+            entries: facts.entries,
+            imports: imports.into_iter().map(str::to_owned).collect(),
+            code_size: code.len(),
+        };
+        Ok(Arc::new(TbpfModule::new(
+            executable,
+            info,
+            !self.config.jit,
+            &self.config,
+        )))
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(target_os = "windows")))]
+fn compile(executable: &mut Executable<RunContext>) -> Result<(), LoadError> {
+    executable
+        .jit_compile()
+        .map_err(|e| LoadError::Compile(e.to_string()))
+}
+
+#[cfg(not(all(target_arch = "x86_64", not(target_os = "windows"))))]
+fn compile(_: &mut Executable<RunContext>) -> Result<(), LoadError> {
+    // `TbpfEngine::new` refuses the JIT on such targets.
+    Err(LoadError::Compile("rbpf has no JIT for this target".into()))
+}
+
+/// Every `call imm` of the relocated text must reach a syscall of the loader or a function of
+/// the module; one that reaches nothing would only fail at run time. Syscalls reached are
+/// added to `imports`.
+fn check_calls(
+    executable: &Executable<RunContext>,
+    loader: &Loader,
+    imports: &mut BTreeSet<&'static str>,
+) -> Result<(), LoadError> {
+    let (_, text) = executable.get_text_bytes();
+    let static_syscalls = executable.get_sbpf_version().static_syscalls();
+    let table = SyscallTable::global().ok();
+    let mut pc = 0usize;
+    while let Some(insn) = text.get(pc.saturating_mul(ebpf::INSN_SIZE)..).filter(|r| r.len() >= ebpf::INSN_SIZE) {
+        let opc = insn[0];
+        let this = pc;
+        pc = pc.saturating_add(if opc == ebpf::LD_DW_IMM { 2 } else { 1 });
+        if opc != ebpf::CALL_IMM {
+            continue;
+        }
+        let key = u32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        let src = insn[1] >> 4;
+        let external = !static_syscalls || src == 0;
+        let internal = !static_syscalls || src != 0;
+        if external && loader.get_function_registry().lookup_by_key(key).is_some() {
+            if let Some(def) = table.and_then(|t| t.get(key)) {
+                imports.insert(def.name);
+            }
+            continue;
+        }
+        if internal && executable.get_function_registry().lookup_by_key(key).is_some() {
+            continue;
+        }
+        return Err(LoadError::Verification(format!(
+            "call at instruction {this} reaches neither a function nor a live syscall \
+             (key {key:#010x})"
+        )));
+    }
+    Ok(())
+}
+
+/// rbpf's ELF errors, for anything the engine's own pass did not refuse first.
+fn elf_error(e: ElfError) -> LoadError {
+    match e {
+        ElfError::UnresolvedSymbol(name, _, _) => LoadError::UnknownSyscall(name),
+        ElfError::WritableSectionNotSupported(name) => LoadError::Unsupported(format!(
+            "writable section `{name}`: TBPF modules may not have mutable global data"
+        )),
+        ElfError::UnsupportedSBPFVersion => {
+            LoadError::Unsupported("SBPF version not accepted by this configuration".into())
+        }
+        ElfError::EntrypointOutOfBounds | ElfError::InvalidEntrypoint => {
+            LoadError::Malformed(format!("bad entry point: {e}"))
+        }
+        ElfError::RelativeJumpOutOfBounds(i) => LoadError::Verification(format!(
+            "call at instruction {i} jumps outside .text"
+        )),
+        ElfError::SymbolHashCollision(h) => LoadError::Malformed(format!(
+            "symbol hash collision {h:#010x}: a function's hash equals a syscall id or another \
+             function's"
+        )),
+        other => LoadError::Malformed(other.to_string()),
+    }
+}

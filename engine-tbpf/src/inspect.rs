@@ -1,0 +1,476 @@
+//! The engine's own reading of a module's ELF, before rbpf sees it.
+//!
+//! rbpf refuses bad files too, but its errors do not always say which symbol or section is at
+//! fault, and it knows nothing of the TOS entry table. This pass (goblin for the headers and
+//! sections, plus the dynamic table read exactly the way rbpf 0.8.5 reads it) gives each
+//! problem its own [`LoadError`] and collects the entry table and the imported syscalls.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use goblin::elf::{
+    Elf, header,
+    program_header::{PT_DYNAMIC, ProgramHeader},
+    section_header::{SHF_ALLOC, SHF_WRITE, SHT_DYNAMIC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, SectionHeader},
+};
+use solana_rbpf::ebpf;
+use tos_engine_api::{Call, EntryTable, LoadError};
+use tos_syscalls::{ActiveSyscalls, SyscallTable, murmur3_32};
+
+/// `e_flags` of an SBPFv2 module (rbpf's `EF_SBPF_V2`); SBPFv1 modules have 0.
+const EF_SBPF_V2: u32 = 0x20;
+/// Longest section name rbpf accepts, terminator excluded.
+const MAX_SECTION_NAME: usize = 15;
+/// Longest symbol name rbpf reads, terminator excluded.
+const MAX_SYMBOL_NAME: usize = 63;
+/// Size of one instruction slot.
+const INSN: u64 = ebpf::INSN_SIZE as u64;
+
+/// Relocation types rbpf 0.8.5 applies (it uses the x86-64 numbers).
+const R_BPF_NONE: u32 = 0;
+const R_BPF_64_64: u32 = 1;
+const R_BPF_64_RELATIVE: u32 = 8;
+const R_BPF_64_32: u32 = 10;
+
+const DT_NULL: u64 = 0;
+const DT_SYMTAB: u64 = 6;
+const DT_REL: u64 = 17;
+const DT_RELSZ: u64 = 18;
+const DT_RELENT: u64 = 19;
+
+const STT_FUNC: u8 = 2;
+const STB_GLOBAL: u8 = 1;
+const STB_WEAK: u8 = 2;
+
+/// What the engine learned from the ELF.
+#[derive(Debug)]
+pub(crate) struct ElfFacts {
+    /// Exported entries and hooks.
+    pub(crate) entries: EntryTable,
+    /// Names of the imported syscalls, all live in the active table.
+    pub(crate) imports: BTreeSet<&'static str>,
+}
+
+/// One dynamic symbol, as rbpf reads it.
+struct DynSym {
+    name: String,
+    info: u8,
+    shndx: u16,
+    value: u64,
+}
+
+impl DynSym {
+    fn is_function(&self) -> bool {
+        self.info & 0xf == STT_FUNC
+    }
+    fn is_defined(&self) -> bool {
+        self.shndx != 0
+    }
+    fn is_exported(&self) -> bool {
+        self.is_defined() && matches!(self.info >> 4, STB_GLOBAL | STB_WEAK)
+    }
+}
+
+fn malformed(m: impl Into<String>) -> LoadError {
+    LoadError::Malformed(m.into())
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+}
+
+/// The file bytes of a section, checked against the file's end.
+fn file_range(code: &[u8], name: &str, sh: &SectionHeader) -> Result<Range<usize>, LoadError> {
+    if sh.sh_type == SHT_NOBITS {
+        return Ok(0..0);
+    }
+    let end = sh.sh_offset.checked_add(sh.sh_size);
+    match (usize::try_from(sh.sh_offset), end.and_then(|e| usize::try_from(e).ok())) {
+        (Ok(start), Some(end)) if end <= code.len() => Ok(start..end),
+        _ => Err(malformed(format!(
+            "section `{name}` (offset {:#x}, size {:#x}) extends past the end of the \
+             {}-byte file: truncated?",
+            sh.sh_offset,
+            sh.sh_size,
+            code.len()
+        ))),
+    }
+}
+
+/// A NUL-terminated string at `offset` in a string table's bytes, at most `max` bytes long.
+fn string_at(table: &[u8], offset: usize, max: usize) -> Option<&str> {
+    let rest = table.get(offset..)?;
+    let len = rest.iter().take(max.saturating_add(1)).position(|b| *b == 0)?;
+    std::str::from_utf8(rest.get(..len)?).ok()
+}
+
+/// Reads the module's ELF: format, version, sections, entry point, exports and imports.
+///
+/// `accepts` says whether an SBPF version (1 or 2) is accepted; `active` is the syscall table
+/// live for the module's features and `all` the whole table (to name a syscall that exists but
+/// is not live).
+pub(crate) fn inspect(
+    code: &[u8],
+    accepts: impl Fn(u8) -> bool,
+    active: &ActiveSyscalls,
+    all: &SyscallTable,
+) -> Result<ElfFacts, LoadError> {
+    let hdr = Elf::parse_header(code).map_err(|e| malformed(format!("not an ELF file: {e}")))?;
+    if hdr.e_ident[header::EI_CLASS] != header::ELFCLASS64 {
+        return Err(malformed("not a 64-bit ELF (TBPF modules are ELF64)"));
+    }
+    if hdr.e_ident[header::EI_DATA] != header::ELFDATA2LSB {
+        return Err(malformed("not a little-endian ELF"));
+    }
+    if hdr.e_ident[header::EI_OSABI] != header::ELFOSABI_NONE {
+        return Err(malformed(format!(
+            "ELF OS/ABI {} is not ELFOSABI_NONE (0)",
+            hdr.e_ident[header::EI_OSABI]
+        )));
+    }
+    if hdr.e_machine != header::EM_BPF {
+        return Err(malformed(format!(
+            "ELF machine {} is not EM_BPF ({})",
+            hdr.e_machine,
+            header::EM_BPF
+        )));
+    }
+    if hdr.e_type != header::ET_DYN {
+        return Err(malformed(format!(
+            "ELF type {} is not ET_DYN (a shared object)",
+            hdr.e_type
+        )));
+    }
+    let sbpf_version = match hdr.e_flags {
+        0 => 1,
+        EF_SBPF_V2 => 2,
+        other => {
+            return Err(LoadError::Unsupported(format!(
+                "ELF flags {other:#x} name no SBPF version (0 = SBPFv1, 0x20 = SBPFv2)"
+            )));
+        }
+    };
+    if !accepts(sbpf_version) {
+        return Err(LoadError::Unsupported(format!(
+            "SBPFv{sbpf_version} modules are not accepted by this engine configuration"
+        )));
+    }
+    let elf = Elf::parse(code).map_err(|e| malformed(format!("truncated or corrupt ELF: {e}")))?;
+
+    // Sections: names, bounds, exactly one .text, no writable data.
+    let mut sections = Vec::with_capacity(elf.section_headers.len());
+    for (i, sh) in elf.section_headers.iter().enumerate() {
+        let name = elf
+            .shdr_strtab
+            .get_at(sh.sh_name)
+            .ok_or_else(|| malformed(format!("section #{i} has no readable name")))?;
+        if name.len() > MAX_SECTION_NAME {
+            return Err(malformed(format!(
+                "section name `{name}` is longer than {MAX_SECTION_NAME} bytes"
+            )));
+        }
+        let range = file_range(code, name, sh)?;
+        let writable = sh.sh_flags & u64::from(SHF_ALLOC | SHF_WRITE)
+            == u64::from(SHF_ALLOC | SHF_WRITE);
+        if name.starts_with(".bss")
+            || (writable && name.starts_with(".data") && !name.starts_with(".data.rel"))
+        {
+            return Err(LoadError::Unsupported(format!(
+                "writable section `{name}`: TBPF modules may not have mutable global data"
+            )));
+        }
+        sections.push((name, sh, range));
+    }
+    let mut texts = sections.iter().filter(|(n, _, _)| *n == ".text");
+    let (_, text, text_bytes) = match (texts.next(), texts.next()) {
+        (Some(t), None) => t,
+        (None, _) => return Err(malformed("no .text section")),
+        (Some(_), Some(_)) => return Err(malformed("more than one .text section")),
+    };
+    let text_bytes = code.get(text_bytes.clone()).unwrap_or_default();
+    if text_bytes.is_empty() || text_bytes.len() % ebpf::INSN_SIZE != 0 {
+        return Err(malformed(format!(
+            ".text is {} bytes, not a non-empty whole number of 8-byte instructions",
+            text_bytes.len()
+        )));
+    }
+    let text_vm = text.sh_addr..text.sh_addr.saturating_add(text.sh_size);
+    let insn_at = |addr: u64| -> Option<usize> {
+        let off = addr.checked_sub(text.sh_addr)?;
+        (text_vm.contains(&addr) && off.checked_rem(INSN)? == 0)
+            .then(|| usize::try_from(off.checked_div(INSN)?).ok())
+            .flatten()
+    };
+
+    // The dynamic table, found and read the way rbpf reads it.
+    let dynamic = dynamic_table(code, &elf.program_headers, &sections)?;
+    let dyn_val = |tag: u64| dynamic.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+
+    // Dynamic symbols: the section DT_SYMTAB names, else the SHT_DYNSYM section.
+    let dynstr = sections
+        .iter()
+        .find(|(n, _, _)| *n == ".dynstr")
+        .map(|(_, _, r)| code.get(r.clone()).unwrap_or_default());
+    let dynsym_section = match dyn_val(DT_SYMTAB) {
+        Some(addr) => Some(
+            sections
+                .iter()
+                .find(|(_, sh, _)| sh.sh_addr == addr && matches!(sh.sh_type, SHT_SYMTAB | SHT_DYNSYM))
+                .ok_or_else(|| {
+                    malformed(format!("DT_SYMTAB {addr:#x} is the address of no symbol table section"))
+                })?,
+        ),
+        None => sections.iter().find(|(_, sh, _)| sh.sh_type == SHT_DYNSYM),
+    };
+    let mut dynsyms = Vec::new();
+    if let Some((_, _, range)) = dynsym_section {
+        let bytes = code.get(range.clone()).unwrap_or_default();
+        for (i, s) in bytes.chunks_exact(24).enumerate() {
+            let (Some(st_name), Some(shndx), Some(value)) = (u32_at(s, 0), u16_at(s, 6), u64_at(s, 8))
+            else {
+                continue;
+            };
+            let name = if st_name == 0 {
+                String::new()
+            } else {
+                let table = dynstr.ok_or_else(|| malformed("dynamic symbols without a .dynstr"))?;
+                string_at(table, st_name as usize, 4096)
+                    .ok_or_else(|| malformed(format!("dynamic symbol #{i} has no readable name")))?
+                    .to_owned()
+            };
+            dynsyms.push(DynSym {
+                name,
+                info: s[4],
+                shndx,
+                value,
+            });
+        }
+    }
+
+    // The entry point.
+    let entry = hdr.e_entry;
+    let entry_symbol = dynsyms
+        .iter()
+        .find(|s| s.name == "entrypoint" && s.is_defined())
+        .map(|s| s.value);
+    if entry == 0 && entry_symbol.is_none() {
+        return Err(LoadError::MissingExport("entrypoint".into()));
+    }
+    if insn_at(entry).is_none() {
+        return Err(malformed(format!(
+            "ELF entry point {entry:#x} is not an instruction in .text ({:#x}..{:#x})",
+            text_vm.start, text_vm.end
+        )));
+    }
+    if let Some(sym) = entry_symbol
+        && sym != entry
+    {
+        return Err(malformed(format!(
+            "ELF entry point {entry:#x} is not the `entrypoint` symbol ({sym:#x})"
+        )));
+    }
+
+    // Exports and imports.
+    let mut entries = EntryTable::default();
+    let mut imports = BTreeSet::new();
+    let import = |name: &str, imports: &mut BTreeSet<&'static str>| match active.by_name(name) {
+        Some(def) => {
+            imports.insert(def.name);
+            Ok(())
+        }
+        None => Err(LoadError::UnknownSyscall(name.to_owned())),
+    };
+    for sym in dynsyms.iter().skip(1) {
+        if !sym.is_defined() {
+            if !sym.name.is_empty() {
+                import(&sym.name, &mut imports)?;
+            }
+            continue;
+        }
+        let Some(call) = Call::from_symbol(&sym.name) else {
+            continue;
+        };
+        if !sym.is_exported() {
+            continue;
+        }
+        if !sym.is_function() || insn_at(sym.value).is_none() {
+            return Err(malformed(format!(
+                "export `{}` at {:#x} is not a function in .text",
+                sym.name, sym.value
+            )));
+        }
+        match call {
+            Call::Entry(id) => entries.entries.insert(id),
+            Call::Hook(id) => entries.hooks.insert(id),
+        };
+    }
+    entries.self_dispatch = entries.entries.is_empty() && entries.hooks.is_empty();
+
+    // Relocations.
+    let mut call_relocs = BTreeSet::new();
+    if let Some(rel_addr) = dyn_val(DT_REL).filter(|a| *a != 0) {
+        if dyn_val(DT_RELENT) != Some(16) {
+            return Err(malformed("DT_RELENT is not 16 (ELF64 REL entries)"));
+        }
+        let size = dyn_val(DT_RELSZ).unwrap_or(0);
+        let start = vaddr_to_offset(rel_addr, &elf.program_headers, &sections)
+            .ok_or_else(|| malformed(format!("DT_REL {rel_addr:#x} lies in no segment or section")))?;
+        let table = usize::try_from(size)
+            .ok()
+            .filter(|s| *s > 0)
+            .and_then(|s| code.get(start..start.checked_add(s)?))
+            .ok_or_else(|| malformed(format!("relocation table (size {size:#x}) is truncated")))?;
+        for r in table.chunks(16) {
+            let (Some(r_offset), Some(r_info)) = (u64_at(r, 0), u64_at(r, 8)) else {
+                return Err(malformed("relocation table size is not a multiple of 16"));
+            };
+            let (r_type, r_sym) = ((r_info & 0xffff_ffff) as u32, (r_info >> 32) as usize);
+            match r_type {
+                R_BPF_NONE | R_BPF_64_RELATIVE => {}
+                R_BPF_64_64 => {
+                    if dynsyms.get(r_sym).is_none() {
+                        return Err(malformed(format!(
+                            "relocation at {r_offset:#x} names symbol #{r_sym}, but there are {} dynamic symbols",
+                            dynsyms.len()
+                        )));
+                    }
+                }
+                R_BPF_64_32 => {
+                    let sym = dynsyms.get(r_sym).ok_or_else(|| {
+                        malformed(format!(
+                            "relocation at {r_offset:#x} names symbol #{r_sym}, but there are {} dynamic symbols",
+                            dynsyms.len()
+                        ))
+                    })?;
+                    // The instruction the relocation patches must be a call in .text.
+                    let file_off = if sbpf_version == 2 {
+                        vaddr_to_offset(r_offset, &elf.program_headers, &sections)
+                    } else {
+                        usize::try_from(r_offset).ok()
+                    };
+                    let text_off = text.sh_offset;
+                    let pc = file_off
+                        .and_then(|o| (o as u64).checked_sub(text_off))
+                        .filter(|o| o.checked_rem(INSN) == Some(0))
+                        .and_then(|o| usize::try_from(o.checked_div(INSN)?).ok())
+                        .filter(|pc| {
+                            pc.checked_mul(ebpf::INSN_SIZE)
+                                .and_then(|at| text_bytes.get(at))
+                                == Some(&ebpf::CALL_IMM)
+                        });
+                    let Some(pc) = pc else {
+                        return Err(malformed(format!(
+                            "R_BPF_64_32 relocation at {r_offset:#x} does not patch a call instruction in .text"
+                        )));
+                    };
+                    call_relocs.insert(pc);
+                    if sym.is_function() && sym.value != 0 {
+                        if insn_at(sym.value).is_none() {
+                            return Err(malformed(format!(
+                                "call relocation at {r_offset:#x} targets `{}` at {:#x}, outside .text",
+                                sym.name, sym.value
+                            )));
+                        }
+                    } else {
+                        if sym.name.len() > MAX_SYMBOL_NAME || sym.name.is_empty() {
+                            return Err(LoadError::UnknownSyscall(sym.name.clone()));
+                        }
+                        import(&sym.name, &mut imports)?;
+                    }
+                }
+                other => {
+                    return Err(malformed(format!(
+                        "relocation at {r_offset:#x} has type {other}, which TBPF does not support"
+                    )));
+                }
+            }
+        }
+    }
+
+    // SBPFv2 calls syscalls statically: `call` with src 0 and the syscall id as immediate.
+    if sbpf_version == 2 {
+        for (pc, insn) in text_bytes.chunks_exact(ebpf::INSN_SIZE).enumerate() {
+            if insn[0] != ebpf::CALL_IMM || insn[1] >> 4 != 0 || call_relocs.contains(&pc) {
+                continue;
+            }
+            let id = u32_at(insn, 4).unwrap_or_default();
+            match active.get(id) {
+                Some(def) => {
+                    imports.insert(def.name);
+                }
+                None => {
+                    let name = all
+                        .get(id)
+                        .map(|d| d.name.to_owned())
+                        .or_else(|| {
+                            dynsyms
+                                .iter()
+                                .find(|s| !s.name.is_empty() && murmur3_32(s.name.as_bytes(), 0) == id)
+                                .map(|s| s.name.clone())
+                        })
+                        .unwrap_or_else(|| format!("syscall id {id:#010x} (call at instruction {pc})"));
+                    return Err(LoadError::UnknownSyscall(name));
+                }
+            }
+        }
+    }
+
+    Ok(ElfFacts {
+        entries,
+        imports,
+    })
+}
+
+/// The dynamic table as `(tag, value)` pairs: from `PT_DYNAMIC`, else from the `SHT_DYNAMIC`
+/// section (rbpf's order); empty for a module without one.
+fn dynamic_table(
+    code: &[u8],
+    phdrs: &[ProgramHeader],
+    sections: &[(&str, &SectionHeader, Range<usize>)],
+) -> Result<Vec<(u64, u64)>, LoadError> {
+    let from_phdr = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC).and_then(|p| {
+        let start = usize::try_from(p.p_offset).ok()?;
+        code.get(start..start.checked_add(usize::try_from(p.p_filesz).ok()?)?)
+    });
+    let bytes = match from_phdr {
+        Some(b) => b,
+        None => match sections.iter().find(|(_, sh, _)| sh.sh_type == SHT_DYNAMIC) {
+            Some((_, _, r)) => code.get(r.clone()).unwrap_or_default(),
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut out = Vec::new();
+    for d in bytes.chunks_exact(16) {
+        let (Some(tag), Some(val)) = (u64_at(d, 0), u64_at(d, 8)) else {
+            break;
+        };
+        if tag == DT_NULL {
+            break;
+        }
+        out.push((tag, val));
+    }
+    Ok(out)
+}
+
+/// The file offset of virtual address `vaddr`: through the segment holding it, else the section
+/// starting at it (rbpf's fallback for old toolchains).
+fn vaddr_to_offset(
+    vaddr: u64,
+    phdrs: &[ProgramHeader],
+    sections: &[(&str, &SectionHeader, Range<usize>)],
+) -> Option<usize> {
+    let off = match phdrs
+        .iter()
+        .find(|p| (p.p_vaddr..p.p_vaddr.saturating_add(p.p_memsz)).contains(&vaddr))
+    {
+        Some(p) => vaddr.checked_sub(p.p_vaddr)?.checked_add(p.p_offset)?,
+        None => sections.iter().find(|(_, sh, _)| sh.sh_addr == vaddr)?.1.sh_offset,
+    };
+    usize::try_from(off).ok()
+}

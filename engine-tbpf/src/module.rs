@@ -1,0 +1,276 @@
+//! [`TbpfModule`]: a verified (and JIT-compiled) executable, its info, and `run`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use solana_rbpf::{
+    aligned_memory::AlignedMemory,
+    disassembler::disassemble_instruction,
+    ebpf,
+    elf::Executable,
+    error::{EbpfError, ProgramResult},
+    memory_region::{AccessType, MemoryMapping, MemoryRegion},
+    static_analysis::CfgNode,
+    vm::EbpfVm,
+};
+use tos_engine_api::{
+    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, ModuleInfo, Outcome,
+    PreparedModule, Trap,
+};
+
+use crate::ENGINE_NAME;
+use crate::config::TbpfConfig;
+use crate::runtime::{RunContext, Stop};
+
+/// A module ready to run: what the host caches. A call only maps memory and runs; no ELF
+/// parsing, verification or compilation happens here.
+pub(crate) struct TbpfModule {
+    executable: Executable<RunContext>,
+    info: ModuleInfo,
+    interpreted: bool,
+    heap_size: usize,
+    stack_size: usize,
+    call_depth: u64,
+}
+
+// The host shares prepared modules between threads. `Executable` is `Send + Sync` on its own
+// (owned bytes, an `Arc` of the loader, whose function pointers are plain data, and the sealed,
+// read-only JIT code), and `run` takes it by shared reference only; this assertion keeps it so
+// across rbpf upgrades.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TbpfModule>();
+};
+
+impl std::fmt::Debug for TbpfModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TbpfModule")
+            .field("info", &self.info)
+            .field("interpreted", &self.interpreted)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fault(message: impl Into<String>) -> EngineFault {
+    EngineFault::new(ENGINE_NAME, message)
+}
+
+impl TbpfModule {
+    pub(crate) fn new(
+        executable: Executable<RunContext>,
+        info: ModuleInfo,
+        interpreted: bool,
+        config: &TbpfConfig,
+    ) -> Self {
+        TbpfModule {
+            executable,
+            info,
+            interpreted,
+            heap_size: config.heap_size,
+            stack_size: config.stack_size(),
+            call_depth: config.call_depth as u64,
+        }
+    }
+
+    /// The status rbpf's result means, or the fault it reveals.
+    fn status(&self, result: ProgramResult, pc: u64, ctx: &mut RunContext) -> Result<ExitStatus, EngineFault> {
+        let stop = match ctx.stop.take() {
+            Some(Stop::Fault(f)) => return Err(f),
+            Some(Stop::Trap(t)) => Some(t),
+            None => None,
+        };
+        // Work past the limit is out of gas whatever rbpf reports with it: the interpreter stops
+        // at the limit, the JIT only checks at branches, and both must agree.
+        if ctx.overdrawn {
+            return Ok(ExitStatus::Trap(Trap::OutOfGas));
+        }
+        let trap = match result {
+            ProgramResult::Ok(r0) => return Ok(ExitStatus::Exit(r0)),
+            ProgramResult::Err(e) => match e {
+                EbpfError::SyscallError(_) => match stop {
+                    Some(t) => t,
+                    None => return Err(fault("a syscall failed without saying why")),
+                },
+                EbpfError::ExceededMaxInstructions => Trap::OutOfGas,
+                EbpfError::AccessViolation(kind, addr, len, _)
+                | EbpfError::StackAccessViolation(kind, addr, len, _) => Trap::MemoryAccess {
+                    addr,
+                    len,
+                    access: match kind {
+                        AccessType::Load => Access::Read,
+                        AccessType::Store => Access::Write,
+                    },
+                },
+                EbpfError::InvalidVirtualAddress(addr) => Trap::MemoryAccess {
+                    addr,
+                    len: 0,
+                    access: Access::Read,
+                },
+                EbpfError::DivideByZero => Trap::DivisionByZero,
+                EbpfError::DivideOverflow => Trap::DivisionOverflow,
+                EbpfError::CallDepthExceeded => Trap::CallDepthExceeded {
+                    limit: self.call_depth,
+                },
+                EbpfError::InvalidInstruction
+                | EbpfError::UnsupportedInstruction
+                | EbpfError::CallOutsideTextSegment
+                | EbpfError::ExecutionOverrun
+                | EbpfError::ExitRootCallFrame => Trap::InvalidInstruction { pc },
+                other => return Err(fault(format!("rbpf failed: {other}"))),
+            },
+        };
+        Ok(ExitStatus::Trap(trap))
+    }
+}
+
+impl PreparedModule for TbpfModule {
+    fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    fn run(
+        &self,
+        call: Call,
+        params: &[u8],
+        host: &mut dyn HostAbi,
+        gas_limit: Gas,
+    ) -> Result<Outcome, EngineFault> {
+        if !self.info.entries.accepts(call) {
+            let status = ExitStatus::Trap(Trap::UnknownEntry(call));
+            return Ok(Outcome::finish(status, &GasMeter::new(gas_limit), host));
+        }
+        let input = host.input();
+        let header = CallInput::header(call, params.len()).map_err(|e| fault(e.to_string()))?;
+        if input.get(..header.len()) != Some(&header[..]) || input.get(header.len()..) != Some(params) {
+            return Err(fault(format!(
+                "the host's input does not encode {call} with {} bytes of params",
+                params.len()
+            )));
+        }
+        // The input is copied so the guest never reads the host's own buffer while syscalls
+        // hold the host mutably.
+        let input = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);
+        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(self.stack_size);
+        let mut heap = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(self.heap_size);
+
+        let exe = &self.executable;
+        let config = exe.get_config();
+        let version = exe.get_sbpf_version();
+        let gap = if !version.dynamic_stack_frames() && config.enable_stack_frame_gaps {
+            config.stack_frame_size as u64
+        } else {
+            0
+        };
+        let regions = vec![
+            exe.get_ro_region(),
+            MemoryRegion::new_writable_gapped(stack.as_slice_mut(), ebpf::MM_STACK_START, gap),
+            MemoryRegion::new_writable(heap.as_slice_mut(), ebpf::MM_HEAP_START),
+            MemoryRegion::new_readonly(input.as_slice(), ebpf::MM_INPUT_START),
+        ];
+        let mapping = MemoryMapping::new(regions, config, version)
+            .map_err(|e| fault(format!("memory mapping: {e}")))?;
+
+        let mut ctx = RunContext::new(host, gas_limit);
+        let (result, pc) = {
+            let mut vm = EbpfVm::new(
+                exe.get_loader().clone(),
+                version,
+                &mut ctx,
+                mapping,
+                self.stack_size,
+            );
+            let (_, result) = vm.execute_program(exe, self.interpreted);
+            (result, vm.registers[11])
+        };
+        let status = self.status(result, pc, &mut ctx)?;
+        Ok(Outcome::finish(status, &ctx.gas, host))
+    }
+
+    fn disassemble(&self) -> Option<String> {
+        Some(self.listing())
+    }
+}
+
+impl TbpfModule {
+    /// A listing of `.text`: one line per instruction with its index (the unit of
+    /// `Trap::InvalidInstruction::pc`), function and jump-target labels, syscalls by name.
+    fn listing(&self) -> String {
+        let exe = &self.executable;
+        let (_, text) = exe.get_text_bytes();
+        let version = exe.get_sbpf_version();
+        let static_syscalls = version.static_syscalls();
+        let entry = exe.get_entrypoint_instruction_offset();
+        let loader = exe.get_loader();
+        let count = text.len() / ebpf::INSN_SIZE;
+
+        // Labels: the entrypoint, every registered function, every jump target.
+        let mut labels: BTreeMap<usize, String> = BTreeMap::new();
+        for (_, (_, pc)) in exe.get_function_registry().iter() {
+            labels.insert(pc, format!("function_{pc}"));
+        }
+        let mut insns = Vec::with_capacity(count);
+        let mut pc = 0usize;
+        while pc < count {
+            let mut insn = ebpf::get_insn(text, pc);
+            let width = if insn.opc == ebpf::LD_DW_IMM && version.enable_lddw() && pc.saturating_add(1) < count {
+                ebpf::augment_lddw_unchecked(text, &mut insn);
+                2
+            } else {
+                1
+            };
+            if ebpf::BPF_JMP == insn.opc & 0x07 && !matches!(insn.opc, ebpf::CALL_IMM | ebpf::CALL_REG | ebpf::EXIT) {
+                let target = (pc as i64).saturating_add(1).saturating_add(i64::from(insn.off));
+                if let Ok(target) = usize::try_from(target) {
+                    labels.entry(target).or_insert_with(|| format!("lbb_{target}"));
+                }
+            }
+            insns.push(insn);
+            pc = pc.saturating_add(width);
+        }
+        labels.insert(entry, "entrypoint".to_owned());
+        let cfg: BTreeMap<usize, CfgNode> = labels
+            .iter()
+            .map(|(pc, label)| {
+                (
+                    *pc,
+                    CfgNode {
+                        label: label.clone(),
+                        ..CfgNode::default()
+                    },
+                )
+            })
+            .collect();
+
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "; TBPF module, SBPFv{}, {} instructions, entrypoint at {entry}",
+            if static_syscalls { 2 } else { 1 },
+            count
+        );
+        for insn in &insns {
+            if let Some(label) = labels.get(&insn.ptr) {
+                let _ = writeln!(out, "{label}:");
+            }
+            let text = if insn.opc == ebpf::CALL_IMM {
+                let key = insn.imm as u32;
+                let external = !static_syscalls || insn.src == 0;
+                let syscall = external
+                    .then(|| loader.get_function_registry().lookup_by_key(key))
+                    .flatten()
+                    .map(|(name, _)| String::from_utf8_lossy(name).into_owned());
+                match syscall {
+                    Some(name) => format!("syscall {name}"),
+                    None => match exe.get_function_registry().lookup_by_key(key) {
+                        Some((_, pc)) => format!("call {}", labels.get(&pc).map_or("?", String::as_str)),
+                        None => format!("call [unresolved {key:#010x}]"),
+                    },
+                }
+            } else {
+                disassemble_instruction(insn, &cfg, exe.get_function_registry(), loader, version)
+            };
+            let _ = writeln!(out, "{:>6}    {text}", insn.ptr);
+        }
+        out
+    }
+}

@@ -1,0 +1,206 @@
+/*
+ * tos.h - C SDK for TOS contracts (TBPF and wasm32).
+ *
+ * One header, no library. Build a contract with
+ *   TBPF:  clang -target bpf -mcpu=v2 -O2 -ffreestanding -I sdk/include -c c.c -o c.o
+ *          tbpf-link -o c.so c.o
+ *   wasm:  clang --target=wasm32 -nostdlib -ffreestanding -O2 -I sdk/include -c c.c -o c.wasm.o
+ *          wasm-ld --no-entry --export=memory --export=entry_0 ... -o c.wasm c.wasm.o
+ * See sdk/README.md.
+ *
+ * Contents
+ *   - fixed-width integer types (from the compiler, no libc needed)
+ *   - every syscall of the TOS ABI, with u64 arguments and result, under its ABI name
+ *   - typed wrappers tosp_<name> taking pointers
+ *   - little-endian helpers, memcpy/memset/memcmp
+ *   - TOS_ENTRY(N) / TOS_HOOK(N): define entry N / hook N for the current target
+ */
+#ifndef TOS_H
+#define TOS_H
+
+#if !defined(__bpf__) && !defined(__wasm32__)
+#error "tos.h targets BPF (clang -target bpf) and wasm32 (clang --target=wasm32)"
+#endif
+
+/* ---- integer types ------------------------------------------------------ */
+/* Identical typedefs may be repeated in C11, so <stdint.h> may also be included. */
+typedef __UINT8_TYPE__ uint8_t;
+typedef __UINT16_TYPE__ uint16_t;
+typedef __UINT32_TYPE__ uint32_t;
+typedef __UINT64_TYPE__ uint64_t;
+typedef __INT64_TYPE__ int64_t;
+typedef __UINTPTR_TYPE__ uintptr_t;
+typedef __SIZE_TYPE__ size_t;
+
+/* A guest pointer as a syscall argument. */
+#define TOS_PTR(p) ((uint64_t)(uintptr_t)(p))
+/* A string literal as (pointer, length) arguments, without the NUL: TOS_LIT("count"). */
+#define TOS_LIT(s) (s), (sizeof(s) - 1)
+
+/* ---- constants ----------------------------------------------------------- */
+#define TOS_SUCCESS 0
+/* Returned by tos_storage_load when the key is absent. */
+#define TOS_ABSENT ((uint64_t)-1)
+/* Sizes of hashes, addresses, account keys and asset ids. */
+#define TOS_HASH_SIZE 32
+/* The input header that precedes params (ABI: kind u8, reserved u8, id u16, len u32). */
+#define TOS_INPUT_HEADER_SIZE 8
+#define TOS_KIND_ENTRY 0
+#define TOS_KIND_HOOK 1
+
+#if defined(__bpf__)
+/* TBPF has no writable globals: keep state on the stack (4 KiB per call frame) or
+ * in the heap region, 32 KiB at 0x300000000. */
+#define TOS_HEAP ((uint8_t *)0x300000000ULL)
+#define TOS_HEAP_SIZE 32768
+#endif
+
+/* ---- syscalls (exact ABI names, u64 arguments and result) ---------------- */
+#if defined(__wasm32__)
+#define TOS_SYSCALL(name) __attribute__((import_module("env"), import_name(#name))) uint64_t name
+#else
+/* On BPF an undefined called function becomes a syscall (R_BPF_64_32 by name). */
+#define TOS_SYSCALL(name) uint64_t name
+#endif
+
+TOS_SYSCALL(tos_log)(uint64_t msg_ptr, uint64_t msg_len);
+TOS_SYSCALL(tos_get_input)(uint64_t out_ptr, uint64_t cap);
+TOS_SYSCALL(tos_set_return_data)(uint64_t ptr, uint64_t len);
+TOS_SYSCALL(tos_get_contract_hash)(uint64_t out_ptr);
+TOS_SYSCALL(tos_get_tx_hash)(uint64_t out_ptr);
+TOS_SYSCALL(tos_get_tx_source)(uint64_t out_ptr);
+TOS_SYSCALL(tos_get_block_hash)(uint64_t out_ptr);
+TOS_SYSCALL(tos_get_block_height)(void);
+TOS_SYSCALL(tos_get_balance)(uint64_t asset_ptr, uint64_t out_ptr);
+TOS_SYSCALL(tos_transfer)(uint64_t dest_ptr, uint64_t amount, uint64_t asset_ptr);
+TOS_SYSCALL(tos_burn)(uint64_t asset_ptr, uint64_t amount);
+TOS_SYSCALL(tos_storage_load)(uint64_t key_ptr, uint64_t key_len, uint64_t out_ptr, uint64_t cap);
+TOS_SYSCALL(tos_storage_store)(uint64_t key_ptr, uint64_t key_len, uint64_t val_ptr, uint64_t val_len);
+TOS_SYSCALL(tos_storage_delete)(uint64_t key_ptr, uint64_t key_len);
+TOS_SYSCALL(tos_asset_create)(uint64_t name_ptr, uint64_t name_len, uint64_t decimals, uint64_t out_asset_ptr);
+TOS_SYSCALL(tos_asset_mint)(uint64_t asset_ptr, uint64_t amount);
+TOS_SYSCALL(tos_fire_event)(uint64_t event_id, uint64_t data_ptr, uint64_t data_len);
+
+/* ---- typed wrappers: tosp_<name> takes pointers -------------------------- */
+static inline uint64_t tosp_log(const void *msg, uint64_t len) { return tos_log(TOS_PTR(msg), len); }
+static inline uint64_t tosp_get_input(void *out, uint64_t cap) { return tos_get_input(TOS_PTR(out), cap); }
+static inline uint64_t tosp_set_return_data(const void *data, uint64_t len) { return tos_set_return_data(TOS_PTR(data), len); }
+static inline uint64_t tosp_get_contract_hash(uint8_t out[32]) { return tos_get_contract_hash(TOS_PTR(out)); }
+static inline uint64_t tosp_get_tx_hash(uint8_t out[32]) { return tos_get_tx_hash(TOS_PTR(out)); }
+static inline uint64_t tosp_get_tx_source(uint8_t out[32]) { return tos_get_tx_source(TOS_PTR(out)); }
+static inline uint64_t tosp_get_block_hash(uint8_t out[32]) { return tos_get_block_hash(TOS_PTR(out)); }
+static inline uint64_t tosp_get_block_height(void) { return tos_get_block_height(); }
+static inline uint64_t tosp_get_balance(const uint8_t asset[32], uint64_t *out) { return tos_get_balance(TOS_PTR(asset), TOS_PTR(out)); }
+static inline uint64_t tosp_transfer(const uint8_t dest[32], uint64_t amount, const uint8_t asset[32]) { return tos_transfer(TOS_PTR(dest), amount, TOS_PTR(asset)); }
+static inline uint64_t tosp_burn(const uint8_t asset[32], uint64_t amount) { return tos_burn(TOS_PTR(asset), amount); }
+static inline uint64_t tosp_storage_load(const void *key, uint64_t key_len, void *out, uint64_t cap) { return tos_storage_load(TOS_PTR(key), key_len, TOS_PTR(out), cap); }
+static inline uint64_t tosp_storage_store(const void *key, uint64_t key_len, const void *val, uint64_t val_len) { return tos_storage_store(TOS_PTR(key), key_len, TOS_PTR(val), val_len); }
+static inline uint64_t tosp_storage_delete(const void *key, uint64_t key_len) { return tos_storage_delete(TOS_PTR(key), key_len); }
+static inline uint64_t tosp_asset_create(const void *name, uint64_t name_len, uint64_t decimals, uint8_t out_asset[32]) { return tos_asset_create(TOS_PTR(name), name_len, decimals, TOS_PTR(out_asset)); }
+static inline uint64_t tosp_asset_mint(const uint8_t asset[32], uint64_t amount) { return tos_asset_mint(TOS_PTR(asset), amount); }
+static inline uint64_t tosp_fire_event(uint64_t event_id, const void *data, uint64_t len) { return tos_fire_event(event_id, TOS_PTR(data), len); }
+
+/* ---- memory functions ------------------------------------------------------
+ * The compiler may emit calls to these (struct copies, large initialisers). They are
+ * weak, so every object may carry them and the linkers keep one; no_builtin stops
+ * clang from turning the loops back into calls to themselves. */
+__attribute__((weak, no_builtin)) void *memcpy(void *dst, const void *src, size_t n) {
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+    return dst;
+}
+__attribute__((weak, no_builtin)) void *memset(void *dst, int c, size_t n) {
+    uint8_t *d = (uint8_t *)dst;
+    for (size_t i = 0; i < n; i++) d[i] = (uint8_t)c;
+    return dst;
+}
+__attribute__((weak, no_builtin)) int memcmp(const void *a, const void *b, size_t n) {
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+/* ---- little-endian helpers ------------------------------------------------ */
+static inline uint32_t tos_read_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t tos_read_u64(const uint8_t *p) {
+    return (uint64_t)tos_read_u32(p) | (uint64_t)tos_read_u32(p + 4) << 32;
+}
+static inline void tos_write_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Loads a u64 value stored under a key; absent (or shorter) values read as 0. */
+static inline uint64_t tos_storage_load_u64(const void *key, uint64_t key_len) {
+    uint8_t buf[8] = {0};
+    tosp_storage_load(key, key_len, buf, 8);
+    return tos_read_u64(buf);
+}
+/* Stores a u64 value (8 bytes, little-endian) under a key. */
+static inline void tos_storage_store_u64(const void *key, uint64_t key_len, uint64_t v) {
+    uint8_t buf[8];
+    tos_write_u64(buf, v);
+    tosp_storage_store(key, key_len, buf, 8);
+}
+/* Sets the return data to a u64 (8 bytes, little-endian). */
+static inline void tos_return_u64(uint64_t v) {
+    uint8_t buf[8];
+    tos_write_u64(buf, v);
+    tosp_set_return_data(buf, 8);
+}
+
+/* ---- entries and hooks ------------------------------------------------------
+ * TOS_ENTRY(N) { ... } defines entry N, TOS_HOOK(N) { ... } hook N (hook 0 is the
+ * constructor). The body sees `const uint8_t *params` and `uint64_t len` (the call's
+ * params, without the 8-byte input header) and returns the u64 exit code (0 = success).
+ *
+ *   TBPF:  uint64_t entry_N(const uint8_t *params, uint64_t len), called by the
+ *          dispatcher that tbpf-link generates (params point into the read-only input).
+ *   wasm:  an exported `int64_t entry_N(void)` that reads the input with tos_get_input
+ *          into linear memory, skips the header and runs the body.
+ */
+#define TOS_ENTRY(N) TOS__DEFINE(entry_##N)
+#define TOS_HOOK(N) TOS__DEFINE(hook_##N)
+
+#if defined(__bpf__)
+#define TOS__DEFINE(name) uint64_t name(const uint8_t *params, uint64_t len)
+#else
+#ifndef TOS_WASM_INPUT_BUFFER
+#define TOS_WASM_INPUT_BUFFER 1024
+#endif
+static uint8_t tos__input_buffer[TOS_WASM_INPUT_BUFFER];
+
+/* Reads the call input; returns the params length and points *params at them.
+ * Inputs larger than the static buffer go into freshly grown linear memory. */
+static inline uint64_t tos__wasm_params(const uint8_t **params) {
+    uint8_t *in = tos__input_buffer;
+    uint64_t n = tos_get_input(TOS_PTR(in), sizeof(tos__input_buffer));
+    if (n > sizeof(tos__input_buffer)) {
+        uint64_t pages = (n + 65535) / 65536;
+        long old = __builtin_wasm_memory_grow(0, (unsigned long)pages);
+        if (old < 0) __builtin_trap();
+        in = (uint8_t *)((uintptr_t)old * 65536);
+        tos_get_input(TOS_PTR(in), n);
+    }
+    if (n < TOS_INPUT_HEADER_SIZE) __builtin_trap();
+    uint64_t len = tos_read_u32(in + 4);
+    if (len > n - TOS_INPUT_HEADER_SIZE) len = n - TOS_INPUT_HEADER_SIZE;
+    *params = in + TOS_INPUT_HEADER_SIZE;
+    return len;
+}
+
+#define TOS__DEFINE(name)                                                   \
+    static uint64_t name##__body(const uint8_t *params, uint64_t len);      \
+    __attribute__((export_name(#name))) int64_t name(void) {                \
+        const uint8_t *params_;                                             \
+        uint64_t len_ = tos__wasm_params(&params_);                         \
+        return (int64_t)name##__body(params_, len_);                        \
+    }                                                                       \
+    static uint64_t name##__body(const uint8_t *params, uint64_t len)
+#endif
+
+#endif /* TOS_H */

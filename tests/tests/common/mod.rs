@@ -1,0 +1,89 @@
+//! Shared helpers: the real example modules, a host with every engine, and call shortcuts.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tos_engine_api::{Call, Hash, ModuleTag};
+use tos_host::{
+    ActivationSchedule, BuiltinConfig, CallReport, ContractModule, DeployRequest, DeployResult, EngineRegistry, Host,
+    InvokeRequest, MemoryProvider, TxContext,
+};
+
+// Link the wasm plug-in: the host itself never names it.
+use tos_engine_wasm as _;
+
+pub const GAS: u64 = 10_000_000;
+pub const OWNER: Hash = [0x11; 32];
+pub const ALICE: Hash = [0xA1; 32];
+pub const BOB: Hash = [0xB0; 32];
+
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
+}
+
+pub fn read(path: &str) -> Vec<u8> {
+    std::fs::read(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An example module of `name` for `tag`, as committed in the repository.
+pub fn example(tag: ModuleTag, name: &str) -> ContractModule {
+    let path = match tag {
+        ModuleTag::TBPF => format!("sdk/examples/build/{name}.so"),
+        ModuleTag::LEGACY => format!("engine-legacy/examples/{name}.tosl"),
+        ModuleTag::WASM => format!("sdk/examples/build/{name}.wasm"),
+        _ => unreachable!(),
+    };
+    ContractModule::new(tag, read(&path))
+}
+
+pub fn host_with(schedule: ActivationSchedule, jit: bool) -> Host {
+    let mut cfg = BuiltinConfig::default();
+    cfg.set_tbpf_jit(jit);
+    Host::new(EngineRegistry::builtin(&cfg).expect("engines start"), schedule)
+}
+
+pub fn host() -> Host {
+    host_with(ActivationSchedule::devnet(), cfg!(target_arch = "x86_64"))
+}
+
+pub fn tx(height: u64, source: Hash) -> TxContext {
+    let mut tx_hash = [0u8; 32];
+    tx_hash[..8].copy_from_slice(&height.to_le_bytes());
+    TxContext { height, block_hash: [height as u8; 32], tx_hash, source }
+}
+
+pub fn deploy(host: &Host, state: &mut MemoryProvider, module: &ContractModule, height: u64) -> DeployResult {
+    host.deploy(state, &tx(height, OWNER), &DeployRequest { envelope: module.encode(), params: vec![], gas_limit: GAS })
+        .unwrap_or_else(|e| panic!("deploy of {} module: {e}", module.tag))
+}
+
+pub fn invoke_gas(
+    host: &Host,
+    state: &mut MemoryProvider,
+    contract: Hash,
+    from: Hash,
+    call: Call,
+    params: &[u8],
+    gas_limit: u64,
+) -> CallReport {
+    host.invoke(state, &tx(10, from), &InvokeRequest { contract, call, params: params.to_vec(), gas_limit, deposits: vec![] })
+        .unwrap_or_else(|e| panic!("invoke {call}: {e}"))
+}
+
+pub fn invoke(host: &Host, state: &mut MemoryProvider, contract: Hash, from: Hash, call: Call, params: &[u8]) -> CallReport {
+    invoke_gas(host, state, contract, from, call, params, GAS)
+}
+
+/// The storage of one contract, key → value.
+pub fn storage_of(state: &MemoryProvider, contract: &Hash) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    state.storage.iter().filter(|((c, _), _)| c == contract).map(|((_, k), v)| (k.clone(), v.clone())).collect()
+}
+
+pub fn to_amount(to: &Hash, amount: u64) -> Vec<u8> {
+    [to.as_slice(), &amount.to_le_bytes()].concat()
+}
+
+pub fn u64_le(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+}

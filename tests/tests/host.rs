@@ -1,0 +1,177 @@
+//! The host with real engines and real example contracts: activation, sunset, journal,
+//! gas, cache, deposits.
+
+mod common;
+
+use common::*;
+use tos_engine_api::{Call, ExitStatus, ModuleTag, Trap, NATIVE_ASSET};
+use tos_host::{
+    ActivationError, ActivationSchedule, DeployRequest, Error, InvokeRequest, MemoryProvider, INTRINSIC_GAS,
+};
+
+fn schedule(text: &str) -> ActivationSchedule {
+    ActivationSchedule::from_toml_str(text).unwrap()
+}
+
+const LOCAL: &str = r#"
+    network = "local"
+    [engines.tbpf]
+    deploy_from = 100
+    versions = [{ from = 0, version = 1 }]
+    [engines.legacy]
+    deploy_from = 0
+    deploy_until = 50
+    versions = [{ from = 0, version = 1 }]
+"#;
+
+#[test]
+fn a_deploy_below_its_tags_activation_height_is_refused_naming_the_height() {
+    let host = host_with(schedule(LOCAL), false);
+    let mut state = MemoryProvider::default();
+    let module = example(ModuleTag::TBPF, "counter");
+    let req = DeployRequest { envelope: module.encode(), params: vec![], gas_limit: GAS };
+    let e = host.deploy(&mut state, &tx(99, OWNER), &req).unwrap_err();
+    assert!(matches!(e, Error::Activation(ActivationError::NotYetActive { from: 100, height: 99, .. })), "{e:?}");
+    assert!(e.to_string().contains("from height 100"), "{e}");
+    assert!(state.contracts.is_empty());
+    assert!(host.deploy(&mut state, &tx(100, OWNER), &req).unwrap().deployed);
+}
+
+#[test]
+fn after_the_legacy_sunset_deploys_are_refused_and_old_contracts_still_run() {
+    let host = host_with(schedule(LOCAL), false);
+    let mut state = MemoryProvider::default();
+    let counter = example(ModuleTag::LEGACY, "counter");
+    let c = deploy(&host, &mut state, &counter, 49).address;
+    let token = example(ModuleTag::LEGACY, "token");
+    let req = DeployRequest { envelope: token.encode(), params: vec![], gas_limit: GAS };
+    let e = host.deploy(&mut state, &tx(50, OWNER), &req).unwrap_err();
+    assert!(matches!(e, Error::Activation(ActivationError::Sunset { since: 50, .. })), "{e:?}");
+    // The invoke helper runs at height 10; run at a height far past the sunset instead.
+    let r = host
+        .invoke(
+            &mut state,
+            &tx(5_000, ALICE),
+            &InvokeRequest { contract: c, call: Call::Entry(0), params: vec![], gas_limit: GAS, deposits: vec![] },
+        )
+        .unwrap();
+    assert!(r.is_success(), "{:?}", r.outcome);
+    assert_eq!(u64_le(&r.outcome.return_data), 1);
+}
+
+#[test]
+fn a_failing_call_leaves_the_state_untouched_and_charges_gas() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    let t = deploy(&host, &mut state, &example(ModuleTag::TBPF, "token"), 1).address;
+    assert!(invoke(&host, &mut state, t, OWNER, Call::Entry(0), &to_amount(&ALICE, 10)).is_success());
+    let before = state.clone();
+    let r = invoke(&host, &mut state, t, ALICE, Call::Entry(1), &to_amount(&BOB, 11));
+    assert_eq!(r.outcome.status, ExitStatus::Exit(3));
+    assert!(r.outcome.gas_used > INTRINSIC_GAS, "gas is charged: {}", r.outcome.gas_used);
+    assert!(r.events.is_empty());
+    assert_eq!(state, before, "nothing changed");
+}
+
+#[test]
+fn running_out_of_gas_charges_the_limit_and_changes_nothing() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    for tag in [ModuleTag::TBPF, ModuleTag::LEGACY, ModuleTag::WASM] {
+        let c = deploy(&host, &mut state, &example(tag, "counter"), 1).address;
+        let before = state.clone();
+        // Enough to start, not enough to finish a storage write.
+        let limit = INTRINSIC_GAS + 600;
+        let r = invoke_gas(&host, &mut state, c, ALICE, Call::Entry(0), &[], limit);
+        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::OutOfGas), "{tag}");
+        assert_eq!(r.outcome.gas_used, limit, "{tag}");
+        assert_eq!(state, before, "{tag}");
+    }
+}
+
+#[test]
+fn a_call_to_a_missing_entry_is_refused_without_running() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    for tag in [ModuleTag::TBPF, ModuleTag::LEGACY, ModuleTag::WASM] {
+        let c = deploy(&host, &mut state, &example(tag, "counter"), 1).address;
+        let r = invoke(&host, &mut state, c, ALICE, Call::Entry(77), &[]);
+        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(77))), "{tag}");
+        assert_eq!(r.outcome.gas_used, INTRINSIC_GAS, "{tag}: nothing executed");
+        let r = invoke(&host, &mut state, c, ALICE, Call::Hook(5), &[]);
+        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Hook(5))), "{tag}");
+    }
+}
+
+#[test]
+fn warm_calls_use_the_prepared_module_cache() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    let c = deploy(&host, &mut state, &example(ModuleTag::TBPF, "counter"), 1).address;
+    let misses = host.cache().stats().misses;
+    for _ in 0..5 {
+        assert!(invoke(&host, &mut state, c, ALICE, Call::Entry(0), &[]).is_success());
+    }
+    let stats = host.cache().stats();
+    assert_eq!(stats.misses, misses, "no call prepared the module again");
+    assert!(stats.hits >= 5);
+}
+
+#[test]
+fn deposits_are_credited_only_when_the_call_succeeds() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    let t = deploy(&host, &mut state, &example(ModuleTag::TBPF, "token"), 1).address;
+    let call = |params: Vec<u8>| InvokeRequest {
+        contract: t,
+        call: Call::Entry(1),
+        params,
+        gas_limit: GAS,
+        deposits: vec![(NATIVE_ASSET, 500)],
+    };
+    // A failing call: the deposit is not credited.
+    let r = host.invoke(&mut state, &tx(2, ALICE), &call(to_amount(&BOB, 1))).unwrap();
+    assert_eq!(r.outcome.status, ExitStatus::Exit(3));
+    assert_eq!(state.balances.get(&(t, NATIVE_ASSET)), None);
+    // A succeeding call (a zero transfer): the deposit is credited.
+    let r = host.invoke(&mut state, &tx(3, ALICE), &call(to_amount(&BOB, 0))).unwrap();
+    assert!(r.is_success(), "{:?}", r.outcome);
+    assert_eq!(state.balances.get(&(t, NATIVE_ASSET)), Some(&500));
+}
+
+#[test]
+fn refusals_before_execution_are_errors_naming_the_problem() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    let counter = example(ModuleTag::TBPF, "counter");
+    let c = deploy(&host, &mut state, &counter, 1).address;
+    let req = DeployRequest { envelope: counter.encode(), params: vec![], gas_limit: GAS };
+    assert!(matches!(host.deploy(&mut state, &tx(2, OWNER), &req), Err(Error::ContractExists(a)) if a == c));
+    let e = host
+        .invoke(&mut state, &tx(2, ALICE), &InvokeRequest {
+            contract: [9; 32],
+            call: Call::Entry(0),
+            params: vec![],
+            gas_limit: GAS,
+            deposits: vec![],
+        })
+        .unwrap_err();
+    assert!(e.to_string().starts_with("no contract at 0909"), "{e}");
+    let e = host
+        .invoke(&mut state, &tx(2, ALICE), &InvokeRequest {
+            contract: c,
+            call: Call::Entry(0),
+            params: vec![],
+            gas_limit: INTRINSIC_GAS - 1,
+            deposits: vec![],
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::GasTooLow { .. }), "{e}");
+    // Garbage code under a valid tag never reaches the state.
+    let bad = tos_host::ContractModule::new(ModuleTag::TBPF, b"not an elf".to_vec());
+    let e = host
+        .deploy(&mut state, &tx(3, OWNER), &DeployRequest { envelope: bad.encode(), params: vec![], gas_limit: GAS })
+        .unwrap_err();
+    assert!(matches!(e, Error::Load { tag: ModuleTag::TBPF, .. }), "{e}");
+    assert_eq!(state.contracts.len(), 1);
+}
