@@ -132,7 +132,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 }));
             } else {
                 print_deploy_text(&deployed, src, &tx.from);
-                println!();
+                outln!();
                 print_invoke_text(&invoked, &tx.from);
             }
             Ok(invoke_exit(&invoked))
@@ -146,6 +146,13 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         Command::Storage { address, key_hex } => storage(&ctx, address, key_hex.as_deref()),
         Command::Balance { address, asset } => balance(&ctx, address, asset.as_deref()),
         Command::Engines { height } => engines(&ctx, *height),
+        Command::Link {
+            output,
+            inputs,
+            any_syscall,
+        } => crate::tools::link(&ctx, output, inputs, *any_syscall),
+        Command::Asm { input, output } => crate::tools::asm(&ctx, input, output),
+        Command::Disasm { input } => crate::tools::disasm(&ctx, input),
         Command::Demo => crate::demo::demo(&ctx),
     }
 }
@@ -311,28 +318,28 @@ pub(crate) fn deploy_json(d: &Deployed, src: TagSource, from: &str) -> Value {
 fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
     let r = &d.result;
     if r.deployed {
-        println!("{}", field(0, "deployed", hex32(&r.address)));
+        outln!("{}", field(0, "deployed", hex32(&r.address)));
     } else {
-        println!(
+        outln!(
             "{}",
             field(0, "not deployed", "the constructor failed; nothing was stored")
         );
-        println!("{}", field(0, "address", hex32(&r.address)));
+        outln!("{}", field(0, "address", hex32(&r.address)));
     }
-    println!("{}", field(0, "tag", format!("{} ({})", r.tag, src.as_str())));
-    println!("{}", field(0, "code hash", hex32(&r.code_hash)));
-    println!("{}", field(0, "code size", format!("{} bytes", thousands(d.code_size as u64))));
-    println!("{}", field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source))));
-    println!("{}", field(0, "height", d.tx.height));
-    println!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
+    outln!("{}", field(0, "tag", format!("{} ({})", r.tag, src.as_str())));
+    outln!("{}", field(0, "code hash", hex32(&r.code_hash)));
+    outln!("{}", field(0, "code size", format!("{} bytes", thousands(d.code_size as u64))));
+    outln!("{}", field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source))));
+    outln!("{}", field(0, "height", d.tx.height));
+    outln!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
     match &r.constructor {
         Some(c) => {
-            println!("constructor");
+            outln!("constructor");
             for line in call_lines(c, d.gas_limit, 2) {
-                println!("{line}");
+                outln!("{line}");
             }
         }
-        None => println!("{}", field(0, "constructor", "none (the module has no hook 0)")),
+        None => outln!("{}", field(0, "constructor", "none (the module has no hook 0)")),
     }
 }
 
@@ -373,21 +380,21 @@ pub(crate) fn invoke_json(i: &Invoked, from: &str) -> Value {
 }
 
 fn print_invoke_text(i: &Invoked, from: &str) {
-    println!("{}", field(0, "contract", hex32(&i.request.contract)));
-    println!(
+    outln!("{}", field(0, "contract", hex32(&i.request.contract)));
+    outln!(
         "{}",
         field(0, "call", format!("{}  params {}", i.request.call, show_bytes(&i.request.params)))
     );
     for (asset, amount) in &i.request.deposits {
-        println!("{}", field(0, "deposit", format!("{amount} {}", asset_name(asset))));
+        outln!("{}", field(0, "deposit", format!("{amount} {}", asset_name(asset))));
     }
-    println!("{}", field(0, "caller", format!("{} ({from})", hex32(&i.tx.source))));
-    println!(
+    outln!("{}", field(0, "caller", format!("{} ({from})", hex32(&i.tx.source))));
+    outln!(
         "{}",
         field(0, "height", format!("{}  tx {}", i.tx.height, hex32(&i.tx.tx_hash)))
     );
     for line in call_lines(&i.report, i.request.gas_limit, 0) {
-        println!("{line}");
+        outln!("{line}");
     }
 }
 
@@ -473,56 +480,56 @@ fn inspect(
             "disassembly": disassembly,
         }));
     } else {
-        println!("{}", field(0, "file", file.display()));
-        println!("{}", field(0, "tag", format!("{} ({})", module.tag, src.as_str())));
+        outln!("{}", field(0, "file", file.display()));
+        outln!("{}", field(0, "tag", format!("{} ({})", module.tag, src.as_str())));
         let engine_text = match (&engine, version) {
             (Some(e), _) => format!("{} version {}", e.name, e.version),
             (None, Some(v)) => format!("none (the schedule names version {v}, not compiled in)"),
             (None, None) => format!("none (not scheduled at height {height})"),
         };
-        println!("{}", field(0, "engine", engine_text));
-        println!(
+        outln!("{}", field(0, "engine", engine_text));
+        outln!(
             "{}",
             field(0, "network", format!("{} at height {height}", schedule.network()))
         );
-        println!("{}", field(0, "size", format!("{} bytes", thousands(module.code.len() as u64))));
-        println!("{}", field(0, "code hash", hex32(&code_hash)));
+        outln!("{}", field(0, "size", format!("{} bytes", thousands(module.code.len() as u64))));
+        outln!("{}", field(0, "code hash", hex32(&code_hash)));
         match &reason {
-            None => println!("{}", field(0, "verified", "ok")),
-            Some(r) => println!("{}", field(0, "verified", format!("{verdict}: {r}"))),
+            None => outln!("{}", field(0, "verified", "ok")),
+            Some(r) => outln!("{}", field(0, "verified", format!("{verdict}: {r}"))),
         }
         match &deploy_check {
-            Ok(()) => println!("{}", field(0, "deploy", "allowed")),
-            Err(e) => println!("{}", field(0, "deploy", format!("refused: {e}"))),
+            Ok(()) => outln!("{}", field(0, "deploy", "allowed")),
+            Err(e) => outln!("{}", field(0, "deploy", format!("refused: {e}"))),
         }
         if let Some(info) = &info {
             let list = |ids: Vec<String>| {
                 if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
             };
             if info.entries.self_dispatch {
-                println!("{}", field(0, "entries", "any (the module dispatches every call itself)"));
+                outln!("{}", field(0, "entries", "any (the module dispatches every call itself)"));
             } else {
-                println!(
+                outln!(
                     "{}",
                     field(0, "entries", list(info.entries.entries.iter().map(|i| i.to_string()).collect()))
                 );
-                println!(
+                outln!(
                     "{}",
                     field(0, "hooks", list(info.entries.hooks.iter().map(|i| i.to_string()).collect()))
                 );
             }
-            println!("{}", field(0, "syscalls", list(info.imports.clone())));
+            outln!("{}", field(0, "syscalls", list(info.imports.clone())));
         }
         if disasm {
             match &disassembly {
                 Some(d) => {
-                    println!("disassembly");
+                    outln!("disassembly");
                     for line in d.lines() {
-                        println!("  {line}");
+                        outln!("  {line}");
                     }
                 }
                 None if prepared.is_ok() => {
-                    println!("{}", field(0, "disassembly", "not offered by this engine"));
+                    outln!("{}", field(0, "disassembly", "not offered by this engine"));
                 }
                 None => {}
             }
@@ -557,7 +564,7 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
                 }));
             } else {
                 let shown = value.as_deref().map_or_else(|| "(absent)".to_owned(), show_bytes);
-                println!("{}", field(0, &show_key(&key), shown));
+                outln!("{}", field(0, &show_key(&key), shown));
             }
         }
         None => {
@@ -574,12 +581,12 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
                     })).collect::<Vec<_>>(),
                 }));
             } else if all.is_empty() {
-                println!("(no storage)");
+                outln!("(no storage)");
             } else {
                 let keys: Vec<String> = all.iter().map(|(k, _)| show_key(k)).collect();
                 let width = keys.iter().map(String::len).max().unwrap_or(0);
                 for (k, (_, v)) in keys.iter().zip(&all) {
-                    println!("{k:<width$}  {}", show_bytes(v));
+                    outln!("{k:<width$}  {}", show_bytes(v));
                 }
             }
         }
@@ -614,16 +621,16 @@ fn balance(ctx: &Ctx, address: &str, asset: Option<&str>) -> Result<i32, CliErro
             })).collect::<Vec<_>>(),
         }));
     } else {
-        println!("{}", field(0, "account", hex32(&account)));
+        outln!("{}", field(0, "account", hex32(&account)));
         if rows.is_empty() {
-            println!("{}", field(0, "balances", "none"));
+            outln!("{}", field(0, "balances", "none"));
         }
         for (a, n, name) in &rows {
             let label = match name {
                 Some(name) => format!("{} ({name})", asset_name(a)),
                 None => asset_name(a),
             };
-            println!("{}", field(2, &label, n));
+            outln!("{}", field(2, &label, n));
         }
     }
     Ok(EXIT_OK)
@@ -662,10 +669,11 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
         }
     }
     let features = schedule.features_at(height);
-    let syscalls: Vec<String> = match tos_syscalls::SyscallTable::global() {
+    let mut syscalls: Vec<String> = match tos_syscalls::SyscallTable::global() {
         Ok(t) => t.active(&features).iter().map(|d| d.name.to_owned()).collect(),
         Err(e) => return Err(CliError::fault(format!("the syscall table is broken: {e}"))),
     };
+    syscalls.sort();
     let rows: Vec<_> = tags
         .iter()
         .map(|&tag| {
@@ -704,16 +712,16 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
         }));
         return Ok(EXIT_OK);
     }
-    println!(
+    outln!(
         "{}",
         field(0, "network", format!("{} at height {height}", schedule.network()))
     );
-    println!("engines compiled in");
+    outln!("engines compiled in");
     if registered.is_empty() {
-        println!("  none");
+        outln!("  none");
     }
     for e in &registered {
-        println!(
+        outln!(
             "  {:<8} tag {} ({}), version {}, {}",
             e.name,
             e.tag.0,
@@ -722,7 +730,7 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
             origin_name(e.origin)
         );
     }
-    println!("at height {height}");
+    outln!("at height {height}");
     for (tag, deploy, version, available) in &rows {
         let serving = match (version, available) {
             (Some(v), true) => format!("runs on version {v}"),
@@ -734,16 +742,16 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
             (Ok(()), false) => "deploys refused: no engine compiled in".to_owned(),
             (Err(e), _) => format!("deploys refused: {e}"),
         };
-        println!("  {:<8} {serving}; {dep}", tag.to_string());
+        outln!("  {:<8} {serving}; {dep}", tag.to_string());
     }
     let feats: Vec<&str> = features.iter().collect();
-    println!(
+    outln!(
         "{}",
         field(0, "features", if feats.is_empty() { "none".to_owned() } else { feats.join(", ") })
     );
-    println!("{}", field(0, "syscalls", format!("{} live", syscalls.len())));
+    outln!("{}", field(0, "syscalls", format!("{} live", syscalls.len())));
     for chunk in syscalls.chunks(4) {
-        println!("  {}", chunk.join(", "));
+        outln!("  {}", chunk.join(", "));
     }
     Ok(EXIT_OK)
 }

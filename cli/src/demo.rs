@@ -223,14 +223,14 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
     let mut failures = 0u32;
     let mut ran = 0u32;
     if !ctx.json {
-        println!("tosvm demo: the example contracts of docs/EXAMPLES.md on every engine");
-        println!("{}", field(0, "network", host.schedule().network()));
+        outln!("tosvm demo: the example contracts of docs/EXAMPLES.md on every engine");
+        outln!("{}", field(0, "network", host.schedule().network()));
         let engines: Vec<String> = host
             .registry()
             .engines()
             .map(|e| format!("{} v{}", e.name, e.version))
             .collect();
-        println!(
+        outln!(
             "{}",
             field(
                 0,
@@ -238,7 +238,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
                 if engines.is_empty() { "none".to_owned() } else { engines.join(", ") }
             )
         );
-        println!("{}", field(0, "state", "throwaway (a temporary redb file)"));
+        outln!("{}", field(0, "state", "throwaway (a temporary redb file)"));
     }
     // Note what is missing, per engine.
     for (tag, contracts) in EXPECTED {
@@ -257,10 +257,14 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
         if ctx.json {
             print_json(&json!({ "command": "demo", "note": note }));
         } else {
-            println!("{}", field(0, "skipped", note));
+            outln!("{}", field(0, "skipped", note));
         }
     }
-    for ex in EXAMPLES {
+    // Contract by contract (hello, counter, token, compute), each on every engine.
+    let order = |c: &str| ["hello", "counter", "token", "compute"].iter().position(|n| *n == c);
+    let mut examples: Vec<&Example> = EXAMPLES.iter().collect();
+    examples.sort_by_key(|e| (order(e.contract).unwrap_or(usize::MAX), e.tag, e.path));
+    for ex in examples {
         let Some(steps) = script(ex.contract) else {
             continue;
         };
@@ -269,10 +273,23 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
         };
         let label = format!("{} on {}", ex.contract, ex.tag);
         if !ctx.json {
-            println!();
-            println!("== {label}  ({})", ex.path);
+            outln!();
+            outln!("== {label}  ({})", ex.path);
         }
-        let module = ContractModule::new(tag, ex.bytes.to_vec());
+        let module = if tag == ModuleTag::LEGACY && !ex.bytes.starts_with(b"TOSL") {
+            // Legacy examples may be kept as assembly text.
+            let text = String::from_utf8_lossy(ex.bytes);
+            match crate::tools::assemble_text(&text, ex.path) {
+                Ok(code) => ContractModule::new(tag, code),
+                Err(e) => {
+                    failures += 1;
+                    outln!("  {:<28} cannot assemble: {e}", "deploy");
+                    continue;
+                }
+            }
+        } else {
+            ContractModule::new(tag, ex.bytes.to_vec())
+        };
         let deployed = match deploy(&host, &db, &module, vec![], DEFAULT_GAS_LIMIT, named_key("alice"), None) {
             Ok(d) => d,
             Err(e) if !e.is_fault() => {
@@ -283,7 +300,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
                         "file": ex.path, "step": "deploy", "ok": false, "error": e.to_string(),
                     }));
                 } else {
-                    println!("{}", field(2, "deploy", format!("REFUSED: {e}")));
+                    outln!("{}", field(2, "deploy", format!("REFUSED: {e}")));
                 }
                 continue;
             }
@@ -311,7 +328,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
                             "file": ex.path, "step": s.what, "ok": false, "error": e.to_string(),
                         }));
                     } else {
-                        println!("  {:<28} REFUSED: {e}", s.what);
+                        outln!("  {:<28} REFUSED: {e}", s.what);
                     }
                     continue;
                 }
@@ -337,7 +354,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
                     Ok(()) => "ok".to_owned(),
                     Err(why) => format!("UNEXPECTED: {why}"),
                 };
-                println!(
+                outln!(
                     "  {:<28} {:<6} {:>10} gas  {}  [{mark}]",
                     s.what,
                     s.from,
@@ -349,15 +366,15 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
         if !ctx.json {
             let reader = db.reader()?;
             let n = reader.storage_all(&deployed.result.address)?.len();
-            println!("  {:<28} {n} storage keys", "state");
+            outln!("  {:<28} {n} storage keys", "state");
         }
     }
     let done = format!("{ran} calls on {} modules, {failures} unexpected", EXAMPLES.len());
     if ctx.json {
         print_json(&json!({ "command": "demo", "summary": done, "calls": ran, "unexpected": failures }));
     } else {
-        println!();
-        println!("{}", field(0, "done", done));
+        outln!();
+        outln!("{}", field(0, "done", done));
     }
     Ok(if failures == 0 { EXIT_OK } else { EXIT_CONTRACT_FAILED })
 }
@@ -387,7 +404,7 @@ fn report_deploy(ctx: &Ctx, ex: &Example, d: &Deployed, failures: &mut u32) {
         ),
         None => "no constructor".to_owned(),
     };
-    println!(
+    outln!(
         "  {:<28} {}  {} bytes  {ctor}",
         "deploy",
         &hex32(&r.address)[..16],

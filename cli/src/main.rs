@@ -6,6 +6,18 @@
 //! the wasm engine) and the chosen activation schedule, and keeps the chain state in a redb
 //! file that implements [`ContractProvider`](tos_host::ContractProvider) (see `state.rs`).
 
+/// `println!` that ignores a closed stdout (`tosvm demo | head`) instead of panicking.
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod args;
 mod commands;
 mod demo;
@@ -14,6 +26,7 @@ mod module_file;
 mod output;
 mod progress;
 mod state;
+mod tools;
 
 use std::cell::Cell;
 use std::io::Write;
@@ -21,6 +34,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+// Linking the crate registers the wasm plug-in engine (the host never names it).
+use tos_engine_wasm as _;
 
 use crate::error::{EXIT_INTERNAL, EXIT_USER};
 #[cfg(test)]
@@ -136,6 +151,32 @@ pub(crate) enum Command {
         /// The height (default: the next block of the state, 1 without a state).
         #[arg(long, value_name = "H")]
         height: Option<u64>,
+    },
+    /// Link BPF objects (clang -target bpf) into a TBPF module.
+    Link {
+        /// The output module.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: PathBuf,
+        /// The objects, in link order.
+        #[arg(required = true, value_name = "IN.o")]
+        inputs: Vec<PathBuf>,
+        /// Accept calls to any undefined function as a syscall import (default: only the
+        /// syscalls of the TOS ABI).
+        #[arg(long)]
+        any_syscall: bool,
+    },
+    /// Assemble legacy assembly into a legacy module.
+    Asm {
+        /// The assembly source.
+        input: PathBuf,
+        /// The output module.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: PathBuf,
+    },
+    /// Disassemble a legacy module.
+    Disasm {
+        /// The legacy module.
+        input: PathBuf,
     },
     /// Deploy and call the example contracts on every engine, on a throwaway state.
     Demo,

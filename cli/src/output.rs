@@ -87,7 +87,7 @@ pub(crate) fn field(indent: usize, label: &str, value: impl std::fmt::Display) -
 
 /// Prints a JSON object on one line of stdout.
 pub(crate) fn print_json(v: &Value) {
-    println!("{v}");
+    outln!("{v}");
 }
 
 /// The outcome of a call as text.
@@ -110,6 +110,11 @@ pub(crate) fn call_lines(report: &CallReport, gas_limit: Gas, indent: usize) -> 
             format!("{} of {}", thousands(o.gas_used), thousands(gas_limit)),
         ),
         field(indent, "return", show_bytes(&o.return_data)),
+        field(
+            indent,
+            "engine",
+            format!("{} version {}", report.engine, report.engine_version),
+        ),
     ];
     if report.events.is_empty() {
         lines.push(field(indent, "events", "none"));
@@ -163,6 +168,7 @@ pub(crate) fn call_json(report: &CallReport, gas_limit: Gas) -> Value {
         "gas_used": o.gas_used,
         "gas_limit": gas_limit,
         "return_data": hex::encode(&o.return_data),
+        "engine": { "name": report.engine, "version": report.engine_version },
         "events": report.events.iter().map(|e| json!({
             "contract": hex32(&e.contract),
             "id": e.id,
@@ -228,6 +234,8 @@ mod tests {
                 asset: NATIVE_ASSET,
                 amount: 5,
             }],
+            engine: "wasm",
+            engine_version: 1,
         };
         let text = call_lines(&report, 5000, 0).join("\n");
         assert!(text.contains("trap: out of gas"), "{text}");
@@ -246,5 +254,7 @@ mod tests {
         assert_eq!(j["logs"][1]["hex"], "ff");
         assert_eq!(j["events"][0]["id"], 7);
         assert_eq!(j["transfers"][0]["amount"], 5);
+        assert_eq!(j["engine"]["name"], "wasm");
+        assert!(text.contains("wasm version 1"), "{text}");
     }
 }

@@ -221,12 +221,12 @@ struct Tokens<'t> {
     line: usize,
 }
 
-impl Tokens<'_> {
-    fn peek(&self) -> Option<&Tok> {
+impl<'t> Tokens<'t> {
+    fn peek(&self) -> Option<&'t Tok> {
         self.toks.get(self.pos)
     }
 
-    fn next(&mut self) -> Option<&Tok> {
+    fn next(&mut self) -> Option<&'t Tok> {
         let t = self.toks.get(self.pos);
         self.pos += 1;
         t

@@ -2,8 +2,6 @@
 //! instruction enum, the decoder and encoder, the mnemonics, the gas costs and the stack
 //! effects; OPCODES.md is rendered from it (and a test keeps the file current).
 
-use std::fmt::Write as _;
-
 /// The kind of an instruction's operand: its width, and how the assembler spells it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum OperandKind {
@@ -36,6 +34,7 @@ impl OperandKind {
     }
 
     /// How OPCODES.md names the operand.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) const fn doc_name(self) -> &'static str {
         match self {
             OperandKind::Local => "local:u8",
@@ -169,7 +168,8 @@ macro_rules! define_opcodes {
                 match self { $(Opcode::$name => &[$(OperandKind::$kind),*],)* }
             }
 
-            /// One line of documentation.
+            /// One line of documentation (rendered into OPCODES.md).
+            #[cfg_attr(not(test), allow(dead_code))]
             pub(crate) const fn doc(self) -> &'static str {
                 match self { $(Opcode::$name => $doc,)* }
             }
@@ -353,7 +353,9 @@ define_opcodes! {
 }
 
 /// Renders the opcode table as the Markdown of OPCODES.md.
+#[cfg(test)]
 pub(crate) fn table_markdown() -> String {
+    use std::fmt::Write as _;
     let mut s = String::new();
     s.push_str("| byte | mnemonic | operands | gas | stack (pop → push) | meaning |\n");
     s.push_str("|---|---|---|---|---|---|\n");

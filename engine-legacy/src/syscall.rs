@@ -174,7 +174,7 @@ pub(crate) fn call(
     };
     let address = |offset: usize| SCRATCH_BASE.saturating_add(offset as u64);
     for (index, arg) in sig.args.iter().enumerate() {
-        let mut take_region = |len: usize, cursor: &mut usize| -> Result<Region, Stop> {
+        let take_region = |len: usize, cursor: &mut usize| -> Result<Region, Stop> {
             let region = Region {
                 offset: *cursor,
                 len,

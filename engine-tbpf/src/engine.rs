@@ -169,7 +169,11 @@ impl ExecutionEngine for TbpfEngine {
             })?;
         let mut imports = facts.imports;
         check_calls(&executable, &cached.loader, &mut imports)?;
-        if self.config.jit {
+        // rbpf's JIT does not report running off the end of .text exactly (its pc and count
+        // are left unset there), so a module whose last instruction can fall through is always
+        // interpreted: same results, no JIT speed.
+        let jit = self.config.jit && !may_run_off_text(&executable);
+        if jit {
             compile(&mut executable)?;
         }
         let info = ModuleInfo {
@@ -180,7 +184,7 @@ impl ExecutionEngine for TbpfEngine {
         Ok(Arc::new(TbpfModule::new(
             executable,
             info,
-            !self.config.jit,
+            !jit,
             &self.config,
         )))
     }
@@ -237,6 +241,20 @@ fn check_calls(
         )));
     }
     Ok(())
+}
+
+/// Whether the last instruction of `.text` can fall through past its end (it is neither
+/// `exit` nor `ja`).
+fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
+    let (_, text) = executable.get_text_bytes();
+    let lddw = executable.get_sbpf_version().enable_lddw();
+    let mut pc = 0usize;
+    let mut last = None;
+    while let Some(insn) = text.get(pc.saturating_mul(ebpf::INSN_SIZE)..).filter(|r| !r.is_empty()) {
+        last = Some(insn[0]);
+        pc = pc.saturating_add(if lddw && insn[0] == ebpf::LD_DW_IMM { 2 } else { 1 });
+    }
+    !matches!(last, Some(ebpf::EXIT | ebpf::JA))
 }
 
 /// rbpf's ELF errors, for anything the engine's own pass did not refuse first.

@@ -8,6 +8,8 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use goblin::container::{Container, Ctx, Endian};
+use goblin::strtab::Strtab;
 use goblin::elf::{
     Elf, header,
     program_header::{PT_DYNAMIC, ProgramHeader},
@@ -161,13 +163,32 @@ pub(crate) fn inspect(
             "SBPFv{sbpf_version} modules are not accepted by this engine configuration"
         )));
     }
-    let elf = Elf::parse(code).map_err(|e| malformed(format!("truncated or corrupt ELF: {e}")))?;
+    // Only the headers: the dynamic table is read below the way rbpf reads it, not goblin's way.
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    let corrupt = |what: &str, e: goblin::error::Error| malformed(format!("truncated or corrupt {what}: {e}"));
+    let phdrs = usize::try_from(hdr.e_phoff)
+        .map_err(|_| malformed("program header offset out of range"))
+        .and_then(|off| {
+            ProgramHeader::parse(code, off, usize::from(hdr.e_phnum), ctx)
+                .map_err(|e| corrupt("program headers", e))
+        })?;
+    let shdrs = usize::try_from(hdr.e_shoff)
+        .map_err(|_| malformed("section header offset out of range"))
+        .and_then(|off| {
+            SectionHeader::parse(code, off, usize::from(hdr.e_shnum), ctx)
+                .map_err(|e| corrupt("section headers", e))
+        })?;
+    let names_sh = shdrs
+        .get(usize::from(hdr.e_shstrndx))
+        .ok_or_else(|| malformed("no section name table (e_shstrndx)"))?;
+    let names_range = file_range(code, "section names", names_sh)?;
+    let names = Strtab::parse(code, names_range.start, names_range.len(), 0)
+        .map_err(|e| corrupt("section name table", e))?;
 
     // Sections: names, bounds, exactly one .text, no writable data.
-    let mut sections = Vec::with_capacity(elf.section_headers.len());
-    for (i, sh) in elf.section_headers.iter().enumerate() {
-        let name = elf
-            .shdr_strtab
+    let mut sections = Vec::with_capacity(shdrs.len());
+    for (i, sh) in shdrs.iter().enumerate() {
+        let name = names
             .get_at(sh.sh_name)
             .ok_or_else(|| malformed(format!("section #{i} has no readable name")))?;
         if name.len() > MAX_SECTION_NAME {
@@ -209,7 +230,7 @@ pub(crate) fn inspect(
     };
 
     // The dynamic table, found and read the way rbpf reads it.
-    let dynamic = dynamic_table(code, &elf.program_headers, &sections)?;
+    let dynamic = dynamic_table(code, &phdrs, &sections)?;
     let dyn_val = |tag: u64| dynamic.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
 
     // Dynamic symbols: the section DT_SYMTAB names, else the SHT_DYNSYM section.
@@ -319,7 +340,7 @@ pub(crate) fn inspect(
             return Err(malformed("DT_RELENT is not 16 (ELF64 REL entries)"));
         }
         let size = dyn_val(DT_RELSZ).unwrap_or(0);
-        let start = vaddr_to_offset(rel_addr, &elf.program_headers, &sections)
+        let start = vaddr_to_offset(rel_addr, &phdrs, &sections)
             .ok_or_else(|| malformed(format!("DT_REL {rel_addr:#x} lies in no segment or section")))?;
         let table = usize::try_from(size)
             .ok()
@@ -350,7 +371,7 @@ pub(crate) fn inspect(
                     })?;
                     // The instruction the relocation patches must be a call in .text.
                     let file_off = if sbpf_version == 2 {
-                        vaddr_to_offset(r_offset, &elf.program_headers, &sections)
+                        vaddr_to_offset(r_offset, &phdrs, &sections)
                     } else {
                         usize::try_from(r_offset).ok()
                     };

@@ -301,8 +301,9 @@ fn trap_cases() -> Vec<(&'static str, Sbpf, &'static str, Vec<u8>, Trap, u64)> {
         ("store to rodata", Sbpf::V1, "entrypoint:\naddr r1, rodata+0\nstb [r1+0], 1\nexit", vec![9; 8], Trap::MemoryAccess { addr: ro + 0xd0, len: 1, access: Access::Write }, 2),
         ("heap end", Sbpf::V2, "entrypoint:\nmov64 r1, 3\nlsh64 r1, 32\nstdw [r1+32764], 1\nexit", vec![], Trap::MemoryAccess { addr: 0x3_0000_0000 + 32764, len: 8, access: Access::Write }, 3),
         ("stack gap v1", Sbpf::V1, "entrypoint:\nstb [r10+0], 1\nexit", vec![], Trap::MemoryAccess { addr: 0x2_0000_1000, len: 1, access: Access::Write }, 1),
-        ("recursion", Sbpf::V1, "entrypoint:\ncall deep\nexit\ndeep:\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 64),
-        ("recursion v2", Sbpf::V2, "entrypoint:\ncall deep\nexit\ndeep:\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 64),
+        ("recursion", Sbpf::V1, "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 127),
+        ("recursion v2", Sbpf::V2, "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 127),
+        ("callx into the middle of lddw", Sbpf::V1, "entrypoint:\naddr r1, fn:entrypoint\nadd64 r1, 8\ncallx r1\nexit", vec![], Trap::InvalidInstruction { pc: 1 }, 4),
         ("callx outside text", Sbpf::V1, "entrypoint:\nmov64 r1, 0\ncallx r1\nexit", vec![], Trap::InvalidInstruction { pc: 1 }, 2),
         ("running off .text", Sbpf::V1, "entrypoint:\nmov64 r0, 1\nmov64 r0, 2", vec![], Trap::InvalidInstruction { pc: 2 }, 3),
         ("syscall reads unmapped memory", Sbpf::V1, "entrypoint:\nmov64 r1, 16\nmov64 r2, 5\nsyscall tos_log\nexit", vec![], Trap::MemoryAccess { addr: 16, len: 5, access: Access::Read }, 3 + 105),
@@ -354,7 +355,7 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
         fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> { self.0.asset_mint(a, n) }
         fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> { self.0.fire_event(i, d) }
     }
-    let code = Module::new(Sbpf::V1, "entrypoint:\nmov64 r1, r10\nmov64 r2, 1\nsyscall tos_log\nexit")
+    let code = Module::new(Sbpf::V1, "entrypoint:\nmov64 r1, r10\nadd64 r1, -8\nmov64 r2, 1\nsyscall tos_log\nexit")
         .build()
         .bytes;
     for (name, engine) in engines() {
@@ -501,9 +502,3 @@ fn engine_identity() {
     }
 }
 
-#[test]
-fn debug_dump() {
-    let b = Module::new(Sbpf::V1, "entrypoint:\nmov64 r1, 16\nmov64 r2, 5\nsyscall tos_log\nexit").build();
-    std::fs::write("/tmp/dbg.so", &b.bytes).unwrap();
-    for (name, _, asm, rodata, _, _) in trap_cases() { let v = if name.contains("v2") || name.contains("heap end") || name.contains("writes rodata") || name.contains("overflow") { Sbpf::V2 } else { Sbpf::V1 }; let code = Module::new(v, asm).rodata(&rodata).build().bytes; println!("{name}: {:?}", prepare(&code).err()); }
-}

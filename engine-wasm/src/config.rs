@@ -130,9 +130,9 @@ impl WasmConfig {
 
     /// Bytes of linear memory the configuration allows.
     pub(crate) fn max_memory_bytes(&self) -> usize {
-        // At most 256 pages of 64 KiB: 16 MiB, far below usize::MAX on every target wasmtime
-        // supports.
-        (self.max_memory_pages as usize) * WASM_PAGE_SIZE
+        // At most 256 pages of 64 KiB (16 MiB) once validated; saturating keeps an
+        // unvalidated value from wrapping.
+        (self.max_memory_pages as usize).saturating_mul(WASM_PAGE_SIZE)
     }
 }
 

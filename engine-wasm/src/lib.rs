@@ -40,17 +40,24 @@
 //! Wasmtime's fuel is the gas meter: **one fuel is one gas**. The cost table is pinned:
 //! - 1 per executed wasm operator, except `nop`, `drop`, `block`, `loop`, `unreachable`,
 //!   `return`, `else` and `end`, which cost 0;
+//! - 1 per function entered (wasmtime charges every function body one unit up front);
 //! - 1 more per byte moved by `memory.copy`, `memory.fill`, `memory.init` and per element by
 //!   `table.copy`, `table.fill`, `table.init`, `table.grow`;
 //! - [`WasmConfig::GAS_PER_MEMORY_PAGE`] (255) per 64 KiB page: for the module's initial pages
-//!   before the call starts, and for each page `memory.grow` asks for;
+//!   before the call starts, and for each page `memory.grow` asks for (granted or not);
 //! - every syscall's cost from `tos-syscalls` (base, then per byte), charged to the same
 //!   meter: fuel is settled with the [`GasMeter`](tos_engine_api::GasMeter) at each syscall.
 //!
-//! Running out of gas, anywhere, is [`Trap::OutOfGas`](tos_engine_api::Trap::OutOfGas) and
-//! charges the whole limit. So does a stack overflow, because the depth at which the native
-//! stack runs out depends on the target's frame sizes. A call of an entry the module does
-//! not export is [`Trap::UnknownEntry`](tos_engine_api::Trap::UnknownEntry) with no gas used.
+//! A call that needs more than its limit is
+//! [`Trap::OutOfGas`](tos_engine_api::Trap::OutOfGas) and is charged the whole limit, even
+//! where wasmtime's own checks (at function entries and loop headers) would let straight-line
+//! code finish: the store gets one spare unit of fuel as a sentinel, and a call that touched
+//! it is out of gas. A trap raised by a wasm instruction (division by zero, `unreachable`,
+//! an out-of-bounds access, a stack overflow, ...) also charges the whole limit: wasmtime
+//! flushes its fuel counter only at calls and returns, so the work done since is unknown, and
+//! a loop must not be able to run nearly free and then trap. A trap raised by a syscall is
+//! charged exactly. A call of an entry the module does not export is
+//! [`Trap::UnknownEntry`](tos_engine_api::Trap::UnknownEntry) with no gas used.
 //!
 //! # Traps
 //! Out of fuel → `OutOfGas`; out-of-bounds memory access → `MemoryAccess` (wasmtime does not
@@ -64,6 +71,9 @@
 //! The associated constants of [`WasmConfig`]: module size (1 MiB), linear memory (256 pages,
 //! 16 MiB, checked at `prepare` for the declared minimum and by a resource limiter at run
 //! time), one table of at most 4096 elements, 256 KiB of wasm stack.
+
+#![deny(missing_docs)]
+#![deny(clippy::arithmetic_side_effects)]
 
 mod bind;
 mod config;

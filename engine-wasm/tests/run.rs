@@ -3,17 +3,25 @@
 mod common;
 
 use common::{GAS, fixture, prepare, run};
-use tos_engine_api::{Access, Call, ExitStatus, Gas, Outcome, Trap};
+use std::sync::{Arc, OnceLock};
+
+use tos_engine_api::{Access, Call, ExitStatus, Gas, Outcome, PreparedModule, Trap};
 use tos_engine_wasm::WasmConfig;
 use tos_syscalls::testing::RecordingHost;
 
 /// Gas of the one page every call of `traps.wat` pays for before it starts.
 const PAGE: Gas = WasmConfig::GAS_PER_MEMORY_PAGE;
 
+/// traps.wat, compiled once for the whole test binary.
+fn traps_module() -> &'static dyn PreparedModule {
+    static MODULE: OnceLock<Arc<dyn PreparedModule>> = OnceLock::new();
+    MODULE.get_or_init(|| prepare(&fixture("traps"))).as_ref()
+}
+
 fn traps(call: Call, gas: Gas) -> (Outcome, RecordingHost) {
-    let module = prepare(&fixture("traps"));
+    let module = traps_module();
     let mut host = RecordingHost::default();
-    let outcome = run(module.as_ref(), &mut host, call, &[], gas);
+    let outcome = run(module, &mut host, call, &[], gas);
     (outcome, host)
 }
 

@@ -59,12 +59,12 @@ impl Engine for DynEngine {
     }
 }
 
-forward_engine!();
+forward_engine!(tos_engine_tbpf::TbpfEngine);
 
 /// The engines a registry holds: built-ins by value (static dispatch), others behind `Arc`.
 #[enum_dispatch(Engine)]
-#[derive(Clone)]
 pub(crate) enum RegisteredEngine {
+    Tbpf(tos_engine_tbpf::TbpfEngine),
     Dyn(DynEngine),
 }
 
@@ -107,6 +107,14 @@ pub enum RegistryError {
         /// The engine refused.
         second: &'static str,
     },
+    /// A built-in engine refused its configuration.
+    #[error("built-in engine `{name}` failed to start: {message}")]
+    Builtin {
+        /// Engine name.
+        name: &'static str,
+        /// Its error.
+        message: String,
+    },
     /// A plug-in factory failed.
     #[error("plug-in engine `{name}` failed to start: {message}")]
     Plugin {
@@ -128,7 +136,7 @@ pub enum RegistryError {
 }
 
 /// The engines of a node, by (tag, version).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct EngineRegistry {
     engines: BTreeMap<(ModuleTag, u32), (RegisteredEngine, EngineOrigin)>,
 }
@@ -147,7 +155,9 @@ pub struct BuiltinConfig {
 
 impl Default for BuiltinConfig {
     fn default() -> Self {
-        BuiltinConfig { tbpf_jit: cfg!(target_arch = "x86_64") }
+        BuiltinConfig {
+            tbpf_jit: cfg!(target_arch = "x86_64"),
+        }
     }
 }
 
@@ -172,8 +182,14 @@ impl EngineRegistry {
     /// # Errors
     /// [`RegistryError`] when an engine cannot start or two claim the same tag and version.
     pub fn builtin(config: &BuiltinConfig) -> Result<Self, RegistryError> {
-        let _ = config.tbpf_jit;
         let mut registry = Self::empty();
+        let mut tbpf = tos_engine_tbpf::TbpfConfig::default();
+        tbpf.set_jit(config.tbpf_jit);
+        let tbpf = tos_engine_tbpf::TbpfEngine::new(tbpf).map_err(|e| RegistryError::Builtin {
+            name: "tbpf",
+            message: e.to_string(),
+        })?;
+        registry.insert(RegisteredEngine::from(tbpf), EngineOrigin::Builtin)?;
         registry.load_plugins()?;
         Ok(registry)
     }

@@ -33,9 +33,18 @@ fn counter_trace(module: &ContractModule) -> Trace {
     let host = host();
     let mut state = MemoryProvider::default();
     let d = deploy(&host, &mut state, module, 1);
-    assert!(d.deployed, "{} counter constructor: {:?}", module.tag, d.constructor);
+    assert!(
+        d.deployed,
+        "{} counter constructor: {:?}",
+        module.tag, d.constructor
+    );
     let c = d.address;
-    assert_eq!(storage_of(&state, &c).get(&b"count"[..]), Some(&vec![0; 8]), "{} constructor", module.tag);
+    assert_eq!(
+        storage_of(&state, &c).get(&b"count"[..]),
+        Some(&vec![0; 8]),
+        "{} constructor",
+        module.tag
+    );
     let mut seen = Vec::new();
     let mut call = |call: Call, params: &[u8]| {
         let r = invoke(&host, &mut state, c, ALICE, call, params);
@@ -59,7 +68,11 @@ fn token_trace(module: &ContractModule) -> Trace {
     let host = host();
     let mut state = MemoryProvider::default();
     let d = deploy(&host, &mut state, module, 1);
-    assert!(d.deployed, "{} token constructor: {:?}", module.tag, d.constructor);
+    assert!(
+        d.deployed,
+        "{} token constructor: {:?}",
+        module.tag, d.constructor
+    );
     let t = d.address;
     let mut seen = Vec::new();
     let mut call = |from, call: Call, params: &[u8]| {
@@ -84,9 +97,16 @@ fn exit(code: u64) -> ExitStatus {
 }
 
 fn engines_with(name: &str) -> Vec<ContractModule> {
-    let mut modules = vec![example(ModuleTag::TBPF, name), example(ModuleTag::LEGACY, name), example(ModuleTag::WASM, name)];
+    let mut modules = vec![
+        example(ModuleTag::TBPF, name),
+        example(ModuleTag::LEGACY, name),
+        example(ModuleTag::WASM, name),
+    ];
     if name == "counter" {
-        modules.push(ContractModule::new(ModuleTag::WASM, read("engine-wasm/examples/counter.wasm")));
+        modules.push(ContractModule::new(
+            ModuleTag::WASM,
+            read("engine-wasm/examples/counter.wasm"),
+        ));
     }
     modules
 }
@@ -98,7 +118,15 @@ fn counter_behaves_identically_on_every_engine() {
     let (seen, storage) = &traces[0];
     // The TBPF trace is checked against the specification ...
     let value = |v: u64| v.to_le_bytes().to_vec();
-    let expected_status = [exit(0), exit(0), exit(0), exit(0), exit(1), exit(2), exit(0)];
+    let expected_status = [
+        exit(0),
+        exit(0),
+        exit(0),
+        exit(0),
+        exit(1),
+        exit(2),
+        exit(0),
+    ];
     for (i, s) in expected_status.iter().enumerate() {
         assert_eq!(&seen[i].status, s, "call {i}");
     }
@@ -106,14 +134,24 @@ fn counter_behaves_identically_on_every_engine() {
     assert_eq!(seen[2].events, vec![(1, value(3))]);
     assert_eq!(seen[3].return_data, value(13));
     assert_eq!(seen[6].return_data, value(13));
-    assert_eq!(seen[7].status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(9))));
+    assert_eq!(
+        seen[7].status,
+        ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(9)))
+    );
     assert_eq!(seen[8].status, exit(0));
     assert_eq!((&seen[9].status, seen[9].events.len()), (&exit(2), 0));
     assert_eq!(seen[10].return_data, value(u64::MAX));
-    assert_eq!(storage, &BTreeMap::from([(b"count".to_vec(), value(u64::MAX))]));
+    assert_eq!(
+        storage,
+        &BTreeMap::from([(b"count".to_vec(), value(u64::MAX))])
+    );
     // ... and every other engine must match it exactly.
     for (module, trace) in modules.iter().zip(&traces).skip(1) {
-        assert_eq!(trace, &traces[0], "{} counter differs from TBPF", module.tag);
+        assert_eq!(
+            trace, &traces[0],
+            "{} counter differs from TBPF",
+            module.tag
+        );
     }
 }
 
@@ -125,12 +163,29 @@ fn token_behaves_identically_on_every_engine() {
     let statuses: Vec<&ExitStatus> = seen.iter().map(|s| &s.status).collect();
     assert_eq!(
         statuses,
-        [&exit(2), &exit(0), &exit(0), &exit(3), &exit(1), &exit(4), &exit(0), &exit(0), &exit(0), &exit(0)]
+        [
+            &exit(2),
+            &exit(0),
+            &exit(0),
+            &exit(3),
+            &exit(1),
+            &exit(4),
+            &exit(0),
+            &exit(0),
+            &exit(0),
+            &exit(0)
+        ]
     );
     assert_eq!(seen[1].events, vec![(1, to_amount(&ALICE, 100))]);
-    assert_eq!(seen[2].events, vec![(2, [ALICE.as_slice(), &to_amount(&BOB, 30)].concat())]);
+    assert_eq!(
+        seen[2].events,
+        vec![(2, [ALICE.as_slice(), &to_amount(&BOB, 30)].concat())]
+    );
     assert!(seen[3].events.is_empty());
-    assert_eq!(seen[6].events, vec![(2, [BOB.as_slice(), &to_amount(&BOB, 20)].concat())]);
+    assert_eq!(
+        seen[6].events,
+        vec![(2, [BOB.as_slice(), &to_amount(&BOB, 20)].concat())]
+    );
     assert_eq!(u64_le(&seen[7].return_data), 70);
     assert_eq!(u64_le(&seen[8].return_data), 30);
     assert_eq!(u64_le(&seen[9].return_data), 100);

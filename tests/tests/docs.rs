@@ -16,13 +16,28 @@ fn abi_doc_lists_every_syscall_with_its_real_cost() {
         if cells.len() < 7 || !cells[1].starts_with("tos_") {
             continue;
         }
-        let def = table.by_name(cells[1]).unwrap_or_else(|| panic!("docs list unknown {}", cells[1]));
-        assert_eq!(cells[4].parse::<u64>().unwrap(), def.cost.base, "base gas of {}", def.name);
-        assert_eq!(cells[5].parse::<u64>().unwrap(), def.cost.per_byte, "per-byte gas of {}", def.name);
+        let def = table
+            .by_name(cells[1])
+            .unwrap_or_else(|| panic!("docs list unknown {}", cells[1]));
+        assert_eq!(
+            cells[4].parse::<u64>().unwrap(),
+            def.cost.base,
+            "base gas of {}",
+            def.name
+        );
+        assert_eq!(
+            cells[5].parse::<u64>().unwrap(),
+            def.cost.per_byte,
+            "per-byte gas of {}",
+            def.name
+        );
         seen += 1;
     }
     let abi_syscalls = table.iter().filter(|d| d.feature.is_none()).count();
-    assert_eq!(seen, abi_syscalls, "every live-at-genesis syscall is documented");
+    assert_eq!(
+        seen, abi_syscalls,
+        "every live-at-genesis syscall is documented"
+    );
 }
 
 #[test]
@@ -36,11 +51,22 @@ fn abi_doc_states_the_limits_of_the_code() {
         ("| log message |", kib(limits::MAX_LOG_LEN)),
         ("| logs per call |", limits::MAX_LOGS_PER_CALL.to_string()),
         ("| event data |", kib(limits::MAX_EVENT_DATA_LEN)),
-        ("| events per call |", limits::MAX_EVENTS_PER_CALL.to_string()),
+        (
+            "| events per call |",
+            limits::MAX_EVENTS_PER_CALL.to_string(),
+        ),
         ("| params |", kib(tos_host::MAX_PARAMS_LEN as u64)),
     ] {
-        let line = doc.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row} missing"));
-        assert!(line.contains(&format!("| {value} |")), "{line} should state {value}");
+        let line = doc
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("{row} missing"));
+        assert!(
+            line.contains(&format!("| {value} |")),
+            "{line} should state {value}"
+        );
     }
-    assert!(doc.contains(&format!("`INTRINSIC_GAS` = {}", "1,000")) && tos_host::INTRINSIC_GAS == 1_000);
+    assert!(
+        doc.contains(&format!("`INTRINSIC_GAS` = {}", "1,000")) && tos_host::INTRINSIC_GAS == 1_000
+    );
 }

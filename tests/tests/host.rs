@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use tos_engine_api::{Call, ExitStatus, ModuleTag, Trap, NATIVE_ASSET};
+use tos_engine_api::{Call, ExitStatus, ModuleTag, NATIVE_ASSET, Trap};
 use tos_host::{
-    ActivationError, ActivationSchedule, DeployRequest, Error, InvokeRequest, MemoryProvider, INTRINSIC_GAS,
+    ActivationError, ActivationSchedule, DeployRequest, Error, INTRINSIC_GAS, InvokeRequest,
+    MemoryProvider,
 };
 
 fn schedule(text: &str) -> ActivationSchedule {
@@ -29,12 +30,30 @@ fn a_deploy_below_its_tags_activation_height_is_refused_naming_the_height() {
     let host = host_with(schedule(LOCAL), false);
     let mut state = MemoryProvider::default();
     let module = example(ModuleTag::TBPF, "counter");
-    let req = DeployRequest { envelope: module.encode(), params: vec![], gas_limit: GAS };
+    let req = DeployRequest {
+        envelope: module.encode(),
+        params: vec![],
+        gas_limit: GAS,
+    };
     let e = host.deploy(&mut state, &tx(99, OWNER), &req).unwrap_err();
-    assert!(matches!(e, Error::Activation(ActivationError::NotYetActive { from: 100, height: 99, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::Activation(ActivationError::NotYetActive {
+                from: 100,
+                height: 99,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("from height 100"), "{e}");
     assert!(state.contracts.is_empty());
-    assert!(host.deploy(&mut state, &tx(100, OWNER), &req).unwrap().deployed);
+    assert!(
+        host.deploy(&mut state, &tx(100, OWNER), &req)
+            .unwrap()
+            .deployed
+    );
 }
 
 #[test]
@@ -44,15 +63,31 @@ fn after_the_legacy_sunset_deploys_are_refused_and_old_contracts_still_run() {
     let counter = example(ModuleTag::LEGACY, "counter");
     let c = deploy(&host, &mut state, &counter, 49).address;
     let token = example(ModuleTag::LEGACY, "token");
-    let req = DeployRequest { envelope: token.encode(), params: vec![], gas_limit: GAS };
+    let req = DeployRequest {
+        envelope: token.encode(),
+        params: vec![],
+        gas_limit: GAS,
+    };
     let e = host.deploy(&mut state, &tx(50, OWNER), &req).unwrap_err();
-    assert!(matches!(e, Error::Activation(ActivationError::Sunset { since: 50, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::Activation(ActivationError::Sunset { since: 50, .. })
+        ),
+        "{e:?}"
+    );
     // The invoke helper runs at height 10; run at a height far past the sunset instead.
     let r = host
         .invoke(
             &mut state,
             &tx(5_000, ALICE),
-            &InvokeRequest { contract: c, call: Call::Entry(0), params: vec![], gas_limit: GAS, deposits: vec![] },
+            &InvokeRequest {
+                contract: c,
+                call: Call::Entry(0),
+                params: vec![],
+                gas_limit: GAS,
+                deposits: vec![],
+            },
         )
         .unwrap();
     assert!(r.is_success(), "{:?}", r.outcome);
@@ -64,11 +99,32 @@ fn a_failing_call_leaves_the_state_untouched_and_charges_gas() {
     let host = host();
     let mut state = MemoryProvider::default();
     let t = deploy(&host, &mut state, &example(ModuleTag::TBPF, "token"), 1).address;
-    assert!(invoke(&host, &mut state, t, OWNER, Call::Entry(0), &to_amount(&ALICE, 10)).is_success());
+    assert!(
+        invoke(
+            &host,
+            &mut state,
+            t,
+            OWNER,
+            Call::Entry(0),
+            &to_amount(&ALICE, 10)
+        )
+        .is_success()
+    );
     let before = state.clone();
-    let r = invoke(&host, &mut state, t, ALICE, Call::Entry(1), &to_amount(&BOB, 11));
+    let r = invoke(
+        &host,
+        &mut state,
+        t,
+        ALICE,
+        Call::Entry(1),
+        &to_amount(&BOB, 11),
+    );
     assert_eq!(r.outcome.status, ExitStatus::Exit(3));
-    assert!(r.outcome.gas_used > INTRINSIC_GAS, "gas is charged: {}", r.outcome.gas_used);
+    assert!(
+        r.outcome.gas_used > INTRINSIC_GAS,
+        "gas is charged: {}",
+        r.outcome.gas_used
+    );
     assert!(r.events.is_empty());
     assert_eq!(state, before, "nothing changed");
 }
@@ -96,10 +152,18 @@ fn a_call_to_a_missing_entry_is_refused_without_running() {
     for tag in [ModuleTag::TBPF, ModuleTag::LEGACY, ModuleTag::WASM] {
         let c = deploy(&host, &mut state, &example(tag, "counter"), 1).address;
         let r = invoke(&host, &mut state, c, ALICE, Call::Entry(77), &[]);
-        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(77))), "{tag}");
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(77))),
+            "{tag}"
+        );
         assert_eq!(r.outcome.gas_used, INTRINSIC_GAS, "{tag}: nothing executed");
         let r = invoke(&host, &mut state, c, ALICE, Call::Hook(5), &[]);
-        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Hook(5))), "{tag}");
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Trap(Trap::UnknownEntry(Call::Hook(5))),
+            "{tag}"
+        );
     }
 }
 
@@ -130,11 +194,15 @@ fn deposits_are_credited_only_when_the_call_succeeds() {
         deposits: vec![(NATIVE_ASSET, 500)],
     };
     // A failing call: the deposit is not credited.
-    let r = host.invoke(&mut state, &tx(2, ALICE), &call(to_amount(&BOB, 1))).unwrap();
+    let r = host
+        .invoke(&mut state, &tx(2, ALICE), &call(to_amount(&BOB, 1)))
+        .unwrap();
     assert_eq!(r.outcome.status, ExitStatus::Exit(3));
     assert_eq!(state.balances.get(&(t, NATIVE_ASSET)), None);
     // A succeeding call (a zero transfer): the deposit is credited.
-    let r = host.invoke(&mut state, &tx(3, ALICE), &call(to_amount(&BOB, 0))).unwrap();
+    let r = host
+        .invoke(&mut state, &tx(3, ALICE), &call(to_amount(&BOB, 0)))
+        .unwrap();
     assert!(r.is_success(), "{:?}", r.outcome);
     assert_eq!(state.balances.get(&(t, NATIVE_ASSET)), Some(&500));
 }
@@ -145,33 +213,124 @@ fn refusals_before_execution_are_errors_naming_the_problem() {
     let mut state = MemoryProvider::default();
     let counter = example(ModuleTag::TBPF, "counter");
     let c = deploy(&host, &mut state, &counter, 1).address;
-    let req = DeployRequest { envelope: counter.encode(), params: vec![], gas_limit: GAS };
-    assert!(matches!(host.deploy(&mut state, &tx(2, OWNER), &req), Err(Error::ContractExists(a)) if a == c));
+    let req = DeployRequest {
+        envelope: counter.encode(),
+        params: vec![],
+        gas_limit: GAS,
+    };
+    assert!(
+        matches!(host.deploy(&mut state, &tx(2, OWNER), &req), Err(Error::ContractExists(a)) if a == c)
+    );
     let e = host
-        .invoke(&mut state, &tx(2, ALICE), &InvokeRequest {
-            contract: [9; 32],
-            call: Call::Entry(0),
-            params: vec![],
-            gas_limit: GAS,
-            deposits: vec![],
-        })
+        .invoke(
+            &mut state,
+            &tx(2, ALICE),
+            &InvokeRequest {
+                contract: [9; 32],
+                call: Call::Entry(0),
+                params: vec![],
+                gas_limit: GAS,
+                deposits: vec![],
+            },
+        )
         .unwrap_err();
     assert!(e.to_string().starts_with("no contract at 0909"), "{e}");
     let e = host
-        .invoke(&mut state, &tx(2, ALICE), &InvokeRequest {
-            contract: c,
-            call: Call::Entry(0),
-            params: vec![],
-            gas_limit: INTRINSIC_GAS - 1,
-            deposits: vec![],
-        })
+        .invoke(
+            &mut state,
+            &tx(2, ALICE),
+            &InvokeRequest {
+                contract: c,
+                call: Call::Entry(0),
+                params: vec![],
+                gas_limit: INTRINSIC_GAS - 1,
+                deposits: vec![],
+            },
+        )
         .unwrap_err();
     assert!(matches!(e, Error::GasTooLow { .. }), "{e}");
     // Garbage code under a valid tag never reaches the state.
     let bad = tos_host::ContractModule::new(ModuleTag::TBPF, b"not an elf".to_vec());
     let e = host
-        .deploy(&mut state, &tx(3, OWNER), &DeployRequest { envelope: bad.encode(), params: vec![], gas_limit: GAS })
+        .deploy(
+            &mut state,
+            &tx(3, OWNER),
+            &DeployRequest {
+                envelope: bad.encode(),
+                params: vec![],
+                gas_limit: GAS,
+            },
+        )
         .unwrap_err();
-    assert!(matches!(e, Error::Load { tag: ModuleTag::TBPF, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Load {
+                tag: ModuleTag::TBPF,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(state.contracts.len(), 1);
+}
+
+#[test]
+fn an_engine_version_switch_serves_the_old_configuration_below_its_height_and_the_new_from_it() {
+    use std::sync::Arc;
+    use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
+    use tos_host::{EngineRegistry, Host};
+
+    // Version 1 is the default configuration; the new one has a smaller heap (16 KiB).
+    let old = TbpfEngine::new(TbpfConfig::default()).unwrap();
+    let mut small_heap = TbpfConfig::default();
+    small_heap.set_heap_size(16 * 1024);
+    let new = TbpfEngine::new(small_heap).unwrap();
+    let new_version = tos_engine_api::ExecutionEngine::version(&new);
+    assert_ne!(new_version, 1);
+    let mut registry = EngineRegistry::empty();
+    registry
+        .register(Arc::new(old))
+        .unwrap()
+        .register(Arc::new(new))
+        .unwrap();
+    let schedule = schedule(&format!(
+        "network = \"switch\"\n[engines.tbpf]\ndeploy_from = 0\nversions = [{{ from = 0, version = 1 }}, {{ from = 200, version = {new_version} }}]"
+    ));
+    let host = Host::new(registry, schedule);
+    let mut state = MemoryProvider::default();
+    let c = deploy(&host, &mut state, &example(ModuleTag::TBPF, "compute"), 1).address;
+    // The sieve of 32768 needs 32 KiB of heap.
+    let sieve = |height| {
+        host.invoke(
+            &mut state.clone(),
+            &tx(height, ALICE),
+            &InvokeRequest {
+                contract: c,
+                call: Call::Entry(1),
+                params: 32768u32.to_le_bytes().to_vec(),
+                gas_limit: 100_000_000,
+                deposits: vec![],
+            },
+        )
+        .unwrap()
+    };
+    let below = sieve(199);
+    assert_eq!(below.engine_version, 1);
+    assert!(below.is_success(), "{:?}", below.outcome);
+    assert_eq!(
+        u64_le(&below.outcome.return_data),
+        3512,
+        "primes below 32768"
+    );
+    let at = sieve(200);
+    assert_eq!(at.engine_version, new_version);
+    assert!(
+        matches!(
+            at.outcome.status,
+            ExitStatus::Trap(Trap::MemoryAccess { .. })
+        ),
+        "the 16 KiB heap cannot hold the sieve: {:?}",
+        at.outcome.status
+    );
 }

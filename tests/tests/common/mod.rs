@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use tos_engine_api::{Call, Hash, ModuleTag};
 use tos_host::{
-    ActivationSchedule, BuiltinConfig, CallReport, ContractModule, DeployRequest, DeployResult, EngineRegistry, Host,
-    InvokeRequest, MemoryProvider, TxContext,
+    ActivationSchedule, BuiltinConfig, CallReport, ContractModule, DeployRequest, DeployResult,
+    EngineRegistry, Host, InvokeRequest, MemoryProvider, TxContext,
 };
 
 // Link the wasm plug-in: the host itself never names it.
@@ -40,7 +40,10 @@ pub fn example(tag: ModuleTag, name: &str) -> ContractModule {
 pub fn host_with(schedule: ActivationSchedule, jit: bool) -> Host {
     let mut cfg = BuiltinConfig::default();
     cfg.set_tbpf_jit(jit);
-    Host::new(EngineRegistry::builtin(&cfg).expect("engines start"), schedule)
+    Host::new(
+        EngineRegistry::builtin(&cfg).expect("engines start"),
+        schedule,
+    )
 }
 
 pub fn host() -> Host {
@@ -50,12 +53,30 @@ pub fn host() -> Host {
 pub fn tx(height: u64, source: Hash) -> TxContext {
     let mut tx_hash = [0u8; 32];
     tx_hash[..8].copy_from_slice(&height.to_le_bytes());
-    TxContext { height, block_hash: [height as u8; 32], tx_hash, source }
+    TxContext {
+        height,
+        block_hash: [height as u8; 32],
+        tx_hash,
+        source,
+    }
 }
 
-pub fn deploy(host: &Host, state: &mut MemoryProvider, module: &ContractModule, height: u64) -> DeployResult {
-    host.deploy(state, &tx(height, OWNER), &DeployRequest { envelope: module.encode(), params: vec![], gas_limit: GAS })
-        .unwrap_or_else(|e| panic!("deploy of {} module: {e}", module.tag))
+pub fn deploy(
+    host: &Host,
+    state: &mut MemoryProvider,
+    module: &ContractModule,
+    height: u64,
+) -> DeployResult {
+    host.deploy(
+        state,
+        &tx(height, OWNER),
+        &DeployRequest {
+            envelope: module.encode(),
+            params: vec![],
+            gas_limit: GAS,
+        },
+    )
+    .unwrap_or_else(|e| panic!("deploy of {} module: {e}", module.tag))
 }
 
 pub fn invoke_gas(
@@ -67,17 +88,39 @@ pub fn invoke_gas(
     params: &[u8],
     gas_limit: u64,
 ) -> CallReport {
-    host.invoke(state, &tx(10, from), &InvokeRequest { contract, call, params: params.to_vec(), gas_limit, deposits: vec![] })
-        .unwrap_or_else(|e| panic!("invoke {call}: {e}"))
+    host.invoke(
+        state,
+        &tx(10, from),
+        &InvokeRequest {
+            contract,
+            call,
+            params: params.to_vec(),
+            gas_limit,
+            deposits: vec![],
+        },
+    )
+    .unwrap_or_else(|e| panic!("invoke {call}: {e}"))
 }
 
-pub fn invoke(host: &Host, state: &mut MemoryProvider, contract: Hash, from: Hash, call: Call, params: &[u8]) -> CallReport {
+pub fn invoke(
+    host: &Host,
+    state: &mut MemoryProvider,
+    contract: Hash,
+    from: Hash,
+    call: Call,
+    params: &[u8],
+) -> CallReport {
     invoke_gas(host, state, contract, from, call, params, GAS)
 }
 
 /// The storage of one contract, key → value.
 pub fn storage_of(state: &MemoryProvider, contract: &Hash) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    state.storage.iter().filter(|((c, _), _)| c == contract).map(|((_, k), v)| (k.clone(), v.clone())).collect()
+    state
+        .storage
+        .iter()
+        .filter(|((c, _), _)| c == contract)
+        .map(|((_, k), v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 pub fn to_amount(to: &Hash, amount: u64) -> Vec<u8> {
