@@ -1,8 +1,9 @@
 ;; The counter of docs/EXAMPLES.md, for the wasm engine.
 ;;
 ;;   hook 0    constructor: store "count" = 0 (8 bytes)                                  -> 0
-;;   entry 0   increment: count += 1 (absent counts as 0, u64 wrapping); store; event 1 with
-;;             the new value (8 bytes); return data = new value                           -> 0
+;;   entry 0   increment: count += 1 (absent counts as 0); store; event 1 with the new
+;;             value (8 bytes); return data = new value  -> 0; 2 if count is u64::MAX
+;;             (nothing stored)
 ;;   entry 1   get: return data = count (8 bytes; 0 when absent)                          -> 0
 ;;   entry 2   add(amount: u64, exactly 8 bytes of params): count += amount; store; event 1;
 ;;             return data = new value  -> 0; 1 if params are not 8 bytes; 2 on overflow
@@ -44,7 +45,12 @@
     (i64.const 0))
 
   (func (export "entry_0") (result i64)
-    (call $publish (i64.add (call $load_count) (i64.const 1)))
+    (local $count i64)
+    (local.set $count (call $load_count))
+    ;; -1 is u64::MAX: incrementing it would overflow.
+    (if (i64.eq (local.get $count) (i64.const -1))
+      (then (return (i64.const 2))))
+    (call $publish (i64.add (local.get $count) (i64.const 1)))
     (i64.const 0))
 
   (func (export "entry_1") (result i64)

@@ -2,7 +2,7 @@
 //!
 //! The host never names this crate: it registers itself with
 //! `inventory::submit!(tos_engine_api::EnginePlugin { .. })`, so a binary that links it
-//! (`use tos_engine_wasm as _;`) runs modules of tag 2 ([`ModuleTag::WASM`]) and one that
+//! (`use tos_engine_wasm as _;`) runs modules of tag 2 ([`ModuleTag::WASM`](tos_engine_api::ModuleTag::WASM)) and one that
 //! does not gets a clear "no engine for tag wasm" from the host.
 //!
 //! ```

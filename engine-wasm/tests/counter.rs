@@ -49,6 +49,8 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
         step(Call::Entry(2), &le(u64::MAX - 42), 0, Some(u64::MAX), Some(u64::MAX), Some(u64::MAX)),
         step(Call::Entry(1), &[], 0, Some(u64::MAX), None, Some(u64::MAX)),
         step(Call::Entry(2), &le(0), 0, Some(u64::MAX), Some(u64::MAX), Some(u64::MAX)),
+        // Incrementing u64::MAX is refused with exit 2 and stores nothing.
+        step(Call::Entry(0), &[], 2, Some(u64::MAX), None, None),
     ];
     let mut host = RecordingHost::default();
     let mut gas = Vec::new();
@@ -80,8 +82,8 @@ fn wat_counter_follows_examples_md_with_pinned_gas() {
 /// Per step of `scenario`. For example the first, `get` with no count stored: the page (255),
 /// tos_storage_load of the 5-byte key finding nothing (500 + 5), tos_set_return_data of 8
 /// bytes (50 + 8), 17 operators and 2 function entries: 837.
-const GOLDEN_COUNTER_GAS: [Gas; 13] = [
-    837, 1333, 845, 2143, 2143, 2224, 328, 329, 321, 864, 2224, 845, 2224,
+const GOLDEN_COUNTER_GAS: [Gas; 14] = [
+    837, 1333, 845, 2149, 2149, 2224, 328, 329, 321, 864, 2224, 845, 2224, 787,
 ];
 
 #[test]
