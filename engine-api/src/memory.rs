@@ -34,6 +34,9 @@ pub struct MemoryError {
 /// A contract's memory as syscall bodies see it: bounds-checked, and read-only where the
 /// engine says so (the program and the input are never writable).
 ///
+/// Every engine treats a zero-length access the same way: it touches no byte, so it succeeds
+/// at any address (docs/ABI.md).
+///
 /// Each engine implements it over its own memory (rbpf's memory mapping, a wasm linear
 /// memory, the legacy VM's scratch buffer), so a syscall body is written once.
 pub trait GuestMemory {
@@ -101,6 +104,10 @@ impl<'a> SliceMemory<'a> {
         len: usize,
         access: Access,
     ) -> Result<std::ops::Range<usize>, MemoryError> {
+        if len == 0 {
+            // A zero-length range touches no byte: valid at any address (docs/ABI.md).
+            return Ok(0..0);
+        }
         let err = MemoryError {
             addr,
             len: len as u64,
@@ -125,7 +132,7 @@ impl GuestMemory for SliceMemory<'_> {
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemoryError> {
         let r = self.range(addr, data.len(), Access::Write)?;
-        if !self.writable {
+        if !self.writable && !data.is_empty() {
             return Err(MemoryError {
                 addr,
                 len: data.len() as u64,
@@ -151,6 +158,7 @@ mod tests {
         assert!(m.read(0x1003, &mut b).is_err());
         assert!(m.read(0xfff, &mut b).is_err());
         assert!(m.read(u64::MAX, &mut b).is_err());
+        m.read(u64::MAX, &mut []).expect("zero-length reads touch nothing");
         m.write(0x1000, &[9]).unwrap();
         let mut ro_backing = [0u8; 4];
         let mut ro = SliceMemory::new(0, &mut ro_backing, false);

@@ -280,3 +280,43 @@ fn elf_error(e: ElfError) -> LoadError {
         other => LoadError::Malformed(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loaders_are_built_once_per_feature_set() {
+        let mut config = TbpfConfig::default();
+        config.set_jit(false);
+        let engine = TbpfEngine::new(config).unwrap();
+        let none = FeatureSet::new();
+        let some: FeatureSet = ["x"].into_iter().collect();
+        let a = engine.loader(&none).unwrap();
+        let b = engine.loader(&none).unwrap();
+        let c = engine.loader(&some).unwrap();
+        assert!(Arc::ptr_eq(&a.loader, &b.loader));
+        assert!(!Arc::ptr_eq(&a.loader, &c.loader));
+        assert_eq!(a.active.len(), SyscallTable::global().unwrap().len());
+        // Every live syscall is registered under its id.
+        for def in a.active.iter() {
+            let (name, _) = a.loader.get_function_registry().lookup_by_key(def.id).unwrap();
+            assert_eq!(name, def.name.as_bytes());
+        }
+    }
+
+    #[test]
+    fn jit_flag_does_not_change_the_version() {
+        let mut on = TbpfConfig::default();
+        on.set_jit(crate::config::JIT_AVAILABLE);
+        let mut off = TbpfConfig::default();
+        off.set_jit(false);
+        let (on, off) = (TbpfEngine::new(on).unwrap(), TbpfEngine::new(off).unwrap());
+        assert_eq!(on.version(), off.version());
+        if !crate::config::JIT_AVAILABLE {
+            let mut c = TbpfConfig::default();
+            c.set_jit(true);
+            assert!(TbpfEngine::new(c).is_err());
+        }
+    }
+}

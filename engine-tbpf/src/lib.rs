@@ -38,7 +38,14 @@
 //! One unit per executed instruction (an `lddw` counts once), plus each syscall's documented
 //! cost, charged to the same meter before the syscall works: the instructions left shrink by
 //! what a syscall charged. Running out charges the whole limit. Interpreter and JIT give the same
-//! status and gas for every module.
+//! status and gas for every module: where rbpf's JIT would not (a module whose last instruction
+//! can fall through past the end of `.text`, a case its JIT reports without pc or count), the
+//! module is interpreted even on a JIT engine.
+//!
+//! # Versions
+//! [`ExecutionEngine::version`](tos_engine_api::ExecutionEngine::version) is 1 for the default
+//! settings; any other setting that changes results (SBPF versions, limits) gives a fingerprint
+//! with the top bit set. The JIT flag never changes it.
 //!
 //! # Traps
 //! rbpf's errors map to [`Trap`]s: instruction budget → `OutOfGas`; access violations →

@@ -290,7 +290,9 @@ fn entry_table_refuses_missing_entries_without_running() {
 }
 
 /// (name, version, asm, rodata, expected trap, expected gas)
-fn trap_cases() -> Vec<(&'static str, Sbpf, &'static str, Vec<u8>, Trap, u64)> {
+type TrapCase = (&'static str, Sbpf, &'static str, Vec<u8>, Trap, u64);
+
+fn trap_cases() -> Vec<TrapCase> {
     let ro = MM_PROGRAM_START;
     vec![
         ("div by zero v1", Sbpf::V1, "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\ndiv64 r1, r2\nexit", vec![], Trap::DivisionByZero, 3),

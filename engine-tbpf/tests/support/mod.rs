@@ -130,7 +130,7 @@ impl Sections {
 }
 
 fn align(v: &mut Vec<u8>, to: usize) {
-    while v.len() % to != 0 {
+    while !v.len().is_multiple_of(to) {
         v.push(0);
     }
 }
@@ -146,7 +146,9 @@ fn put_u64(v: &mut [u8], at: usize, x: u64) {
 }
 
 /// Assembles the text and returns (bytes, labels, fixups, syscall names by pc).
-fn assemble_text(m: &Module) -> (Vec<u8>, BTreeMap<String, usize>, Vec<(usize, Fix)>, BTreeMap<usize, String>) {
+type Assembled = (Vec<u8>, BTreeMap<String, usize>, Vec<(usize, Fix)>, BTreeMap<usize, String>);
+
+fn assemble_text(m: &Module) -> Assembled {
     let mut src = String::new();
     let mut labels = BTreeMap::new();
     let mut fixes = Vec::new();
