@@ -59,12 +59,13 @@ impl Engine for DynEngine {
     }
 }
 
-forward_engine!(tos_engine_tbpf::TbpfEngine);
+forward_engine!(tos_engine_tbpf::TbpfEngine, tos_engine_legacy::LegacyEngine);
 
 /// The engines a registry holds: built-ins by value (static dispatch), others behind `Arc`.
 #[enum_dispatch(Engine)]
 pub(crate) enum RegisteredEngine {
     Tbpf(tos_engine_tbpf::TbpfEngine),
+    Legacy(tos_engine_legacy::LegacyEngine),
     Dyn(DynEngine),
 }
 
@@ -190,6 +191,12 @@ impl EngineRegistry {
             message: e.to_string(),
         })?;
         registry.insert(RegisteredEngine::from(tbpf), EngineOrigin::Builtin)?;
+        let legacy = tos_engine_legacy::LegacyEngine::new(tos_engine_legacy::LegacyConfig::default())
+            .map_err(|e| RegistryError::Builtin {
+                name: "legacy",
+                message: e.to_string(),
+            })?;
+        registry.insert(RegisteredEngine::from(legacy), EngineOrigin::Builtin)?;
         registry.load_plugins()?;
         Ok(registry)
     }
