@@ -85,7 +85,7 @@ fn tokenize(line_no: usize, line: &str) -> Result<Vec<Tok>, AsmError> {
                     })?
                     .chars()
                     .collect();
-                if text.len() % 2 != 0 {
+                if !text.len().is_multiple_of(2) {
                     return err(line_no, "hex literal has an odd number of digits");
                 }
                 let mut bytes = Vec::with_capacity(text.len() / 2);
@@ -367,6 +367,7 @@ enum Item {
 
 #[derive(Debug)]
 struct ChunkSrc {
+    line: usize,
     args: u8,
     rets: u8,
     locals: Option<u8>,
@@ -448,6 +449,7 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
                     let name = t.ident("a chunk name")?;
                     valid_name(line, &name, "chunk")?;
                     let mut src = ChunkSrc {
+                        line,
                         args: 0,
                         rets: 0,
                         locals: None,
@@ -564,7 +566,7 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
     };
 
     for (ci, src) in chunks.iter().enumerate() {
-        let chunk_line = src.items.first().map_or(0, |(l, _)| *l);
+        let chunk_line = src.line;
         // Label offsets.
         let mut labels: HashMap<&str, u16> = HashMap::new();
         let mut offset = 0usize;

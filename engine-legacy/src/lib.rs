@@ -90,6 +90,8 @@ mod module;
 mod opcode;
 mod program;
 mod syscall;
+#[cfg(test)]
+mod tests;
 mod value;
 mod vm;
 

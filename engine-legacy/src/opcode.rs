@@ -154,6 +154,7 @@ macro_rules! define_opcodes {
             }
 
             /// The static gas cost (dynamic charges come on top, see the crate docs).
+            #[inline(always)]
             pub(crate) const fn gas(self) -> u64 {
                 match self { $(Opcode::$name => $gas,)* }
             }

@@ -87,8 +87,8 @@ impl Program {
             for (i, instr) in code.iter_mut().enumerate() {
                 let at = offsets.get(i).copied().map_or(0, usize::from);
                 match instr {
-                    Instr::Const(id) => {
-                        if usize::from(*id) >= module.constants.len() {
+                    Instr::Const(id)
+                        if usize::from(*id) >= module.constants.len() => {
                             return Err(verr(
                                 ci,
                                 at,
@@ -98,18 +98,16 @@ impl Program {
                                 ),
                             ));
                         }
-                    }
-                    Instr::Load(l) | Instr::Store(l) => {
-                        if *l >= chunk.locals {
+                    Instr::Load(l) | Instr::Store(l)
+                        if *l >= chunk.locals => {
                             return Err(verr(
                                 ci,
                                 at,
                                 format!("local {l} does not exist (the chunk has {})", chunk.locals),
                             ));
                         }
-                    }
-                    Instr::Call(c) => {
-                        if usize::from(*c) >= module.chunks.len() {
+                    Instr::Call(c)
+                        if usize::from(*c) >= module.chunks.len() => {
                             return Err(verr(
                                 ci,
                                 at,
@@ -119,7 +117,6 @@ impl Program {
                                 ),
                             ));
                         }
-                    }
                     Instr::Jmp(t) | Instr::JmpIf(t) | Instr::JmpIfNot(t) => {
                         let index = offsets.binary_search(t).map_err(|_| {
                             verr(ci, at, format!("jump target {t:#x} is not an instruction"))

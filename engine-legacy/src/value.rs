@@ -22,9 +22,10 @@ use crate::limits::{
 /// `Map` = 10): integers little-endian, `bool` one byte 0 or 1, strings and bytes a `u32`
 /// length then the bytes, arrays a `u32` count then the items, maps a `u32` count then key,
 /// value pairs with keys strictly ascending (so every map has one encoding).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub enum ValueCell {
-    /// No value (tag 0).
+    /// No value (tag 0); the default.
+    #[default]
     Null,
     /// A boolean (tag 1).
     Bool(bool),

@@ -38,7 +38,7 @@ mod hash;
 mod table;
 pub mod testing;
 
-pub use bodies::limits;
+pub use bodies::{ABSENT, limits};
 pub use hash::murmur3_32;
 pub use table::{ActiveSyscalls, SyscallTable, TableError};
 

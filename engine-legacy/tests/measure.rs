@@ -1,0 +1,81 @@
+//! Throughput figures (ignored by default; run in release):
+//! `cargo test --release -p tos-engine-legacy --test measure -- --ignored --nocapture`.
+
+use std::time::Instant;
+
+use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet};
+use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
+use tos_syscalls::testing::RecordingHost;
+
+#[test]
+#[ignore = "measurement; run in release with --ignored --nocapture"]
+fn interpreter_throughput() {
+    // A counting loop: 13 instructions (13 gas) per iteration, all on scalars.
+    let text = "
+.chunk main args=1 locals=3
+    load 0
+    bytes.to_u64
+    store 1
+    imm 0
+    store 2
+top:
+    load 1
+    imm 0
+    eq
+    jmp.if done
+    load 2
+    load 1
+    add
+    store 2
+    load 1
+    imm 1
+    sub
+    store 1
+    jmp top
+done:
+    imm 0
+    exit
+.entry 0 main
+";
+    let code = assemble(text).unwrap().to_bytes().unwrap();
+    let engine = LegacyEngine::new(LegacyConfig::default()).unwrap();
+    let prepared = engine.prepare(&code, &FeatureSet::new()).unwrap();
+    let n: u64 = 5_000_000;
+    let params = n.to_le_bytes();
+    let call = Call::Entry(0);
+    let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
+    let start = Instant::now();
+    let out = prepared.run(call, &params, &mut host, u64::MAX).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(out.status, ExitStatus::Exit(0));
+    let per_sec = out.gas_used as f64 / elapsed.as_secs_f64();
+    println!(
+        "loop: {} gas (= instructions) in {:?}: {:.1} M instructions/s",
+        out.gas_used,
+        elapsed,
+        per_sec / 1e6
+    );
+
+    // Prepare and one token transfer, end to end.
+    let token = include_bytes!("../examples/token.tosl");
+    let start = Instant::now();
+    let rounds = 2_000;
+    for _ in 0..rounds {
+        engine.prepare(token, &FeatureSet::new()).unwrap();
+    }
+    println!("prepare token.tosl: {:?} each", start.elapsed() / rounds);
+    let prepared = engine.prepare(token, &FeatureSet::new()).unwrap();
+    let mut host = RecordingHost::default();
+    let mut params = vec![0x22; 32];
+    params.extend_from_slice(&1u64.to_le_bytes());
+    host.storage.insert([&b"bal"[..], &[0; 32]].concat(), u64::MAX.to_le_bytes().to_vec());
+    let call = Call::Entry(1);
+    host.input = CallInput::new(call, params.clone()).encode();
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let out = prepared.run(call, &params, &mut host, 1_000_000).unwrap();
+        assert_eq!(out.status, ExitStatus::Exit(0));
+        host.events.clear();
+    }
+    println!("token transfer: {:?} per call", start.elapsed() / rounds);
+}
