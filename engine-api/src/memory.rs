@@ -158,7 +158,8 @@ mod tests {
         assert!(m.read(0x1003, &mut b).is_err());
         assert!(m.read(0xfff, &mut b).is_err());
         assert!(m.read(u64::MAX, &mut b).is_err());
-        m.read(u64::MAX, &mut []).expect("zero-length reads touch nothing");
+        m.read(u64::MAX, &mut [])
+            .expect("zero-length reads touch nothing");
         m.write(0x1000, &[9]).unwrap();
         let mut ro_backing = [0u8; 4];
         let mut ro = SliceMemory::new(0, &mut ro_backing, false);

@@ -191,11 +191,12 @@ impl EngineRegistry {
             message: e.to_string(),
         })?;
         registry.insert(RegisteredEngine::from(tbpf), EngineOrigin::Builtin)?;
-        let legacy = tos_engine_legacy::LegacyEngine::new(tos_engine_legacy::LegacyConfig::default())
-            .map_err(|e| RegistryError::Builtin {
-                name: "legacy",
-                message: e.to_string(),
-            })?;
+        let legacy =
+            tos_engine_legacy::LegacyEngine::new(tos_engine_legacy::LegacyConfig::default())
+                .map_err(|e| RegistryError::Builtin {
+                    name: "legacy",
+                    message: e.to_string(),
+                })?;
         registry.insert(RegisteredEngine::from(legacy), EngineOrigin::Builtin)?;
         registry.load_plugins()?;
         Ok(registry)

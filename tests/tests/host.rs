@@ -334,3 +334,64 @@ fn an_engine_version_switch_serves_the_old_configuration_below_its_height_and_th
         at.outcome.status
     );
 }
+
+#[test]
+fn a_failing_constructor_stores_nothing_and_charges_its_gas() {
+    let host = host();
+    let mut state = MemoryProvider::default();
+    let code = tos_engine_legacy::assemble(
+        ".const key b\"k\"\n.const v b\"v\"\n\
+         .chunk init args=1\n    const key\n    const v\n    syscall tos_storage_store\n    pop\n    imm 7\n    exit\n\
+         .chunk noop args=1\n    imm 0\n    exit\n\
+         .hook 0 init\n.entry 0 noop\n",
+    )
+    .unwrap();
+    let module = tos_host::ContractModule::new(ModuleTag::LEGACY, code.to_bytes().unwrap());
+    let d = deploy(&host, &mut state, &module, 1);
+    assert!(!d.deployed);
+    let ctor = d.constructor.expect("hook 0 ran");
+    assert_eq!(ctor.outcome.status, ExitStatus::Exit(7));
+    assert!(d.gas_used > INTRINSIC_GAS && d.gas_used == ctor.outcome.gas_used);
+    assert_eq!(
+        state,
+        MemoryProvider::default(),
+        "neither the module nor its write was stored"
+    );
+    let e = host
+        .invoke(
+            &mut state,
+            &tx(2, ALICE),
+            &InvokeRequest {
+                contract: d.address,
+                call: Call::Entry(0),
+                params: vec![],
+                gas_limit: GAS,
+                deposits: vec![],
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::UnknownContract(_)), "{e}");
+}
+
+#[test]
+fn the_wasm_engine_comes_from_the_plug_in_registry_and_the_host_never_names_it() {
+    let manifest = std::fs::read_to_string(repo("host/Cargo.toml")).unwrap();
+    assert!(
+        !manifest.contains("engine-wasm"),
+        "host must not depend on engine-wasm"
+    );
+    let api = std::fs::read_to_string(repo("engine-api/Cargo.toml")).unwrap();
+    assert!(!api.contains("engine-wasm"));
+    let host = host();
+    let engines: Vec<_> = host.registry().engines().collect();
+    let wasm = engines
+        .iter()
+        .find(|e| e.tag == ModuleTag::WASM)
+        .expect("wasm engine registered");
+    assert_eq!(wasm.origin, tos_host::EngineOrigin::Plugin);
+    assert_eq!(wasm.name, "wasm");
+    for builtin in [ModuleTag::LEGACY, ModuleTag::TBPF] {
+        let e = engines.iter().find(|e| e.tag == builtin).unwrap();
+        assert_eq!(e.origin, tos_host::EngineOrigin::Builtin, "{builtin}");
+    }
+}
