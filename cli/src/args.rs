@@ -75,7 +75,9 @@ pub(crate) fn parse_deposit(text: &str) -> Result<(Hash, u64), CliError> {
     })?;
     let asset = parse_asset(asset)?;
     let amount = amount.trim().parse::<u64>().map_err(|e| {
-        CliError::user(format!("deposit `{text}`: amount `{amount}` is not a u64: {e}"))
+        CliError::user(format!(
+            "deposit `{text}`: amount `{amount}` is not a u64: {e}"
+        ))
     })?;
     Ok((asset, amount))
 }
@@ -108,8 +110,8 @@ pub(crate) fn read_limited(path: &Path, limit: usize, what: &str) -> Result<Vec<
             meta.len()
         )));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| CliError::user(format!("cannot read {what} {shown}: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::user(format!("cannot read {what} {shown}: {e}")))?;
     if bytes.len() > limit {
         return Err(CliError::user(format!(
             "{what} {shown} grew past the limit of {limit} bytes while being read"
@@ -147,10 +149,15 @@ mod tests {
     fn hashes_need_exactly_64_hex_digits() {
         let h = "ab".repeat(32);
         assert_eq!(parse_hash(&h, "address").unwrap(), [0xab; 32]);
-        assert_eq!(parse_hash(&format!("0x{h}"), "address").unwrap(), [0xab; 32]);
+        assert_eq!(
+            parse_hash(&format!("0x{h}"), "address").unwrap(),
+            [0xab; 32]
+        );
         let e = parse_hash("abcd", "address").unwrap_err().to_string();
         assert!(e.contains("64 hex digits") && e.contains("2 bytes"), "{e}");
-        let e = parse_hash(&"zz".repeat(32), "address").unwrap_err().to_string();
+        let e = parse_hash(&"zz".repeat(32), "address")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid hex"), "{e}");
     }
 
@@ -158,7 +165,10 @@ mod tests {
     fn accounts_are_keys_or_hashed_names() {
         let h = "01".repeat(32);
         assert_eq!(parse_account(&h, "--from").unwrap(), [1; 32]);
-        assert_eq!(parse_account("alice", "--from").unwrap(), named_key("alice"));
+        assert_eq!(
+            parse_account("alice", "--from").unwrap(),
+            named_key("alice")
+        );
         assert_ne!(named_key("alice"), named_key("bob"));
         assert!(parse_account("", "--from").is_err());
         assert!(parse_account("0x1234", "--from").is_err());

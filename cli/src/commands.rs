@@ -56,8 +56,9 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             let params = parse_params(params)?;
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
-            let deployed =
-                deploy_into_state(&host, &ctx.state, &module, params, gas.gas, source, tx.height)?;
+            let deployed = deploy_into_state(
+                &host, &ctx.state, &module, params, gas.gas, source, tx.height,
+            )?;
             Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
         }
         Command::Invoke {
@@ -110,8 +111,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             let dir = tempfile::tempdir()
                 .map_err(|e| CliError::fault(format!("cannot make a temporary state: {e}")))?;
             let db = Database::open(&dir.path().join("state.redb"), OpenMode::Create)?;
-            let deployed =
-                deploy(&host, &db, &module, ctor_params, gas.gas, source, tx.height)?;
+            let deployed = deploy(&host, &db, &module, ctor_params, gas.gas, source, tx.height)?;
             if !deployed.result.deployed {
                 return Ok(print_deploy(&ctx, "run", &deployed, src, &tx.from));
             }
@@ -322,14 +322,31 @@ fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
     } else {
         outln!(
             "{}",
-            field(0, "not deployed", "the constructor failed; nothing was stored")
+            field(
+                0,
+                "not deployed",
+                "the constructor failed; nothing was stored"
+            )
         );
         outln!("{}", field(0, "address", hex32(&r.address)));
     }
-    outln!("{}", field(0, "tag", format!("{} ({})", r.tag, src.as_str())));
+    outln!(
+        "{}",
+        field(0, "tag", format!("{} ({})", r.tag, src.as_str()))
+    );
     outln!("{}", field(0, "code hash", hex32(&r.code_hash)));
-    outln!("{}", field(0, "code size", format!("{} bytes", thousands(d.code_size as u64))));
-    outln!("{}", field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source))));
+    outln!(
+        "{}",
+        field(
+            0,
+            "code size",
+            format!("{} bytes", thousands(d.code_size as u64))
+        )
+    );
+    outln!(
+        "{}",
+        field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source)))
+    );
     outln!("{}", field(0, "height", d.tx.height));
     outln!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
     match &r.constructor {
@@ -339,7 +356,10 @@ fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
                 outln!("{line}");
             }
         }
-        None => outln!("{}", field(0, "constructor", "none (the module has no hook 0)")),
+        None => outln!(
+            "{}",
+            field(0, "constructor", "none (the module has no hook 0)")
+        ),
     }
 }
 
@@ -383,15 +403,33 @@ fn print_invoke_text(i: &Invoked, from: &str) {
     outln!("{}", field(0, "contract", hex32(&i.request.contract)));
     outln!(
         "{}",
-        field(0, "call", format!("{}  params {}", i.request.call, show_bytes(&i.request.params)))
+        field(
+            0,
+            "call",
+            format!(
+                "{}  params {}",
+                i.request.call,
+                show_bytes(&i.request.params)
+            )
+        )
     );
     for (asset, amount) in &i.request.deposits {
-        outln!("{}", field(0, "deposit", format!("{amount} {}", asset_name(asset))));
+        outln!(
+            "{}",
+            field(0, "deposit", format!("{amount} {}", asset_name(asset)))
+        );
     }
-    outln!("{}", field(0, "caller", format!("{} ({from})", hex32(&i.tx.source))));
     outln!(
         "{}",
-        field(0, "height", format!("{}  tx {}", i.tx.height, hex32(&i.tx.tx_hash)))
+        field(0, "caller", format!("{} ({from})", hex32(&i.tx.source)))
+    );
+    outln!(
+        "{}",
+        field(
+            0,
+            "height",
+            format!("{}  tx {}", i.tx.height, hex32(&i.tx.tx_hash))
+        )
     );
     for line in call_lines(&i.report, i.request.gas_limit, 0) {
         outln!("{line}");
@@ -433,8 +471,7 @@ fn inspect(
         },
     )?;
     let schedule = host.schedule();
-    let height =
-        height.unwrap_or_else(|| schedule.tag(module.tag).map_or(0, |s| s.deploy_from));
+    let height = height.unwrap_or_else(|| schedule.tag(module.tag).map_or(0, |s| s.deploy_from));
     let version = schedule.engine_version(module.tag, height);
     let engine = version.and_then(|v| {
         host.registry()
@@ -481,7 +518,10 @@ fn inspect(
         }));
     } else {
         outln!("{}", field(0, "file", file.display()));
-        outln!("{}", field(0, "tag", format!("{} ({})", module.tag, src.as_str())));
+        outln!(
+            "{}",
+            field(0, "tag", format!("{} ({})", module.tag, src.as_str()))
+        );
         let engine_text = match (&engine, version) {
             (Some(e), _) => format!("{} version {}", e.name, e.version),
             (None, Some(v)) => format!("none (the schedule names version {v}, not compiled in)"),
@@ -490,9 +530,20 @@ fn inspect(
         outln!("{}", field(0, "engine", engine_text));
         outln!(
             "{}",
-            field(0, "network", format!("{} at height {height}", schedule.network()))
+            field(
+                0,
+                "network",
+                format!("{} at height {height}", schedule.network())
+            )
         );
-        outln!("{}", field(0, "size", format!("{} bytes", thousands(module.code.len() as u64))));
+        outln!(
+            "{}",
+            field(
+                0,
+                "size",
+                format!("{} bytes", thousands(module.code.len() as u64))
+            )
+        );
         outln!("{}", field(0, "code hash", hex32(&code_hash)));
         match &reason {
             None => outln!("{}", field(0, "verified", "ok")),
@@ -504,18 +555,37 @@ fn inspect(
         }
         if let Some(info) = &info {
             let list = |ids: Vec<String>| {
-                if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+                if ids.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ids.join(", ")
+                }
             };
             if info.entries.self_dispatch {
-                outln!("{}", field(0, "entries", "any (the module dispatches every call itself)"));
+                outln!(
+                    "{}",
+                    field(
+                        0,
+                        "entries",
+                        "any (the module dispatches every call itself)"
+                    )
+                );
             } else {
                 outln!(
                     "{}",
-                    field(0, "entries", list(info.entries.entries.iter().map(|i| i.to_string()).collect()))
+                    field(
+                        0,
+                        "entries",
+                        list(info.entries.entries.iter().map(|i| i.to_string()).collect())
+                    )
                 );
                 outln!(
                     "{}",
-                    field(0, "hooks", list(info.entries.hooks.iter().map(|i| i.to_string()).collect()))
+                    field(
+                        0,
+                        "hooks",
+                        list(info.entries.hooks.iter().map(|i| i.to_string()).collect())
+                    )
                 );
             }
             outln!("{}", field(0, "syscalls", list(info.imports.clone())));
@@ -535,7 +605,11 @@ fn inspect(
             }
         }
     }
-    Ok(if verdict == "ok" { EXIT_OK } else { EXIT_CONTRACT_FAILED })
+    Ok(if verdict == "ok" {
+        EXIT_OK
+    } else {
+        EXIT_CONTRACT_FAILED
+    })
 }
 
 fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliError> {
@@ -563,7 +637,9 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
                     "value_text": value.as_deref().and_then(printable),
                 }));
             } else {
-                let shown = value.as_deref().map_or_else(|| "(absent)".to_owned(), show_bytes);
+                let shown = value
+                    .as_deref()
+                    .map_or_else(|| "(absent)".to_owned(), show_bytes);
                 outln!("{}", field(0, &show_key(&key), shown));
             }
         }
@@ -670,7 +746,11 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
     }
     let features = schedule.features_at(height);
     let mut syscalls: Vec<String> = match tos_syscalls::SyscallTable::global() {
-        Ok(t) => t.active(&features).iter().map(|d| d.name.to_owned()).collect(),
+        Ok(t) => t
+            .active(&features)
+            .iter()
+            .map(|d| d.name.to_owned())
+            .collect(),
         Err(e) => return Err(CliError::fault(format!("the syscall table is broken: {e}"))),
     };
     syscalls.sort();
@@ -714,7 +794,11 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
     }
     outln!(
         "{}",
-        field(0, "network", format!("{} at height {height}", schedule.network()))
+        field(
+            0,
+            "network",
+            format!("{} at height {height}", schedule.network())
+        )
     );
     outln!("engines compiled in");
     if registered.is_empty() {
@@ -747,9 +831,20 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
     let feats: Vec<&str> = features.iter().collect();
     outln!(
         "{}",
-        field(0, "features", if feats.is_empty() { "none".to_owned() } else { feats.join(", ") })
+        field(
+            0,
+            "features",
+            if feats.is_empty() {
+                "none".to_owned()
+            } else {
+                feats.join(", ")
+            }
+        )
     );
-    outln!("{}", field(0, "syscalls", format!("{} live", syscalls.len())));
+    outln!(
+        "{}",
+        field(0, "syscalls", format!("{} live", syscalls.len()))
+    );
     for chunk in syscalls.chunks(4) {
         outln!("  {}", chunk.join(", "));
     }

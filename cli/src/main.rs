@@ -37,19 +37,29 @@ use clap::{Args, Parser, Subcommand};
 // Linking the crate registers the wasm plug-in engine (the host never names it).
 use tos_engine_wasm as _;
 
-use crate::error::{EXIT_INTERNAL, EXIT_USER};
 #[cfg(test)]
 use crate::error::CliError;
+use crate::error::{EXIT_INTERNAL, EXIT_USER};
 
 /// Local runner for TOS contracts: deploy, call and inspect them over a local state.
 #[derive(Debug, Parser)]
 #[command(name = "tosvm", version, about, long_about = None, max_term_width = 100)]
 pub(crate) struct Cli {
     /// The state database.
-    #[arg(long, global = true, value_name = "PATH", default_value = ".tosvm/state.redb")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".tosvm/state.redb"
+    )]
     pub(crate) state: PathBuf,
     /// The activation schedule: mainnet, testnet, devnet, or a TOML schedule file.
-    #[arg(long, global = true, value_name = "NAME|FILE", default_value = "devnet")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|FILE",
+        default_value = "devnet"
+    )]
     pub(crate) network: String,
     /// Print one JSON object per result on stdout instead of text.
     #[arg(long, global = true)]
@@ -279,6 +289,21 @@ fn install_panic_hook() {
     }));
 }
 
+/// Folds a multi-line message (a TOML parser's snippet) into one line: its first line and its
+/// last, which carry the place and the cause.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = match Cli::try_parse() {
@@ -299,7 +324,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let _ = std::io::stdout().flush();
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&e.to_string()));
             e.exit_code()
         }
     };
@@ -321,6 +346,15 @@ mod tests {
     fn quiet_catch_turns_a_panic_into_none() {
         assert_eq!(quiet_catch(|| 5), Some(5));
         assert_eq!(quiet_catch(|| -> u8 { panic!("boom") }), None);
+    }
+
+    #[test]
+    fn multi_line_messages_become_one_line() {
+        assert_eq!(one_line("a"), "a");
+        assert_eq!(
+            one_line("parse error at 1\n  |\n1 | x\n  ^\ninvalid type\n"),
+            "parse error at 1: invalid type"
+        );
     }
 
     #[test]

@@ -87,13 +87,13 @@ pub(crate) fn module_from_bytes(
     }
     match ContractModule::decode(&bytes, DEFAULT_MAX_MODULE_SIZE) {
         Ok(m) => Ok((m, TagSource::Envelope)),
-        Err(_) if shown.ends_with(".tosl") && is_source(&bytes) => assemble(&bytes, shown),
+        Err(_) if shown.ends_with(".tasm") && is_source(&bytes) => assemble(&bytes, shown),
         Err(e) => {
             let head: String = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
             Err(CliError::user(format!(
                 "cannot tell the engine of {shown}: it starts with {head}, which is no TBPF \
                  (7f454c46), wasm (0061736d) or legacy (544f534c) magic, and it is not a deploy \
-                 envelope ({e}); pass --tag (legacy assembly text is read from a .tosl file or \
+                 envelope ({e}); pass --tag (legacy assembly text is read from a .tasm file or \
                  with --tag legacy)"
             )))
         }
@@ -105,7 +105,10 @@ fn assemble(bytes: &[u8], shown: &str) -> Result<(ContractModule, TagSource), Cl
     let text = std::str::from_utf8(bytes)
         .map_err(|e| CliError::user(format!("{shown} is not UTF-8 text: {e}")))?;
     let code = crate::tools::assemble_text(text, shown)?;
-    Ok((ContractModule::new(ModuleTag::LEGACY, code), TagSource::Assembled))
+    Ok((
+        ContractModule::new(ModuleTag::LEGACY, code),
+        TagSource::Assembled,
+    ))
 }
 
 /// Reads the module file at `path` (at most [`DEFAULT_MAX_MODULE_SIZE`] bytes).
@@ -139,26 +142,36 @@ mod tests {
     fn envelopes_and_flags_are_accepted_and_garbage_is_named() {
         let env = ContractModule::new(ModuleTag::WASM, vec![1, 2, 3]).encode();
         let (m, src) = module_from_bytes(env, None, "f").unwrap();
-        assert_eq!((m.tag, m.code, src), (ModuleTag::WASM, vec![1, 2, 3], TagSource::Envelope));
+        assert_eq!(
+            (m.tag, m.code, src),
+            (ModuleTag::WASM, vec![1, 2, 3], TagSource::Envelope)
+        );
         let (m, src) = module_from_bytes(b"junk".to_vec(), Some(ModuleTag::TBPF), "f").unwrap();
         assert_eq!((m.tag, src), (ModuleTag::TBPF, TagSource::Flag));
         let (m, src) = module_from_bytes(vec![0xff, 0xfe], Some(ModuleTag::LEGACY), "f").unwrap();
         assert_eq!((m.tag, src), (ModuleTag::LEGACY, TagSource::Flag));
         let e = module_from_bytes(b"hello world".to_vec(), None, "x.bin").unwrap_err();
-        assert!(e.to_string().contains("x.bin") && e.to_string().contains("--tag"), "{e}");
+        assert!(
+            e.to_string().contains("x.bin") && e.to_string().contains("--tag"),
+            "{e}"
+        );
         assert!(module_from_bytes(vec![], None, "e").is_err());
         assert_eq!(parse_tag("auto").unwrap(), None);
         assert_eq!(parse_tag("TBPF").unwrap(), Some(ModuleTag::TBPF));
         assert!(parse_tag("evm").is_err());
-        let e = module_from_bytes(b"no such opcode".to_vec(), Some(ModuleTag::LEGACY), "a.tosl")
-            .unwrap_err();
-        assert!(e.to_string().starts_with("a.tosl: "), "{e}");
+        let e = module_from_bytes(
+            b"no such opcode".to_vec(),
+            Some(ModuleTag::LEGACY),
+            "a.tasm",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("a.tasm: "), "{e}");
     }
 
     #[test]
     fn legacy_assembly_is_assembled() {
         let src = b".chunk main args=1 locals=1\nimm 0\nexit\n.entry 0 main\n".to_vec();
-        let (m, src_kind) = module_from_bytes(src.clone(), None, "x.tosl").unwrap();
+        let (m, src_kind) = module_from_bytes(src.clone(), None, "x.tasm").unwrap();
         assert_eq!((m.tag, src_kind), (ModuleTag::LEGACY, TagSource::Assembled));
         assert!(m.code.starts_with(b"TOSL"));
         let (m2, _) = module_from_bytes(src, Some(ModuleTag::LEGACY), "x.txt").unwrap();

@@ -71,7 +71,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -195,7 +195,10 @@ mod tests {
     fn bytes_show_as_text_or_hex() {
         assert_eq!(show_bytes(b"hello, tos"), "\"hello, tos\"");
         assert_eq!(show_bytes(&[]), "(empty)");
-        assert_eq!(show_bytes(&[1, 0, 0, 0, 0, 0, 0, 0]), "0x0100000000000000 (u64 1)");
+        assert_eq!(
+            show_bytes(&[1, 0, 0, 0, 0, 0, 0, 0]),
+            "0x0100000000000000 (u64 1)"
+        );
         assert_eq!(show_bytes(&[0xff, 0]), "0xff00");
         assert_eq!(show_bytes(b"a\nb"), "0x610a62");
         assert_eq!(show_key(b"count"), "\"count\"");

@@ -47,7 +47,11 @@ impl ChainMeta {
     /// Hashes are simulated and deterministic: the block hash is
     /// `blake3("tosvm/block/v1" ‖ height as u64 LE)`, the transaction hash
     /// `blake3("tosvm/tx/v1" ‖ n as u64 LE)` where n is the transaction's 1-based number.
-    pub(crate) fn next_tx(&self, source: Hash, height: Option<Height>) -> Result<TxContext, CliError> {
+    pub(crate) fn next_tx(
+        &self,
+        source: Hash,
+        height: Option<Height>,
+    ) -> Result<TxContext, CliError> {
         let height = match height {
             Some(h) => h,
             None => self
@@ -105,7 +109,9 @@ pub(crate) struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("path", &self.path).finish()
+        f.debug_struct("Database")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -135,7 +141,10 @@ impl Database {
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
             std::fs::create_dir_all(dir).map_err(|e| {
-                CliError::user(format!("cannot create the state folder {}: {e}", dir.display()))
+                CliError::user(format!(
+                    "cannot create the state folder {}: {e}",
+                    dir.display()
+                ))
             })?;
         }
         // redb trusts a file it did not write and may panic on one altered behind its back;
@@ -292,20 +301,29 @@ fn decode_asset(bytes: &[u8]) -> Result<AssetInfo, ProviderError> {
 
 impl ContractProvider for TxnState<'_> {
     fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError> {
-        let table = self.txn.open_table(CONTRACTS).map_err(|e| db_err("open", e))?;
+        let table = self
+            .txn
+            .open_table(CONTRACTS)
+            .map_err(|e| db_err("open", e))?;
         let got = table.get(address).map_err(|e| db_err("read", e))?;
         got.map(|g| decode_contract(g.value())).transpose()
     }
 
     fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
-        let table = self.txn.open_table(STORAGE).map_err(|e| db_err("open", e))?;
+        let table = self
+            .txn
+            .open_table(STORAGE)
+            .map_err(|e| db_err("open", e))?;
         let k = storage_key(contract, key);
         let got = table.get(k.as_slice()).map_err(|e| db_err("read", e))?;
         Ok(got.map(|g| g.value().to_vec()))
     }
 
     fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError> {
-        let table = self.txn.open_table(BALANCES).map_err(|e| db_err("open", e))?;
+        let table = self
+            .txn
+            .open_table(BALANCES)
+            .map_err(|e| db_err("open", e))?;
         let got = table
             .get(&balance_key(account, asset))
             .map_err(|e| db_err("read", e))?;
@@ -322,7 +340,10 @@ impl ContractProvider for TxnState<'_> {
         // Every write lands in the one open transaction; `Database::transact` commits it
         // together with the height bump, or drops it all.
         {
-            let mut t = self.txn.open_table(CONTRACTS).map_err(|e| db_err("open", e))?;
+            let mut t = self
+                .txn
+                .open_table(CONTRACTS)
+                .map_err(|e| db_err("open", e))?;
             for (addr, c) in &changes.contracts {
                 match c {
                     Some(c) => {
@@ -337,7 +358,10 @@ impl ContractProvider for TxnState<'_> {
             }
         }
         {
-            let mut t = self.txn.open_table(STORAGE).map_err(|e| db_err("open", e))?;
+            let mut t = self
+                .txn
+                .open_table(STORAGE)
+                .map_err(|e| db_err("open", e))?;
             for ((contract, key), v) in &changes.storage {
                 let k = storage_key(contract, key);
                 match v {
@@ -352,7 +376,10 @@ impl ContractProvider for TxnState<'_> {
             }
         }
         {
-            let mut t = self.txn.open_table(BALANCES).map_err(|e| db_err("open", e))?;
+            let mut t = self
+                .txn
+                .open_table(BALANCES)
+                .map_err(|e| db_err("open", e))?;
             for ((account, asset), v) in &changes.balances {
                 t.insert(&balance_key(account, asset), *v)
                     .map_err(|e| db_err("write", e))?;
@@ -369,6 +396,9 @@ impl ContractProvider for TxnState<'_> {
         Ok(())
     }
 }
+
+/// A storage key and its value.
+pub(crate) type StorageEntry = (Vec<u8>, Vec<u8>);
 
 /// Reads of the committed state for `storage`, `balance` and the demo.
 pub(crate) struct Reader {
@@ -418,7 +448,7 @@ impl Reader {
     }
 
     /// Every (key, value) of `contract`, in key order.
-    pub(crate) fn storage_all(&self, contract: &Hash) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CliError> {
+    pub(crate) fn storage_all(&self, contract: &Hash) -> Result<Vec<StorageEntry>, CliError> {
         let Some(t) = read_table!(self.txn, STORAGE) else {
             return Ok(Vec::new());
         };
@@ -487,9 +517,11 @@ mod tests {
 
     fn changes() -> ChangeSet {
         let mut c = ChangeSet::default();
-        c.storage.insert(([1; 32], b"count".to_vec()), Some(vec![7; 8]));
+        c.storage
+            .insert(([1; 32], b"count".to_vec()), Some(vec![7; 8]));
         c.storage.insert(([1; 32], b"z".to_vec()), Some(vec![1]));
-        c.storage.insert(([2; 32], b"other".to_vec()), Some(vec![2]));
+        c.storage
+            .insert(([2; 32], b"other".to_vec()), Some(vec![2]));
         c.balances.insert(([3; 32], [0; 32]), 50);
         c.balances.insert(([3; 32], [9; 32]), 5);
         c.balances.insert(([4; 32], [0; 32]), 1);
@@ -514,7 +546,10 @@ mod tests {
             vec![(b"count".to_vec(), vec![7; 8]), (b"z".to_vec(), vec![1])]
         );
         assert_eq!(r.storage_all(&[5; 32]).unwrap(), vec![]);
-        assert_eq!(r.balances(&[3; 32]).unwrap(), vec![([0; 32], 50), ([9; 32], 5)]);
+        assert_eq!(
+            r.balances(&[3; 32]).unwrap(),
+            vec![([0; 32], 50), ([9; 32], 5)]
+        );
         assert_eq!(r.balance(&[4; 32], &[0; 32]).unwrap(), 1);
         assert_eq!(r.balance(&[4; 32], &[1; 32]).unwrap(), 0);
     }
@@ -564,7 +599,8 @@ mod tests {
     #[test]
     fn garbage_and_missing_files_are_user_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = Database::open(&dir.path().join("nope.redb"), OpenMode::Existing).unwrap_err();
+        let missing =
+            Database::open(&dir.path().join("nope.redb"), OpenMode::Existing).unwrap_err();
         assert!(missing.to_string().contains("no state at"), "{missing}");
         let junk = dir.path().join("junk.redb");
         std::fs::write(&junk, vec![0x5a; 9000]).unwrap();

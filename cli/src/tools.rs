@@ -65,13 +65,24 @@ pub(crate) fn link(
         }));
     } else {
         outln!("{}", field(0, "wrote", output.display()));
-        outln!("{}", field(0, "size", format!("{} bytes", thousands(linked.bytes.len() as u64))));
+        outln!(
+            "{}",
+            field(
+                0,
+                "size",
+                format!("{} bytes", thousands(linked.bytes.len() as u64))
+            )
+        );
         outln!(
             "{}",
             field(
                 0,
                 "entrypoint",
-                if linked.generated_entrypoint { "generated dispatcher" } else { "defined by the objects" }
+                if linked.generated_entrypoint {
+                    "generated dispatcher"
+                } else {
+                    "defined by the objects"
+                }
             )
         );
         let exports: Vec<&str> = linked.exports.iter().map(|e| e.name.as_str()).collect();
@@ -88,8 +99,8 @@ pub(crate) fn link(
 
 /// Assembles legacy assembly `text` (from `shown`) into module bytes.
 pub(crate) fn assemble_text(text: &str, shown: &str) -> Result<Vec<u8>, CliError> {
-    let module = tos_engine_legacy::assemble(text)
-        .map_err(|e| CliError::user(format!("{shown}: {e}")))?;
+    let module =
+        tos_engine_legacy::assemble(text).map_err(|e| CliError::user(format!("{shown}: {e}")))?;
     module
         .to_bytes()
         .map_err(|e| CliError::user(format!("{shown}: the assembled module is not valid: {e}")))
@@ -112,8 +123,14 @@ pub(crate) fn asm(ctx: &Ctx, input: &Path, output: &Path) -> Result<i32, CliErro
         }));
     } else {
         outln!("{}", field(0, "wrote", output.display()));
-        outln!("{}", field(0, "size", format!("{} bytes", thousands(code.len() as u64))));
-        outln!("{}", field(0, "code hash", hex::encode(blake3::hash(&code).as_bytes())));
+        outln!(
+            "{}",
+            field(0, "size", format!("{} bytes", thousands(code.len() as u64)))
+        );
+        outln!(
+            "{}",
+            field(0, "code hash", hex::encode(blake3::hash(&code).as_bytes()))
+        );
     }
     Ok(EXIT_OK)
 }
@@ -121,9 +138,8 @@ pub(crate) fn asm(ctx: &Ctx, input: &Path, output: &Path) -> Result<i32, CliErro
 /// `tosvm disasm IN`.
 pub(crate) fn disasm(ctx: &Ctx, input: &Path) -> Result<i32, CliError> {
     let bytes = read_limited(input, tos_host::DEFAULT_MAX_MODULE_SIZE, "legacy module")?;
-    let module = tos_engine_legacy::Module::from_bytes(&bytes).map_err(|e| {
-        CliError::user(format!("{} is not a legacy module: {e}", input.display()))
-    })?;
+    let module = tos_engine_legacy::Module::from_bytes(&bytes)
+        .map_err(|e| CliError::user(format!("{} is not a legacy module: {e}", input.display())))?;
     let text = tos_engine_legacy::disassemble(&module);
     if ctx.json {
         print_json(&json!({

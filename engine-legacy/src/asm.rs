@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 
 use crate::limits::{MAX_CHUNK_CODE, MAX_CHUNKS, MAX_CONSTANTS, MAX_ENTRIES, MAX_VALUE_DEPTH};
 use crate::module::Chunk;
-use crate::opcode::{Instr, OperandKind, Opcode};
+use crate::opcode::{Instr, Opcode, OperandKind};
 use crate::{Module, ValueCell};
 
 /// Why text does not assemble: the 1-based line and what is wrong there.
@@ -467,7 +467,9 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
                             "args" => src.args = n,
                             "rets" => src.rets = n,
                             "locals" => src.locals = Some(n),
-                            other => return err(line, format!("unknown chunk attribute `{other}`")),
+                            other => {
+                                return err(line, format!("unknown chunk attribute `{other}`"));
+                            }
                         }
                     }
                     let id = u16::try_from(chunks.len())
@@ -599,9 +601,10 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
             let mut values = Vec::with_capacity(operands.len());
             for (kind, operand) in op.operands().iter().zip(operands) {
                 let v: u128 = match (kind, operand) {
-                    (_, OperandSrc::Num(n) | OperandSrc::RawConst(n) | OperandSrc::RawTarget(n)) => {
-                        *n
-                    }
+                    (
+                        _,
+                        OperandSrc::Num(n) | OperandSrc::RawConst(n) | OperandSrc::RawTarget(n),
+                    ) => *n,
                     (OperandKind::Const, OperandSrc::Name(name)) => {
                         u128::from(const_ids.get(name).copied().unwrap_or_default())
                     }
@@ -613,7 +616,10 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
                             Some(id) => id as u128,
                             None => {
                                 if module.constants.len() >= MAX_CONSTANTS {
-                                    return err(line, format!("more than {MAX_CONSTANTS} constants"));
+                                    return err(
+                                        line,
+                                        format!("more than {MAX_CONSTANTS} constants"),
+                                    );
                                 }
                                 module.constants.push(v.clone());
                                 (module.constants.len() - 1) as u128
@@ -662,7 +668,10 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
         if locals < src.args {
             return err(
                 chunk_line,
-                format!("chunk {ci} has {locals} locals but takes {} arguments", src.args),
+                format!(
+                    "chunk {ci} has {locals} locals but takes {} arguments",
+                    src.args
+                ),
             );
         }
         module.chunks.push(Chunk {
@@ -699,7 +708,13 @@ pub fn assemble(text: &str) -> Result<Module, AsmError> {
             module.entries.insert(id, chunk).is_none()
         };
         if !fresh {
-            return err(line, format!("{} {id} is declared twice", if hook { "hook" } else { "entry" }));
+            return err(
+                line,
+                format!(
+                    "{} {id} is declared twice",
+                    if hook { "hook" } else { "entry" }
+                ),
+            );
         }
     }
     if module.entries.len() > MAX_ENTRIES {
@@ -784,7 +799,11 @@ pub(crate) fn write_value(f: &mut dyn fmt::Write, v: &ValueCell) -> fmt::Result 
 pub fn disassemble(module: &Module) -> String {
     let table = tos_syscalls::SyscallTable::global().ok();
     let mut out = String::new();
-    let _ = writeln!(out, "; legacy module, format version {}", crate::module::FORMAT_VERSION);
+    let _ = writeln!(
+        out,
+        "; legacy module, format version {}",
+        crate::module::FORMAT_VERSION
+    );
     for (i, c) in module.constants.iter().enumerate() {
         let _ = write!(out, ".const c{i} ");
         let _ = write_value(&mut out, c);

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, GasMeter, HostAbi,
-    LoadError, ModuleInfo, ModuleTag, Outcome, PreparedModule, Trap,
+    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, GasMeter, HostAbi, LoadError,
+    ModuleInfo, ModuleTag, Outcome, PreparedModule, Trap,
 };
 use tos_syscalls::SyscallTable;
 

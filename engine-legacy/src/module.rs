@@ -58,8 +58,7 @@ pub struct Module {
 
 fn malformed(what: impl std::fmt::Display, e: io::Error) -> LoadError {
     // borsh reports a short input as `InvalidData` with this text; std readers as EOF.
-    if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string() == "Unexpected length of input"
-    {
+    if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string() == "Unexpected length of input" {
         LoadError::Malformed(format!("truncated in {what}"))
     } else {
         LoadError::Malformed(format!("{what}: {e}"))
@@ -109,8 +108,8 @@ impl Module {
 
         let n = count(r, "constants", MAX_CONSTANTS)?;
         for i in 0..n {
-            let v =
-                ValueCell::deserialize_reader(r).map_err(|e| malformed(format!("constant {i}"), e))?;
+            let v = ValueCell::deserialize_reader(r)
+                .map_err(|e| malformed(format!("constant {i}"), e))?;
             module.constants.push(v);
         }
 
@@ -127,7 +126,9 @@ impl Module {
             }
             let len = count(r, &format!("code bytes of chunk {i}"), MAX_CHUNK_CODE)?;
             let Some((code, rest)) = r.split_at_checked(len) else {
-                return Err(LoadError::Malformed(format!("truncated in code of chunk {i}")));
+                return Err(LoadError::Malformed(format!(
+                    "truncated in code of chunk {i}"
+                )));
             };
             *r = rest;
             module.chunks.push(Chunk {
@@ -152,7 +153,11 @@ impl Module {
         for _ in 0..n {
             let (id, chunk) =
                 <(u16, u16)>::deserialize_reader(r).map_err(|e| malformed("entries", e))?;
-            if module.entries.last_key_value().is_some_and(|(&last, _)| last >= id) {
+            if module
+                .entries
+                .last_key_value()
+                .is_some_and(|(&last, _)| last >= id)
+            {
                 return Err(LoadError::Malformed(format!(
                     "entry {id} is out of order or repeated"
                 )));
@@ -165,7 +170,11 @@ impl Module {
         for _ in 0..n {
             let (id, chunk) =
                 <(u8, u16)>::deserialize_reader(r).map_err(|e| malformed("hooks", e))?;
-            if module.hooks.last_key_value().is_some_and(|(&last, _)| last >= id) {
+            if module
+                .hooks
+                .last_key_value()
+                .is_some_and(|(&last, _)| last >= id)
+            {
                 return Err(LoadError::Malformed(format!(
                     "hook {id} is out of order or repeated"
                 )));

@@ -102,14 +102,30 @@ macro_rules! impl_operand {
 impl_operand!(u8, u16, u32);
 
 macro_rules! operand_ty {
-    (Local) => { u8 };
-    (Depth) => { u8 };
-    (Count) => { u8 };
-    (Imm) => { u8 };
-    (Const) => { u16 };
-    (Chunk) => { u16 };
-    (Target) => { u16 };
-    (Syscall) => { u32 };
+    (Local) => {
+        u8
+    };
+    (Depth) => {
+        u8
+    };
+    (Count) => {
+        u8
+    };
+    (Imm) => {
+        u8
+    };
+    (Const) => {
+        u16
+    };
+    (Chunk) => {
+        u16
+    };
+    (Target) => {
+        u16
+    };
+    (Syscall) => {
+        u32
+    };
 }
 
 macro_rules! define_opcodes {
@@ -406,7 +422,10 @@ mod tests {
             assert_eq!(Instr::decode(&out, 0), Ok((instr, out.len())));
             assert_eq!(instr.operand_values(), values);
             if !out.is_empty() && out.len() > 1 {
-                assert_eq!(Instr::decode(&out[..out.len() - 1], 0), Err(DecodeError::Truncated));
+                assert_eq!(
+                    Instr::decode(&out[..out.len() - 1], 0),
+                    Err(DecodeError::Truncated)
+                );
             }
         }
         assert!(Opcode::ALL.len() >= 60, "{} opcodes", Opcode::ALL.len());
@@ -423,7 +442,9 @@ mod tests {
         let table = table_markdown();
         if std::env::var_os("TOS_LEGACY_BLESS").is_some() {
             let start = doc.find("| byte |").unwrap();
-            let end = doc[start..].find("\n\n").map_or(doc.len(), |e| start + e + 1);
+            let end = doc[start..]
+                .find("\n\n")
+                .map_or(doc.len(), |e| start + e + 1);
             let fresh = format!("{}{}{}", &doc[..start], table, &doc[end..]);
             std::fs::write(path, fresh).unwrap();
             return;

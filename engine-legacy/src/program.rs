@@ -87,36 +87,33 @@ impl Program {
             for (i, instr) in code.iter_mut().enumerate() {
                 let at = offsets.get(i).copied().map_or(0, usize::from);
                 match instr {
-                    Instr::Const(id)
-                        if usize::from(*id) >= module.constants.len() => {
-                            return Err(verr(
-                                ci,
-                                at,
-                                format!(
-                                    "constant {id} does not exist (the pool has {})",
-                                    module.constants.len()
-                                ),
-                            ));
-                        }
-                    Instr::Load(l) | Instr::Store(l)
-                        if *l >= chunk.locals => {
-                            return Err(verr(
-                                ci,
-                                at,
-                                format!("local {l} does not exist (the chunk has {})", chunk.locals),
-                            ));
-                        }
-                    Instr::Call(c)
-                        if usize::from(*c) >= module.chunks.len() => {
-                            return Err(verr(
-                                ci,
-                                at,
-                                format!(
-                                    "chunk {c} does not exist (the module has {})",
-                                    module.chunks.len()
-                                ),
-                            ));
-                        }
+                    Instr::Const(id) if usize::from(*id) >= module.constants.len() => {
+                        return Err(verr(
+                            ci,
+                            at,
+                            format!(
+                                "constant {id} does not exist (the pool has {})",
+                                module.constants.len()
+                            ),
+                        ));
+                    }
+                    Instr::Load(l) | Instr::Store(l) if *l >= chunk.locals => {
+                        return Err(verr(
+                            ci,
+                            at,
+                            format!("local {l} does not exist (the chunk has {})", chunk.locals),
+                        ));
+                    }
+                    Instr::Call(c) if usize::from(*c) >= module.chunks.len() => {
+                        return Err(verr(
+                            ci,
+                            at,
+                            format!(
+                                "chunk {c} does not exist (the module has {})",
+                                module.chunks.len()
+                            ),
+                        ));
+                    }
                     Instr::Jmp(t) | Instr::JmpIf(t) | Instr::JmpIfNot(t) => {
                         let index = offsets.binary_search(t).map_err(|_| {
                             verr(ci, at, format!("jump target {t:#x} is not an instruction"))
@@ -146,8 +143,8 @@ impl Program {
                                 syscalls.len().saturating_sub(1)
                             }
                         };
-                        *id = u32::try_from(index)
-                            .map_err(|_| verr(ci, at, "too many syscalls"))?;
+                        *id =
+                            u32::try_from(index).map_err(|_| verr(ci, at, "too many syscalls"))?;
                     }
                     _ => {}
                 }
@@ -175,7 +172,12 @@ impl Program {
             .entries
             .iter()
             .map(|(id, c)| (format!("entry {id}"), *c))
-            .chain(module.hooks.iter().map(|(id, c)| (format!("hook {id}"), *c)));
+            .chain(
+                module
+                    .hooks
+                    .iter()
+                    .map(|(id, c)| (format!("hook {id}"), *c)),
+            );
         for (what, c) in calls {
             let chunk = chunks.get(usize::from(c)).ok_or_else(|| {
                 LoadError::Malformed(format!("{what} names chunk {c}, which does not exist"))
@@ -317,7 +319,10 @@ fn stack_heights(
                 return Err(verr(
                     ci,
                     at(i),
-                    format!("control falls off the end of the chunk after `{}`", op.name()),
+                    format!(
+                        "control falls off the end of the chunk after `{}`",
+                        op.name()
+                    ),
                 ));
             };
             match *slot {

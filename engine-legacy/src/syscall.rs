@@ -88,23 +88,74 @@ use Arg::*;
 
 /// The legacy shape of every syscall of ABI.md (documented in ASM.md, "Syscalls").
 pub(crate) const SIGNATURES: &[Signature] = &[
-    Signature { name: "tos_log", args: &[Bytes] },
-    Signature { name: "tos_get_input", args: &[OutCap(Cap::Input)] },
-    Signature { name: "tos_set_return_data", args: &[Bytes] },
-    Signature { name: "tos_get_contract_hash", args: &[Out32] },
-    Signature { name: "tos_get_tx_hash", args: &[Out32] },
-    Signature { name: "tos_get_tx_source", args: &[Out32] },
-    Signature { name: "tos_get_block_hash", args: &[Out32] },
-    Signature { name: "tos_get_block_height", args: &[] },
-    Signature { name: "tos_get_balance", args: &[Hash, OutU64] },
-    Signature { name: "tos_transfer", args: &[Hash, Int, Hash] },
-    Signature { name: "tos_burn", args: &[Hash, Int] },
-    Signature { name: "tos_storage_load", args: &[Bytes, OutCap(Cap::StorageValue)] },
-    Signature { name: "tos_storage_store", args: &[Bytes, Bytes] },
-    Signature { name: "tos_storage_delete", args: &[Bytes] },
-    Signature { name: "tos_asset_create", args: &[Bytes, Int, Out32] },
-    Signature { name: "tos_asset_mint", args: &[Hash, Int] },
-    Signature { name: "tos_fire_event", args: &[Int, Bytes] },
+    Signature {
+        name: "tos_log",
+        args: &[Bytes],
+    },
+    Signature {
+        name: "tos_get_input",
+        args: &[OutCap(Cap::Input)],
+    },
+    Signature {
+        name: "tos_set_return_data",
+        args: &[Bytes],
+    },
+    Signature {
+        name: "tos_get_contract_hash",
+        args: &[Out32],
+    },
+    Signature {
+        name: "tos_get_tx_hash",
+        args: &[Out32],
+    },
+    Signature {
+        name: "tos_get_tx_source",
+        args: &[Out32],
+    },
+    Signature {
+        name: "tos_get_block_hash",
+        args: &[Out32],
+    },
+    Signature {
+        name: "tos_get_block_height",
+        args: &[],
+    },
+    Signature {
+        name: "tos_get_balance",
+        args: &[Hash, OutU64],
+    },
+    Signature {
+        name: "tos_transfer",
+        args: &[Hash, Int, Hash],
+    },
+    Signature {
+        name: "tos_burn",
+        args: &[Hash, Int],
+    },
+    Signature {
+        name: "tos_storage_load",
+        args: &[Bytes, OutCap(Cap::StorageValue)],
+    },
+    Signature {
+        name: "tos_storage_store",
+        args: &[Bytes, Bytes],
+    },
+    Signature {
+        name: "tos_storage_delete",
+        args: &[Bytes],
+    },
+    Signature {
+        name: "tos_asset_create",
+        args: &[Bytes, Int, Out32],
+    },
+    Signature {
+        name: "tos_asset_mint",
+        args: &[Hash, Int],
+    },
+    Signature {
+        name: "tos_fire_event",
+        args: &[Int, Bytes],
+    },
 ];
 
 /// The legacy shape of the syscall named `name`.
@@ -195,7 +246,10 @@ pub(crate) fn call(
                         bad_arg(
                             sig,
                             index,
-                            format!("expected an integer that fits u64, found {}", value.type_name()),
+                            format!(
+                                "expected an integer that fits u64, found {}",
+                                value.type_name()
+                            ),
                         )
                     })?;
                     put(v, &mut reg)?;
@@ -315,7 +369,8 @@ pub(crate) fn call(
             let arr = <[u8; 8]>::try_from(bytes).map_err(|_| fault("u64 out-buffer"))?;
             stack.push(ValueCell::U64(u64::from_le_bytes(arr)));
         } else {
-            gas.consume(words(len as u64)).map_err(|_| Stop::Trap(Trap::OutOfGas))?;
+            gas.consume(words(len as u64))
+                .map_err(|_| Stop::Trap(Trap::OutOfGas))?;
             stack.push(ValueCell::Bytes(bytes.to_vec()));
         }
     }
@@ -331,12 +386,16 @@ mod tests {
     fn every_syscall_of_the_table_has_a_legacy_shape_of_its_arity() {
         let table = tos_syscalls::SyscallTable::global().unwrap();
         for def in table.iter() {
-            let sig = signature(def.name)
-                .unwrap_or_else(|| panic!("{} has no legacy shape", def.name));
+            let sig =
+                signature(def.name).unwrap_or_else(|| panic!("{} has no legacy shape", def.name));
             assert_eq!(sig.registers(), usize::from(def.arity), "{}", def.name);
         }
         for sig in SIGNATURES {
-            assert!(table.by_name(sig.name).is_some(), "{} is not in the table", sig.name);
+            assert!(
+                table.by_name(sig.name).is_some(),
+                "{} is not in the table",
+                sig.name
+            );
         }
     }
 }

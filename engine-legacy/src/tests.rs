@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use tos_engine_api::{
-    Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet, LoadError, Trap,
-};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet, LoadError, Trap};
 use tos_syscalls::testing::RecordingHost;
 
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_COLLECTION_LEN};
@@ -18,7 +16,12 @@ const GAS: u64 = 1_000_000;
 
 /// Runs `body` as a chunk with no arguments that returns `rets` values; gives the values
 /// (bottom first) or the error, and the gas used.
-fn eval_with(host: &mut RecordingHost, rets: u8, prelude: &str, body: &str) -> (Result<Vec<ValueCell>, VmError>, u64) {
+fn eval_with(
+    host: &mut RecordingHost,
+    rets: u8,
+    prelude: &str,
+    body: &str,
+) -> (Result<Vec<ValueCell>, VmError>, u64) {
     let text = format!("{prelude}\n.chunk main rets={rets} locals=8\n{body}\n");
     let module = assemble(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let mut vm = VM::new(host, &FeatureSet::new());
@@ -100,8 +103,14 @@ fn constants_stack_and_locals() {
             ValueCell::Array(vec![U8(1), ValueCell::Map(map)])
         ]
     );
-    assert_eq!(eval(3, "null\ntrue\nfalse\nret").unwrap(), [Null, Bool(true), Bool(false)]);
-    assert_eq!(one("const u128 340282366920938463463374607431768211455"), U128(u128::MAX));
+    assert_eq!(
+        eval(3, "null\ntrue\nfalse\nret").unwrap(),
+        [Null, Bool(true), Bool(false)]
+    );
+    assert_eq!(
+        one("const u128 340282366920938463463374607431768211455"),
+        U128(u128::MAX)
+    );
 }
 
 #[test]
@@ -115,7 +124,10 @@ fn checked_arithmetic() {
     assert_eq!(one("const u16 300\nconst u16 3\nmul"), U16(900));
     assert_eq!(one("const u32 9\nconst u32 4\nrem"), U32(1));
     assert_eq!(one("const u128 10\nconst u128 3\ndiv"), U128(3));
-    assert_eq!(trap("const u8 200\nconst u8 56\nadd"), Trap::ArithmeticOverflow);
+    assert_eq!(
+        trap("const u8 200\nconst u8 56\nadd"),
+        Trap::ArithmeticOverflow
+    );
     assert_eq!(trap("imm 1\nimm 2\nsub"), Trap::ArithmeticOverflow);
     assert_eq!(
         trap("const u64 18446744073709551615\nimm 2\nmul"),
@@ -146,13 +158,19 @@ fn shifts_and_bitwise() {
     assert_eq!(one("true\nfalse\nor"), Bool(true));
     assert_eq!(one("true\ntrue\nxor"), Bool(false));
     assert_eq!(one("false\nnot"), Bool(true));
-    invalid("null\nnot", "`not` expects an integer or a bool, found null");
+    invalid(
+        "null\nnot",
+        "`not` expects an integer or a bool, found null",
+    );
     invalid("imm 1\ntrue\nor", "cannot take u64 and bool");
 }
 
 #[test]
 fn comparisons_and_casts() {
-    assert_eq!(one("const [u64 1, b\"x\"]\nconst [u64 1, b\"x\"]\neq"), Bool(true));
+    assert_eq!(
+        one("const [u64 1, b\"x\"]\nconst [u64 1, b\"x\"]\neq"),
+        Bool(true)
+    );
     assert_eq!(one("imm 1\nconst u8 1\neq"), Bool(false));
     assert_eq!(one("imm 1\nconst u8 1\nne"), Bool(true));
     assert_eq!(one("imm 1\nimm 2\nlt"), Bool(true));
@@ -175,14 +193,16 @@ fn comparisons_and_casts() {
     );
     assert_eq!(one("const u8 3\ncast.u64"), U64(3));
     assert_eq!(one("imm 3\ncast.u128"), U128(3));
-    invalid("const \"1\"\ncast.u64", "`cast.u64` expects an integer or a bool, found string");
+    invalid(
+        "const \"1\"\ncast.u64",
+        "`cast.u64` expects an integer or a bool, found string",
+    );
 }
 
 #[test]
 fn jumps_loop_and_branch() {
     // Sum 1..=10 with a loop; local 0 = i, local 1 = sum.
-    let sum = one(
-        "imm 0
+    let sum = one("imm 0
          store 1
          imm 10
          store 0
@@ -201,8 +221,7 @@ fn jumps_loop_and_branch() {
          store 0
          jmp top
      done:
-         load 1",
-    );
+         load 1");
     assert_eq!(sum, U64(55));
     assert_eq!(one("false\njmp.ifnot yes\nimm 0\nret\nyes:\nimm 1"), U64(1));
     invalid("imm 1\njmp.if x\nx:", "`jmp.if` expects a bool, found u64");
@@ -254,7 +273,11 @@ base:
         }))
     );
     // A chunk whose frame needs 40 stack slots overflows the 1024-value stack before depth.
-    let wide = format!(".chunk wide\n{}call wide\n{}ret", "imm 0\n".repeat(40), "pop\n".repeat(40));
+    let wide = format!(
+        ".chunk wide\n{}call wide\n{}ret",
+        "imm 0\n".repeat(40),
+        "pop\n".repeat(40)
+    );
     let (r, _) = eval_with(&mut RecordingHost::default(), 0, &wide, "call wide\nret");
     assert_eq!(r, Err(VmError::Trap(Trap::StackOverflow)));
 }
@@ -302,10 +325,19 @@ fn arrays() {
         [ValueCell::Array(vec![U64(1)]), U64(2)]
     );
     assert_eq!(one("imm 1\narray.new 1\nlen"), U64(1));
-    invalid("array.new 0\nimm 0\narray.get", "index 0 is out of range for length 0");
+    invalid(
+        "array.new 0\nimm 0\narray.get",
+        "index 0 is out of range for length 0",
+    );
     invalid("array.new 0\narray.pop", "empty array");
-    invalid("imm 1\nimm 0\narray.get", "`array.get` expects an array, found u64");
-    invalid("imm 1\nlen", "`len` expects a string, bytes, an array or a map");
+    invalid(
+        "imm 1\nimm 0\narray.get",
+        "`array.get` expects an array, found u64",
+    );
+    invalid(
+        "imm 1\nlen",
+        "`len` expects a string, bytes, an array or a map",
+    );
     // Pushing past the length limit traps.
     let fill = format!(
         "array.new 0\nstore 0\nimm 0\nstore 1\ntop:\nload 0\nnull\narray.push\nstore 0\nload 1\nimm 1\nadd\ncopy 0\nstore 1\nconst u64 {}\nlt\njmp.if top",
@@ -323,28 +355,49 @@ fn arrays() {
 fn maps() {
     let mut m = BTreeMap::new();
     m.insert(ValueCell::String("a".into()), U64(1));
-    assert_eq!(one("map.new\nconst \"a\"\nimm 1\nmap.set"), ValueCell::Map(m));
-    assert_eq!(one("map.new\nconst \"a\"\nimm 1\nmap.set\nconst \"a\"\nmap.get"), U64(1));
+    assert_eq!(
+        one("map.new\nconst \"a\"\nimm 1\nmap.set"),
+        ValueCell::Map(m)
+    );
+    assert_eq!(
+        one("map.new\nconst \"a\"\nimm 1\nmap.set\nconst \"a\"\nmap.get"),
+        U64(1)
+    );
     assert_eq!(one("map.new\nconst \"a\"\nmap.get"), Null);
-    assert_eq!(one("map.new\nimm 3\nimm 1\nmap.set\nimm 3\nmap.has"), Bool(true));
+    assert_eq!(
+        one("map.new\nimm 3\nimm 1\nmap.set\nimm 3\nmap.has"),
+        Bool(true)
+    );
     assert_eq!(
         one("map.new\nimm 3\nimm 1\nmap.set\nimm 3\nmap.remove\nlen"),
         U64(0)
     );
-    invalid("map.new\nnull\nmap.get", "a map key must be a bool, an integer, a string or bytes");
+    invalid(
+        "map.new\nnull\nmap.get",
+        "a map key must be a bool, an integer, a string or bytes",
+    );
     invalid(
         "map.new\nconst u64 257\nbytes.new\nimm 1\nmap.set",
         "map key of 257 bytes exceeds the limit of 256",
     );
-    invalid("imm 1\nimm 1\nmap.has", "`map.has` expects a map, found u64");
+    invalid(
+        "imm 1\nimm 1\nmap.has",
+        "`map.has` expects a map, found u64",
+    );
 }
 
 #[test]
 fn bytes_and_strings() {
     assert_eq!(one("imm 3\nbytes.new"), Bytes(vec![0; 3]));
     assert_eq!(one("const b\"abc\"\nimm 1\nbytes.get"), U8(b'b'));
-    assert_eq!(one("const b\"hello\"\nimm 1\nimm 3\nbytes.slice"), Bytes(b"el".to_vec()));
-    assert_eq!(one("const b\"ab\"\nconst b\"cd\"\nbytes.concat"), Bytes(b"abcd".to_vec()));
+    assert_eq!(
+        one("const b\"hello\"\nimm 1\nimm 3\nbytes.slice"),
+        Bytes(b"el".to_vec())
+    );
+    assert_eq!(
+        one("const b\"ab\"\nconst b\"cd\"\nbytes.concat"),
+        Bytes(b"abcd".to_vec())
+    );
     assert_eq!(one("const u16 258\nbytes.from_int"), Bytes(vec![2, 1]));
     assert_eq!(
         one("const u64 1\nbytes.from_int"),
@@ -357,19 +410,37 @@ fn bytes_and_strings() {
         one("const x\"ffffffffffffffffffffffffffffffff\"\nbytes.to_u128"),
         U128(u128::MAX)
     );
-    assert_eq!(one("const \"hé\"\nstr.bytes"), Bytes("hé".as_bytes().to_vec()));
-    assert_eq!(one("const b\"ok\"\nstr.from_bytes"), ValueCell::String("ok".into()));
+    assert_eq!(
+        one("const \"hé\"\nstr.bytes"),
+        Bytes("hé".as_bytes().to_vec())
+    );
+    assert_eq!(
+        one("const b\"ok\"\nstr.from_bytes"),
+        ValueCell::String("ok".into())
+    );
     assert_eq!(one("const b\"abc\"\nlen"), U64(3));
     invalid("const x\"ff\"\nstr.from_bytes", "not UTF-8");
-    invalid("const b\"abc\"\nimm 2\nimm 4\nbytes.slice", "range 2..4 is not within 0..3");
+    invalid(
+        "const b\"abc\"\nimm 2\nimm 4\nbytes.slice",
+        "range 2..4 is not within 0..3",
+    );
     invalid("const b\"abc\"\nimm 3\nimm 1\nbytes.slice", "not within");
     invalid(
         "const b\"abc\"\nimm 0\nnull\nbytes.slice",
         "`bytes.slice` expects integer bounds that fit u64, found null",
     );
-    invalid("const b\"abc\"\nimm 3\nbytes.get", "index 3 is out of range for length 3");
-    invalid("const b\"abc\"\nbytes.to_u64", "`bytes.to_u64` needs exactly 8 bytes, found 3");
-    invalid("const \"abc\"\nbytes.to_u16", "`bytes.to_u16` expects bytes, found string");
+    invalid(
+        "const b\"abc\"\nimm 3\nbytes.get",
+        "index 3 is out of range for length 3",
+    );
+    invalid(
+        "const b\"abc\"\nbytes.to_u64",
+        "`bytes.to_u64` needs exactly 8 bytes, found 3",
+    );
+    invalid(
+        "const \"abc\"\nbytes.to_u16",
+        "`bytes.to_u16` expects bytes, found string",
+    );
     invalid("true\nbytes.from_int", "expects an integer");
     invalid("imm 1\nstr.bytes", "expects a string");
     invalid(
@@ -479,7 +550,10 @@ fn syscalls_through_scratch_memory() {
     match t("imm 255\nimm 2\nadd\nbytes.new\nsyscall tos_storage_delete\npop\nret") {
         Trap::Syscall { name, reason } => {
             assert_eq!(name, "tos_storage_delete");
-            assert!(reason.contains("storage key of 257 bytes exceeds the limit of 256"), "{reason}");
+            assert!(
+                reason.contains("storage key of 257 bytes exceeds the limit of 256"),
+                "{reason}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -521,13 +595,26 @@ fn asset_syscalls() {
          ret",
     );
     assert_eq!(out.unwrap(), [U64(50)]);
-    assert_eq!(host.balances.values().copied().collect::<Vec<_>>().iter().sum::<u64>(), 80);
+    assert_eq!(
+        host.balances
+            .values()
+            .copied()
+            .collect::<Vec<_>>()
+            .iter()
+            .sum::<u64>(),
+        80
+    );
 }
 
 #[test]
 fn gas_is_per_opcode_plus_size_and_out_of_gas_charges_the_limit() {
     // imm, imm, add, ret: 1 + 1 + 1 + 2.
-    let (_, gas) = eval_with(&mut RecordingHost::default(), 1, "", "imm 1\nimm 2\nadd\nret");
+    let (_, gas) = eval_with(
+        &mut RecordingHost::default(),
+        1,
+        "",
+        "imm 1\nimm 2\nadd\nret",
+    );
     assert_eq!(gas, 5);
     // const of 17 bytes: 1 + 3 words; copy: 1 + 3; eq: 1 + 3; ret 2.
     let (_, gas) = eval_with(
@@ -558,19 +645,40 @@ fn validation_refuses_bad_code() {
         other => panic!("{other:?}"),
     };
     // A jump into the middle of an instruction (imm is 2 bytes).
-    verification(".chunk m\nimm 0\njmp @1", "jump target 0x1 is not an instruction");
+    verification(
+        ".chunk m\nimm 0\njmp @1",
+        "jump target 0x1 is not an instruction",
+    );
     verification(".chunk m\njmp @200", "jump target 0xc8");
-    verification(".chunk m\nconst #3\nret", "constant 3 does not exist (the pool has 0)");
-    verification(".chunk m\ncall 4\nret", "chunk 4 does not exist (the module has 1)");
-    verification(".chunk m locals=2\nload 2\nret", "local 2 does not exist (the chunk has 2)");
+    verification(
+        ".chunk m\nconst #3\nret",
+        "constant 3 does not exist (the pool has 0)",
+    );
+    verification(
+        ".chunk m\ncall 4\nret",
+        "chunk 4 does not exist (the module has 1)",
+    );
+    verification(
+        ".chunk m locals=2\nload 2\nret",
+        "local 2 does not exist (the chunk has 2)",
+    );
     verification(
         ".chunk m\nimm 1\nadd\nret",
         "stack underflow: `add` needs 2 values, the stack holds 1",
     );
-    verification(".chunk m\ncopy 0\nret", "`copy` needs 1 values, the stack holds 0");
+    verification(
+        ".chunk m\ncopy 0\nret",
+        "`copy` needs 1 values, the stack holds 0",
+    );
     verification(".chunk m\nimm 1\nswap 1\nret", "`swap` needs 2 values");
-    verification(".chunk m rets=1\nret", "`ret` with 0 values on the stack; the chunk returns 1");
-    verification(".chunk m\nimm 1", "control falls off the end of the chunk after `imm`");
+    verification(
+        ".chunk m rets=1\nret",
+        "`ret` with 0 values on the stack; the chunk returns 1",
+    );
+    verification(
+        ".chunk m\nimm 1",
+        "control falls off the end of the chunk after `imm`",
+    );
     verification(
         ".chunk m\ntrue\njmp.if x\nimm 1\nx:\nret",
         "paths reach this instruction with stack heights",
@@ -633,7 +741,10 @@ fn engine_contract() {
     .unwrap();
     let prepared = e.prepare(&code, &FeatureSet::new()).unwrap();
     let info = prepared.info();
-    assert_eq!(info.entries.entries.iter().copied().collect::<Vec<_>>(), [0, 7]);
+    assert_eq!(
+        info.entries.entries.iter().copied().collect::<Vec<_>>(),
+        [0, 7]
+    );
     assert_eq!(info.entries.hooks.iter().copied().collect::<Vec<_>>(), [0]);
     assert!(!info.entries.self_dispatch);
     assert_eq!(info.imports, ["tos_log"]);
@@ -654,10 +765,16 @@ fn engine_contract() {
     assert_eq!(out.status, ExitStatus::Exit(0));
     // Unknown entries run nothing and use no gas.
     let (out, _) = run(Call::Entry(1), b"", 1000);
-    assert_eq!(out.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(1))));
+    assert_eq!(
+        out.status,
+        ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(1)))
+    );
     assert_eq!(out.gas_used, 0);
     let (out, _) = run(Call::Hook(1), b"", 1000);
-    assert_eq!(out.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Hook(1))));
+    assert_eq!(
+        out.status,
+        ExitStatus::Trap(Trap::UnknownEntry(Call::Hook(1)))
+    );
     // Recursion: the configured depth.
     let (out, _) = run(Call::Entry(7), b"", 1_000_000);
     assert_eq!(
@@ -670,7 +787,10 @@ fn engine_contract() {
         .unwrap();
     let mut host = RecordingHost::default();
     let out = shallow.run(Call::Entry(7), b"", &mut host, 1_000).unwrap();
-    assert_eq!(out.status, ExitStatus::Trap(Trap::CallDepthExceeded { limit: 3 }));
+    assert_eq!(
+        out.status,
+        ExitStatus::Trap(Trap::CallDepthExceeded { limit: 3 })
+    );
     // 3 frames, each paying `load` (1) and `call` (4); the third call traps.
     assert_eq!(out.gas_used, 15);
     // Out of gas charges the limit.
@@ -700,7 +820,10 @@ fn every_opcode_module() -> Module {
         Instr::from_parts(*op, &values).unwrap().encode(&mut code);
     }
     let mut map = BTreeMap::new();
-    map.insert(ValueCell::String("k\"\\\n\u{1}é".into()), Bytes(vec![0, 0x7f, b'"']));
+    map.insert(
+        ValueCell::String("k\"\\\n\u{1}é".into()),
+        Bytes(vec![0, 0x7f, b'"']),
+    );
     map.insert(U128(5), ValueCell::Array(vec![]));
     let constants = vec![
         Null,
@@ -759,21 +882,58 @@ fn disassembly_reassembles_to_identical_bytes() {
 #[test]
 fn assembler_errors_name_the_line() {
     let e = |text: &str| assemble(text).unwrap_err().to_string();
-    assert_eq!(e("imm 1"), "line 1: code outside a chunk (start one with `.chunk`)");
+    assert_eq!(
+        e("imm 1"),
+        "line 1: code outside a chunk (start one with `.chunk`)"
+    );
     assert_eq!(e(".chunk m\n  frob"), "line 2: unknown mnemonic `frob`");
-    assert_eq!(e(".chunk m\nimm 256"), "line 2: operand [256] of `imm` is out of range");
-    assert_eq!(e(".chunk m\njmp nowhere"), "line 2: unknown label `nowhere`");
-    assert_eq!(e(".chunk m\ncall nothing"), "line 2: unknown chunk `nothing`");
-    assert_eq!(e(".chunk m\nconst zork"), "line 2: `zork` is not a value or a constant");
+    assert_eq!(
+        e(".chunk m\nimm 256"),
+        "line 2: operand [256] of `imm` is out of range"
+    );
+    assert_eq!(
+        e(".chunk m\njmp nowhere"),
+        "line 2: unknown label `nowhere`"
+    );
+    assert_eq!(
+        e(".chunk m\ncall nothing"),
+        "line 2: unknown chunk `nothing`"
+    );
+    assert_eq!(
+        e(".chunk m\nconst zork"),
+        "line 2: `zork` is not a value or a constant"
+    );
     assert_eq!(e(".const a u8 256"), "line 1: 256 does not fit u8");
     assert_eq!(e(".const a \"x"), "line 1: unterminated literal");
-    assert_eq!(e(".const null u8 1"), "line 1: `null` cannot name a constant");
-    assert_eq!(e(".chunk m\n.chunk m"), "line 2: chunk `m` is declared twice");
-    assert_eq!(e(".chunk m\nx:\nx:\nret"), "line 3: label `x` is defined twice");
-    assert_eq!(e(".chunk m args=2 locals=1\nret"), "line 1: chunk 0 has 1 locals but takes 2 arguments");
-    assert_eq!(e(".chunk m\nret\n.entry 0 m\n.entry 0 m"), "line 4: entry 0 is declared twice");
+    assert_eq!(
+        e(".const null u8 1"),
+        "line 1: `null` cannot name a constant"
+    );
+    assert_eq!(
+        e(".chunk m\n.chunk m"),
+        "line 2: chunk `m` is declared twice"
+    );
+    assert_eq!(
+        e(".chunk m\nx:\nx:\nret"),
+        "line 3: label `x` is defined twice"
+    );
+    assert_eq!(
+        e(".chunk m args=2 locals=1\nret"),
+        "line 1: chunk 0 has 1 locals but takes 2 arguments"
+    );
+    assert_eq!(
+        e(".chunk m\nret\n.entry 0 m\n.entry 0 m"),
+        "line 4: entry 0 is declared twice"
+    );
     assert_eq!(e(".frob"), "line 1: unknown directive `.frob`");
-    assert!(e(&format!(".const deep {}null{}", "[".repeat(17), "]".repeat(17))).contains("nested deeper"));
+    assert!(
+        e(&format!(
+            ".const deep {}null{}",
+            "[".repeat(17),
+            "]".repeat(17)
+        ))
+        .contains("nested deeper")
+    );
     assert!(e(".const m {null: u8 1}").contains("map key"));
 }
 
@@ -944,5 +1104,9 @@ fn every_opcode_is_exercised_by_these_tests() {
 
 #[test]
 fn errors_stay_small() {
-    assert!(std::mem::size_of::<VmError>() <= 64, "{}", std::mem::size_of::<VmError>());
+    assert!(
+        std::mem::size_of::<VmError>() <= 64,
+        "{}",
+        std::mem::size_of::<VmError>()
+    );
 }

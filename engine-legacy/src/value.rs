@@ -404,7 +404,10 @@ mod tests {
     fn every_variant_round_trips_through_borsh() {
         let mut map = BTreeMap::new();
         map.insert(ValueCell::U64(1), ValueCell::String("one".into()));
-        map.insert(ValueCell::Bytes(vec![2]), ValueCell::Array(vec![ValueCell::Null]));
+        map.insert(
+            ValueCell::Bytes(vec![2]),
+            ValueCell::Array(vec![ValueCell::Null]),
+        );
         let v = ValueCell::Array(vec![
             ValueCell::Null,
             ValueCell::Bool(true),
@@ -427,7 +430,11 @@ mod tests {
 
     #[test]
     fn decoding_enforces_limits_and_canonical_maps() {
-        let err = |bytes: &[u8]| borsh::from_slice::<ValueCell>(bytes).unwrap_err().to_string();
+        let err = |bytes: &[u8]| {
+            borsh::from_slice::<ValueCell>(bytes)
+                .unwrap_err()
+                .to_string()
+        };
         // Bytes longer than the limit: refused before allocating.
         assert!(err(&[8, 0xff, 0xff, 0xff, 0xff]).contains("exceeds the limit"));
         // Truncated.

@@ -595,7 +595,11 @@ impl<'a> VM<'a> {
                     if first.saturating_add(callee.max_height) > MAX_STACK_SIZE {
                         break 'run Err(Trap::StackOverflow.into());
                     }
-                    frames.push(Frame { chunk: ci, pc, lbase });
+                    frames.push(Frame {
+                        chunk: ci,
+                        pc,
+                        lbase,
+                    });
                     lbase = locals.len();
                     locals.extend(stack.drain(first..));
                     locals.resize(
@@ -757,8 +761,16 @@ impl<'a> VM<'a> {
                     let b = pop!();
                     let mut b = tri!(bytes(Opcode::BytesSlice, b));
                     let (Some(s), Some(e)) = (start.as_u64(), end.as_u64()) else {
-                        let bad = if start.as_u64().is_none() { &start } else { &end };
-                        trap!(type_error(Opcode::BytesSlice, "integer bounds that fit u64", bad))
+                        let bad = if start.as_u64().is_none() {
+                            &start
+                        } else {
+                            &end
+                        };
+                        trap!(type_error(
+                            Opcode::BytesSlice,
+                            "integer bounds that fit u64",
+                            bad
+                        ))
                     };
                     if s > e || e > b.len() as u64 {
                         trap!(Trap::Invalid(format!(
@@ -797,11 +809,7 @@ impl<'a> VM<'a> {
                         ValueCell::U32(x) => x.to_le_bytes().to_vec(),
                         ValueCell::U64(x) => x.to_le_bytes().to_vec(),
                         ValueCell::U128(x) => x.to_le_bytes().to_vec(),
-                        other => trap!(type_error(
-                            Opcode::BytesFromInt,
-                            "an integer",
-                            &other
-                        )),
+                        other => trap!(type_error(Opcode::BytesFromInt, "an integer", &other)),
                     };
                     tri!(charge(gas, words(out.len() as u64)));
                     push!(ValueCell::Bytes(out));
@@ -909,11 +917,7 @@ fn bytes(op: Opcode, v: ValueCell) -> Result<Vec<u8>, Trap> {
     }
 }
 
-fn map(
-    op: Opcode,
-    v: ValueCell,
-    key: &ValueCell,
-) -> Result<BTreeMap<ValueCell, ValueCell>, Trap> {
+fn map(op: Opcode, v: ValueCell, key: &ValueCell) -> Result<BTreeMap<ValueCell, ValueCell>, Trap> {
     check_key(key).map_err(|e| Trap::Invalid(format!("`{}`: {}", op.name(), e.0)))?;
     match v {
         ValueCell::Map(m) => Ok(m),
@@ -983,12 +987,22 @@ macro_rules! int_binop {
     };
 }
 
-int_binop!(op_add, Add, |x, y| x.checked_add(y).ok_or(Trap::ArithmeticOverflow));
-int_binop!(op_sub, Sub, |x, y| x.checked_sub(y).ok_or(Trap::ArithmeticOverflow));
-int_binop!(op_mul, Mul, |x, y| x.checked_mul(y).ok_or(Trap::ArithmeticOverflow));
+int_binop!(op_add, Add, |x, y| x
+    .checked_add(y)
+    .ok_or(Trap::ArithmeticOverflow));
+int_binop!(op_sub, Sub, |x, y| x
+    .checked_sub(y)
+    .ok_or(Trap::ArithmeticOverflow));
+int_binop!(op_mul, Mul, |x, y| x
+    .checked_mul(y)
+    .ok_or(Trap::ArithmeticOverflow));
 // Unsigned division fails only for a zero divisor.
-int_binop!(op_div, Div, |x, y| x.checked_div(y).ok_or(Trap::DivisionByZero));
-int_binop!(op_rem, Rem, |x, y| x.checked_rem(y).ok_or(Trap::DivisionByZero));
+int_binop!(op_div, Div, |x, y| x
+    .checked_div(y)
+    .ok_or(Trap::DivisionByZero));
+int_binop!(op_rem, Rem, |x, y| x
+    .checked_rem(y)
+    .ok_or(Trap::DivisionByZero));
 
 macro_rules! bit_binop {
     ($fname:ident, $op:ident, $method:ident) => {
@@ -1058,10 +1072,7 @@ fn op_shift(left: bool, a: ValueCell, n: ValueCell) -> Result<ValueCell, Trap> {
 }
 
 fn op_order(op: Opcode, a: &ValueCell, b: &ValueCell) -> Result<Ordering, Trap> {
-    let comparable = !matches!(
-        a,
-        ValueCell::Null | ValueCell::Array(_) | ValueCell::Map(_)
-    );
+    let comparable = !matches!(a, ValueCell::Null | ValueCell::Array(_) | ValueCell::Map(_));
     if comparable && discriminant(a) == discriminant(b) {
         Ok(a.cmp(b))
     } else {

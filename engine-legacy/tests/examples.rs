@@ -36,9 +36,18 @@ fn exit(o: &Outcome) -> u64 {
 #[test]
 fn committed_modules_match_their_assembly() {
     for (text, bytes) in [
-        (include_str!("../examples/hello.tasm"), &include_bytes!("../examples/hello.tosl")[..]),
-        (include_str!("../examples/counter.tasm"), &include_bytes!("../examples/counter.tosl")[..]),
-        (include_str!("../examples/token.tasm"), &include_bytes!("../examples/token.tosl")[..]),
+        (
+            include_str!("../examples/hello.tasm"),
+            &include_bytes!("../examples/hello.tosl")[..],
+        ),
+        (
+            include_str!("../examples/counter.tasm"),
+            &include_bytes!("../examples/counter.tosl")[..],
+        ),
+        (
+            include_str!("../examples/token.tasm"),
+            &include_bytes!("../examples/token.tosl")[..],
+        ),
     ] {
         assert_eq!(
             assemble(text).unwrap().to_bytes().unwrap(),
@@ -177,7 +186,12 @@ fn token() {
     assert_eq!(exit(&o), 2);
     assert_eq!(o.gas_used, 633);
     host.tx_source = OWNER;
-    let o = call(m, &mut host, Call::Entry(0), &to_amount(&BOB, u64::MAX - 99));
+    let o = call(
+        m,
+        &mut host,
+        Call::Entry(0),
+        &to_amount(&BOB, u64::MAX - 99),
+    );
     assert_eq!(exit(&o), 4, "supply would overflow");
     assert!(host.events.is_empty());
     assert_eq!(host.storage, before);
@@ -188,10 +202,7 @@ fn token() {
     assert_eq!(exit(&o), 0);
     assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(70)));
     assert_eq!(host.storage.get(&bal_key(&BOB)), Some(&le(30)));
-    assert_eq!(
-        host.events,
-        [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]
-    );
+    assert_eq!(host.events, [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]);
     assert_eq!(o.gas_used, 4_248);
 
     // Insufficient balance: exit 3, nothing stored, no event.
@@ -216,7 +227,10 @@ fn token() {
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&ALICE, 60));
     assert_eq!(exit(&o), 0);
     assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(100)));
-    assert_eq!(host.events, [(2, [&ALICE[..], &ALICE[..], &le(60)].concat())]);
+    assert_eq!(
+        host.events,
+        [(2, [&ALICE[..], &ALICE[..], &le(60)].concat())]
+    );
 
     // The receiver's balance would overflow: exit 4, nothing written.
     host.storage.insert(bal_key(&BOB), le(u64::MAX));

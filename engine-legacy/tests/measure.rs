@@ -68,7 +68,10 @@ done:
     let mut host = RecordingHost::default();
     let mut params = vec![0x22; 32];
     params.extend_from_slice(&1u64.to_le_bytes());
-    host.storage.insert([&b"bal"[..], &[0; 32]].concat(), u64::MAX.to_le_bytes().to_vec());
+    host.storage.insert(
+        [&b"bal"[..], &[0; 32]].concat(),
+        u64::MAX.to_le_bytes().to_vec(),
+    );
     let call = Call::Entry(1);
     host.input = CallInput::new(call, params.clone()).encode();
     let start = Instant::now();

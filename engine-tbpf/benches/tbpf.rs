@@ -8,7 +8,10 @@ use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_syscalls::testing::RecordingHost;
 
 fn compute_module() -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/examples/build/compute.so");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sdk/examples/build/compute.so"
+    );
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -35,7 +38,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| engine.prepare(black_box(&code), &features).unwrap())
         });
         let module = engine.prepare(&code, &features).unwrap();
-        for (name, call, n) in [("hash_chain", Call::Entry(0), 10_000u32), ("sieve", Call::Entry(1), 32_768)] {
+        for (name, call, n) in [
+            ("hash_chain", Call::Entry(0), 10_000u32),
+            ("sieve", Call::Entry(1), 32_768),
+        ] {
             let params = n.to_le_bytes();
             let input = CallInput::new(call, params.to_vec()).encode();
             c.bench_function(&format!("run/{name}({n})/{mode}"), |b| {

@@ -5,7 +5,8 @@ use std::ops::RangeInclusive;
 use solana_rbpf::vm::Config;
 
 /// Whether this build can JIT-compile: rbpf's JIT exists for x86_64 outside Windows only.
-pub(crate) const JIT_AVAILABLE: bool = cfg!(all(target_arch = "x86_64", not(target_os = "windows")));
+pub(crate) const JIT_AVAILABLE: bool =
+    cfg!(all(target_arch = "x86_64", not(target_os = "windows")));
 
 /// The most instructions rbpf is ever told remain. rbpf's JIT keeps the budget in a signed
 /// register together with the pc, so a budget near `u64::MAX` would wrap; clamping keeps both
@@ -165,7 +166,10 @@ impl TbpfConfig {
                 Self::STACK_FRAME_SIZE_RANGE.end()
             ));
         }
-        if self.heap_size == 0 || self.heap_size > Self::MAX_HEAP_SIZE || !self.heap_size.is_multiple_of(1024) {
+        if self.heap_size == 0
+            || self.heap_size > Self::MAX_HEAP_SIZE
+            || !self.heap_size.is_multiple_of(1024)
+        {
             return err(format!(
                 "heap size {} is not a whole number of KiB within 1 KiB..={}",
                 self.heap_size,
@@ -252,7 +256,11 @@ mod tests {
         assert_eq!(c.version(), 1);
         let mut jit_off = c.clone();
         jit_off.set_jit(false);
-        assert_eq!(jit_off.version(), 1, "the JIT flag must not change the version");
+        assert_eq!(
+            jit_off.version(),
+            1,
+            "the JIT flag must not change the version"
+        );
     }
 
     #[test]
@@ -294,13 +302,48 @@ mod tests {
     #[allow(clippy::reversed_empty_ranges)] // an empty range is one of the refused settings
     fn invalid_settings_are_named() {
         let cases: [(Setter, &str); 7] = [
-            (|c| { c.set_sbpf_versions(0..=2); }, "SBPF versions"),
-            (|c| { c.set_sbpf_versions(2..=1); }, "SBPF versions"),
-            (|c| { c.set_max_module_size(0); }, "module size"),
-            (|c| { c.set_call_depth(0); }, "call depth"),
-            (|c| { c.set_stack_frame_size(3000); }, "stack frame"),
-            (|c| { c.set_heap_size(1000); }, "heap size"),
-            (|c| { c.set_heap_size(TbpfConfig::MAX_HEAP_SIZE + 1024); }, "heap size"),
+            (
+                |c| {
+                    c.set_sbpf_versions(0..=2);
+                },
+                "SBPF versions",
+            ),
+            (
+                |c| {
+                    c.set_sbpf_versions(2..=1);
+                },
+                "SBPF versions",
+            ),
+            (
+                |c| {
+                    c.set_max_module_size(0);
+                },
+                "module size",
+            ),
+            (
+                |c| {
+                    c.set_call_depth(0);
+                },
+                "call depth",
+            ),
+            (
+                |c| {
+                    c.set_stack_frame_size(3000);
+                },
+                "stack frame",
+            ),
+            (
+                |c| {
+                    c.set_heap_size(1000);
+                },
+                "heap size",
+            ),
+            (
+                |c| {
+                    c.set_heap_size(TbpfConfig::MAX_HEAP_SIZE + 1024);
+                },
+                "heap size",
+            ),
         ];
         for (set, what) in cases {
             let mut c = TbpfConfig::default();

@@ -15,11 +15,11 @@ use tos_engine_api::{
 };
 use tos_syscalls::{ActiveSyscalls, SyscallTable};
 
+use crate::ENGINE_NAME;
 use crate::config::{ConfigError, TbpfConfig};
 use crate::inspect::inspect;
 use crate::module::TbpfModule;
 use crate::runtime::{ADAPTERS, RunContext};
-use crate::ENGINE_NAME;
 
 /// The most syscalls the engine can register: one adapter slot each.
 pub(crate) const MAX_SYSCALLS: usize = 64;
@@ -119,7 +119,10 @@ impl TbpfEngine {
         let entry = Arc::new(CachedLoader {
             features: features.clone(),
             active,
-            loader: Arc::new(BuiltinProgram::new_loader(self.config.rbpf_config(), registry)),
+            loader: Arc::new(BuiltinProgram::new_loader(
+                self.config.rbpf_config(),
+                registry,
+            )),
         });
         if cache.values().map(Vec::len).sum::<usize>() < MAX_CACHED_LOADERS {
             cache.entry(key).or_default().push(entry.clone());
@@ -159,8 +162,7 @@ impl ExecutionEngine for TbpfEngine {
             &cached.active,
             self.table,
         )?;
-        let mut executable =
-            Executable::load(code, cached.loader.clone()).map_err(elf_error)?;
+        let mut executable = Executable::load(code, cached.loader.clone()).map_err(elf_error)?;
         executable
             .verify::<RequisiteVerifier>()
             .map_err(|e| match e {
@@ -215,7 +217,10 @@ fn check_calls(
     let static_syscalls = executable.get_sbpf_version().static_syscalls();
     let table = SyscallTable::global().ok();
     let mut pc = 0usize;
-    while let Some(insn) = text.get(pc.saturating_mul(ebpf::INSN_SIZE)..).filter(|r| r.len() >= ebpf::INSN_SIZE) {
+    while let Some(insn) = text
+        .get(pc.saturating_mul(ebpf::INSN_SIZE)..)
+        .filter(|r| r.len() >= ebpf::INSN_SIZE)
+    {
         let opc = insn[0];
         let this = pc;
         pc = pc.saturating_add(if opc == ebpf::LD_DW_IMM { 2 } else { 1 });
@@ -232,7 +237,12 @@ fn check_calls(
             }
             continue;
         }
-        if internal && executable.get_function_registry().lookup_by_key(key).is_some() {
+        if internal
+            && executable
+                .get_function_registry()
+                .lookup_by_key(key)
+                .is_some()
+        {
             continue;
         }
         return Err(LoadError::Verification(format!(
@@ -250,9 +260,16 @@ fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
     let lddw = executable.get_sbpf_version().enable_lddw();
     let mut pc = 0usize;
     let mut last = None;
-    while let Some(insn) = text.get(pc.saturating_mul(ebpf::INSN_SIZE)..).filter(|r| !r.is_empty()) {
+    while let Some(insn) = text
+        .get(pc.saturating_mul(ebpf::INSN_SIZE)..)
+        .filter(|r| !r.is_empty())
+    {
         last = Some(insn[0]);
-        pc = pc.saturating_add(if lddw && insn[0] == ebpf::LD_DW_IMM { 2 } else { 1 });
+        pc = pc.saturating_add(if lddw && insn[0] == ebpf::LD_DW_IMM {
+            2
+        } else {
+            1
+        });
     }
     !matches!(last, Some(ebpf::EXIT | ebpf::JA))
 }
@@ -270,9 +287,9 @@ fn elf_error(e: ElfError) -> LoadError {
         ElfError::EntrypointOutOfBounds | ElfError::InvalidEntrypoint => {
             LoadError::Malformed(format!("bad entry point: {e}"))
         }
-        ElfError::RelativeJumpOutOfBounds(i) => LoadError::Verification(format!(
-            "call at instruction {i} jumps outside .text"
-        )),
+        ElfError::RelativeJumpOutOfBounds(i) => {
+            LoadError::Verification(format!("call at instruction {i} jumps outside .text"))
+        }
         ElfError::SymbolHashCollision(h) => LoadError::Malformed(format!(
             "symbol hash collision {h:#010x}: a function's hash equals a syscall id or another \
              function's"
@@ -300,7 +317,11 @@ mod tests {
         assert_eq!(a.active.len(), SyscallTable::global().unwrap().len());
         // Every live syscall is registered under its id.
         for def in a.active.iter() {
-            let (name, _) = a.loader.get_function_registry().lookup_by_key(def.id).unwrap();
+            let (name, _) = a
+                .loader
+                .get_function_registry()
+                .lookup_by_key(def.id)
+                .unwrap();
             assert_eq!(name, def.name.as_bytes());
         }
     }

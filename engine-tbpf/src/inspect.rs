@@ -9,12 +9,14 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use goblin::container::{Container, Ctx, Endian};
-use goblin::strtab::Strtab;
 use goblin::elf::{
     Elf, header,
     program_header::{PT_DYNAMIC, ProgramHeader},
-    section_header::{SHF_ALLOC, SHF_WRITE, SHT_DYNAMIC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, SectionHeader},
+    section_header::{
+        SHF_ALLOC, SHF_WRITE, SHT_DYNAMIC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, SectionHeader,
+    },
 };
+use goblin::strtab::Strtab;
 use solana_rbpf::ebpf;
 use tos_engine_api::{Call, EntryTable, LoadError};
 use tos_syscalls::{ActiveSyscalls, SyscallTable, murmur3_32};
@@ -78,13 +80,19 @@ fn malformed(m: impl Into<String>) -> LoadError {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// The file bytes of a section, checked against the file's end.
@@ -93,7 +101,10 @@ fn file_range(code: &[u8], name: &str, sh: &SectionHeader) -> Result<Range<usize
         return Ok(0..0);
     }
     let end = sh.sh_offset.checked_add(sh.sh_size);
-    match (usize::try_from(sh.sh_offset), end.and_then(|e| usize::try_from(e).ok())) {
+    match (
+        usize::try_from(sh.sh_offset),
+        end.and_then(|e| usize::try_from(e).ok()),
+    ) {
         (Ok(start), Some(end)) if end <= code.len() => Ok(start..end),
         _ => Err(malformed(format!(
             "section `{name}` (offset {:#x}, size {:#x}) extends past the end of the \
@@ -108,7 +119,10 @@ fn file_range(code: &[u8], name: &str, sh: &SectionHeader) -> Result<Range<usize
 /// A NUL-terminated string at `offset` in a string table's bytes, at most `max` bytes long.
 fn string_at(table: &[u8], offset: usize, max: usize) -> Option<&str> {
     let rest = table.get(offset..)?;
-    let len = rest.iter().take(max.saturating_add(1)).position(|b| *b == 0)?;
+    let len = rest
+        .iter()
+        .take(max.saturating_add(1))
+        .position(|b| *b == 0)?;
     std::str::from_utf8(rest.get(..len)?).ok()
 }
 
@@ -165,7 +179,9 @@ pub(crate) fn inspect(
     }
     // Only the headers: the dynamic table is read below the way rbpf reads it, not goblin's way.
     let ctx = Ctx::new(Container::Big, Endian::Little);
-    let corrupt = |what: &str, e: goblin::error::Error| malformed(format!("truncated or corrupt {what}: {e}"));
+    let corrupt = |what: &str, e: goblin::error::Error| {
+        malformed(format!("truncated or corrupt {what}: {e}"))
+    };
     let phdrs = usize::try_from(hdr.e_phoff)
         .map_err(|_| malformed("program header offset out of range"))
         .and_then(|off| {
@@ -197,8 +213,8 @@ pub(crate) fn inspect(
             )));
         }
         let range = file_range(code, name, sh)?;
-        let writable = sh.sh_flags & u64::from(SHF_ALLOC | SHF_WRITE)
-            == u64::from(SHF_ALLOC | SHF_WRITE);
+        let writable =
+            sh.sh_flags & u64::from(SHF_ALLOC | SHF_WRITE) == u64::from(SHF_ALLOC | SHF_WRITE);
         if name.starts_with(".bss")
             || (writable && name.starts_with(".data") && !name.starts_with(".data.rel"))
         {
@@ -242,9 +258,13 @@ pub(crate) fn inspect(
         Some(addr) => Some(
             sections
                 .iter()
-                .find(|(_, sh, _)| sh.sh_addr == addr && matches!(sh.sh_type, SHT_SYMTAB | SHT_DYNSYM))
+                .find(|(_, sh, _)| {
+                    sh.sh_addr == addr && matches!(sh.sh_type, SHT_SYMTAB | SHT_DYNSYM)
+                })
                 .ok_or_else(|| {
-                    malformed(format!("DT_SYMTAB {addr:#x} is the address of no symbol table section"))
+                    malformed(format!(
+                        "DT_SYMTAB {addr:#x} is the address of no symbol table section"
+                    ))
                 })?,
         ),
         None => sections.iter().find(|(_, sh, _)| sh.sh_type == SHT_DYNSYM),
@@ -253,7 +273,8 @@ pub(crate) fn inspect(
     if let Some((_, _, range)) = dynsym_section {
         let bytes = code.get(range.clone()).unwrap_or_default();
         for (i, s) in bytes.chunks_exact(24).enumerate() {
-            let (Some(st_name), Some(shndx), Some(value)) = (u32_at(s, 0), u16_at(s, 6), u64_at(s, 8))
+            let (Some(st_name), Some(shndx), Some(value)) =
+                (u32_at(s, 0), u16_at(s, 6), u64_at(s, 8))
             else {
                 continue;
             };
@@ -340,8 +361,11 @@ pub(crate) fn inspect(
             return Err(malformed("DT_RELENT is not 16 (ELF64 REL entries)"));
         }
         let size = dyn_val(DT_RELSZ).unwrap_or(0);
-        let start = vaddr_to_offset(rel_addr, &phdrs, &sections)
-            .ok_or_else(|| malformed(format!("DT_REL {rel_addr:#x} lies in no segment or section")))?;
+        let start = vaddr_to_offset(rel_addr, &phdrs, &sections).ok_or_else(|| {
+            malformed(format!(
+                "DT_REL {rel_addr:#x} lies in no segment or section"
+            ))
+        })?;
         let table = usize::try_from(size)
             .ok()
             .filter(|s| *s > 0)
@@ -432,20 +456,21 @@ pub(crate) fn inspect(
                         .or_else(|| {
                             dynsyms
                                 .iter()
-                                .find(|s| !s.name.is_empty() && murmur3_32(s.name.as_bytes(), 0) == id)
+                                .find(|s| {
+                                    !s.name.is_empty() && murmur3_32(s.name.as_bytes(), 0) == id
+                                })
                                 .map(|s| s.name.clone())
                         })
-                        .unwrap_or_else(|| format!("syscall id {id:#010x} (call at instruction {pc})"));
+                        .unwrap_or_else(|| {
+                            format!("syscall id {id:#010x} (call at instruction {pc})")
+                        });
                     return Err(LoadError::UnknownSyscall(name));
                 }
             }
         }
     }
 
-    Ok(ElfFacts {
-        entries,
-        imports,
-    })
+    Ok(ElfFacts { entries, imports })
 }
 
 /// The dynamic table as `(tag, value)` pairs: from `PT_DYNAMIC`, else from the `SHT_DYNAMIC`
@@ -491,7 +516,13 @@ fn vaddr_to_offset(
         .find(|p| (p.p_vaddr..p.p_vaddr.saturating_add(p.p_memsz)).contains(&vaddr))
     {
         Some(p) => vaddr.checked_sub(p.p_vaddr)?.checked_add(p.p_offset)?,
-        None => sections.iter().find(|(_, sh, _)| sh.sh_addr == vaddr)?.1.sh_offset,
+        None => {
+            sections
+                .iter()
+                .find(|(_, sh, _)| sh.sh_addr == vaddr)?
+                .1
+                .sh_offset
+        }
     };
     usize::try_from(off).ok()
 }

@@ -73,7 +73,12 @@ impl TbpfModule {
     }
 
     /// The status rbpf's result means, or the fault it reveals.
-    fn status(&self, result: ProgramResult, pc: u64, ctx: &mut RunContext) -> Result<ExitStatus, EngineFault> {
+    fn status(
+        &self,
+        result: ProgramResult,
+        pc: u64,
+        ctx: &mut RunContext,
+    ) -> Result<ExitStatus, EngineFault> {
         let stop = match ctx.stop.take() {
             Some(Stop::Fault(f)) => return Err(f),
             Some(Stop::Trap(t)) => Some(t),
@@ -141,7 +146,9 @@ impl PreparedModule for TbpfModule {
         }
         let input = host.input();
         let header = CallInput::header(call, params.len()).map_err(|e| fault(e.to_string()))?;
-        if input.get(..header.len()) != Some(&header[..]) || input.get(header.len()..) != Some(params) {
+        if input.get(..header.len()) != Some(&header[..])
+            || input.get(header.len()..) != Some(params)
+        {
             return Err(fault(format!(
                 "the host's input does not encode {call} with {} bytes of params",
                 params.len()
@@ -212,16 +219,25 @@ impl TbpfModule {
         let mut pc = 0usize;
         while pc < count {
             let mut insn = ebpf::get_insn(text, pc);
-            let width = if insn.opc == ebpf::LD_DW_IMM && version.enable_lddw() && pc.saturating_add(1) < count {
+            let width = if insn.opc == ebpf::LD_DW_IMM
+                && version.enable_lddw()
+                && pc.saturating_add(1) < count
+            {
                 ebpf::augment_lddw_unchecked(text, &mut insn);
                 2
             } else {
                 1
             };
-            if ebpf::BPF_JMP == insn.opc & 0x07 && !matches!(insn.opc, ebpf::CALL_IMM | ebpf::CALL_REG | ebpf::EXIT) {
-                let target = (pc as i64).saturating_add(1).saturating_add(i64::from(insn.off));
+            if ebpf::BPF_JMP == insn.opc & 0x07
+                && !matches!(insn.opc, ebpf::CALL_IMM | ebpf::CALL_REG | ebpf::EXIT)
+            {
+                let target = (pc as i64)
+                    .saturating_add(1)
+                    .saturating_add(i64::from(insn.off));
                 if let Ok(target) = usize::try_from(target) {
-                    labels.entry(target).or_insert_with(|| format!("lbb_{target}"));
+                    labels
+                        .entry(target)
+                        .or_insert_with(|| format!("lbb_{target}"));
                 }
             }
             insns.push(insn);
@@ -262,7 +278,9 @@ impl TbpfModule {
                 match syscall {
                     Some(name) => format!("syscall {name}"),
                     None => match exe.get_function_registry().lookup_by_key(key) {
-                        Some((_, pc)) => format!("call {}", labels.get(&pc).map_or("?", String::as_str)),
+                        Some((_, pc)) => {
+                            format!("call {}", labels.get(&pc).map_or("?", String::as_str))
+                        }
                         None => format!("call [unresolved {key:#010x}]"),
                     },
                 }

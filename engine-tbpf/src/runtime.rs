@@ -125,10 +125,7 @@ fn dispatch(slot: usize, vm: &mut EbpfVm<'_, RunContext>, args: [u64; 5]) -> Pro
     let stopped = || ProgramResult::Err(EbpfError::SyscallError(Box::new(SyscallStopped)));
     let ctx = &mut *vm.context_object_pointer;
     // Instructions run since the last settlement (the call instruction included).
-    let Some(ran) = vm
-        .previous_instruction_meter
-        .checked_sub(vm.due_insn_count)
-    else {
+    let Some(ran) = vm.previous_instruction_meter.checked_sub(vm.due_insn_count) else {
         ctx.stop = Some(Stop::Fault(EngineFault::new(
             ENGINE_NAME,
             "rbpf reported more pending instructions than it was granted",

@@ -8,12 +8,20 @@ use tos_engine_api::{Call, ExitStatus};
 use tos_syscalls::testing::RecordingHost;
 
 fn example(name: &str) -> Vec<u8> {
-    let path = format!("{}/../sdk/examples/build/{name}.so", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../sdk/examples/build/{name}.so",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// Runs `call` against `host` (its input replaced), returns the outcome and the new host.
-fn call(code: &[u8], host: &RecordingHost, call: Call, params: &[u8]) -> (tos_engine_api::Outcome, RecordingHost) {
+fn call(
+    code: &[u8],
+    host: &RecordingHost,
+    call: Call,
+    params: &[u8],
+) -> (tos_engine_api::Outcome, RecordingHost) {
     let mut h = host.clone();
     h.input = host_for(call, params).input;
     run_all(code, call, params, &h, 10_000_000)
@@ -38,7 +46,10 @@ fn counter_follows_the_specification() {
     assert_eq!(o.status, ExitStatus::Exit(0));
     assert_eq!(host.storage.get(&b"count"[..]), Some(&vec![0; 8]));
     let (o, host) = call(&code, &host, Call::Entry(0), b"");
-    assert_eq!((o.status, o.return_data.clone()), (ExitStatus::Exit(0), 1u64.to_le_bytes().to_vec()));
+    assert_eq!(
+        (o.status, o.return_data.clone()),
+        (ExitStatus::Exit(0), 1u64.to_le_bytes().to_vec())
+    );
     assert_eq!(host.events, vec![(1, 1u64.to_le_bytes().to_vec())]);
     let (o, host) = call(&code, &host, Call::Entry(2), &41u64.to_le_bytes());
     assert_eq!(o.return_data, 42u64.to_le_bytes());
@@ -46,9 +57,15 @@ fn counter_follows_the_specification() {
     assert_eq!(o.status, ExitStatus::Exit(1));
     let (o, after) = call(&code, &host, Call::Entry(2), &u64::MAX.to_le_bytes());
     assert_eq!(o.status, ExitStatus::Exit(2));
-    assert_eq!(after.storage, host.storage, "an overflowing add stores nothing");
+    assert_eq!(
+        after.storage, host.storage,
+        "an overflowing add stores nothing"
+    );
     let (o, _) = call(&code, &host, Call::Entry(1), b"");
-    assert_eq!((o.status, o.return_data.clone()), (ExitStatus::Exit(0), 42u64.to_le_bytes().to_vec()));
+    assert_eq!(
+        (o.status, o.return_data.clone()),
+        (ExitStatus::Exit(0), 42u64.to_le_bytes().to_vec())
+    );
     let (o, _) = call(&code, &host, Call::Entry(9), b"");
     assert!(o.status != ExitStatus::Exit(0));
 }
@@ -100,13 +117,34 @@ fn compute_hash_chain_and_sieve() {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
         x = z ^ (z >> 31);
     }
-    let (o, _) = call(&code, &RecordingHost::default(), Call::Entry(0), &1000u32.to_le_bytes());
-    assert_eq!((o.status, o.return_data.clone()), (ExitStatus::Exit(0), x.to_le_bytes().to_vec()));
+    let (o, _) = call(
+        &code,
+        &RecordingHost::default(),
+        Call::Entry(0),
+        &1000u32.to_le_bytes(),
+    );
+    assert_eq!(
+        (o.status, o.return_data.clone()),
+        (ExitStatus::Exit(0), x.to_le_bytes().to_vec())
+    );
     assert_eq!(o.gas_used, 20_116, "golden gas of hash_chain(1000)");
-    let (o, _) = call(&code, &RecordingHost::default(), Call::Entry(1), &1000u32.to_le_bytes());
-    assert_eq!((o.status, o.return_data.clone()), (ExitStatus::Exit(0), 168u64.to_le_bytes().to_vec()));
+    let (o, _) = call(
+        &code,
+        &RecordingHost::default(),
+        Call::Entry(1),
+        &1000u32.to_le_bytes(),
+    );
+    assert_eq!(
+        (o.status, o.return_data.clone()),
+        (ExitStatus::Exit(0), 168u64.to_le_bytes().to_vec())
+    );
     assert_eq!(o.gas_used, 19_442, "golden gas of sieve(1000)");
-    let (o, _) = call(&code, &RecordingHost::default(), Call::Entry(1), &32769u32.to_le_bytes());
+    let (o, _) = call(
+        &code,
+        &RecordingHost::default(),
+        Call::Entry(1),
+        &32769u32.to_le_bytes(),
+    );
     assert_eq!(o.status, ExitStatus::Exit(1));
     // Out of gas in the middle of the loop, both modes alike.
     for limit in [10, 1_000, 12_345] {
@@ -120,6 +158,9 @@ fn compute_hash_chain_and_sieve() {
 fn examples_disassemble() {
     for name in ["hello", "counter", "token", "compute"] {
         let listing = prepare(&example(name)).unwrap().disassemble().unwrap();
-        assert!(listing.contains("entrypoint:") && listing.contains("syscall tos_"), "{name}:\n{listing}");
+        assert!(
+            listing.contains("entrypoint:") && listing.contains("syscall tos_"),
+            "{name}:\n{listing}"
+        );
     }
 }

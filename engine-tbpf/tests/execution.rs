@@ -11,7 +11,12 @@ use tos_syscalls::SyscallTable;
 const BOTH: [Sbpf; 2] = [Sbpf::V1, Sbpf::V2];
 
 fn cost(name: &str, bytes: u64) -> u64 {
-    SyscallTable::global().unwrap().by_name(name).unwrap().cost.charge(bytes)
+    SyscallTable::global()
+        .unwrap()
+        .by_name(name)
+        .unwrap()
+        .cost
+        .charge(bytes)
 }
 
 /// Runs `code` with every limit from 0 to `exact + 3`: it must succeed with `exit` from `exact`
@@ -24,7 +29,11 @@ fn sweep_limits_with(code: &[u8], params: &[u8], exact: u64, exit: u64) {
     for limit in 0..=exact + 3 {
         let (o, _) = run(code, Call::Entry(0), params, limit);
         if limit >= exact {
-            assert_eq!((o.status, o.gas_used), (ExitStatus::Exit(exit), exact), "limit {limit}");
+            assert_eq!(
+                (o.status, o.gas_used),
+                (ExitStatus::Exit(exit), exact),
+                "limit {limit}"
+            );
         } else {
             assert_eq!(
                 (o.status, o.gas_used),
@@ -118,7 +127,10 @@ fn function_pointer_table_in_data_rel_ro() {
                   add64 r0, r1
                   exit";
     let code = Module::new(Sbpf::V2, asm_v2)
-        .relro(vec![RelRo::Bytes(vec![0; 8]), RelRo::FnPtr("double".into())])
+        .relro(vec![
+            RelRo::Bytes(vec![0; 8]),
+            RelRo::FnPtr("double".into()),
+        ])
         .build()
         .bytes;
     let (o, _) = run(&code, Call::Entry(0), &[], 1_000);
@@ -178,9 +190,15 @@ fn syscalls_reach_the_host_and_charge_the_same_meter() {
         + cost("tos_log", 5)
         + cost("tos_fire_event", 8)
         + cost("tos_set_return_data", 8);
-    assert_eq!(syscalls, 1444, "syscall costs changed: update the golden gas below");
+    assert_eq!(
+        syscalls, 1444,
+        "syscall costs changed: update the golden gas below"
+    );
     for (v, insns) in [(Sbpf::V1, 23), (Sbpf::V2, 25)] {
-        let code = Module::new(v, COUNTER_ASM).rodata(b"counthello").build().bytes;
+        let code = Module::new(v, COUNTER_ASM)
+            .rodata(b"counthello")
+            .build()
+            .bytes;
         let params = 0x1122_3344_5566_7788u64.to_le_bytes();
         let (o, host) = run(&code, Call::Entry(0), &params, 1_000_000);
         assert_eq!(o.status, ExitStatus::Exit(0), "{v:?}");
@@ -196,10 +214,16 @@ fn syscalls_reach_the_host_and_charge_the_same_meter() {
 
 #[test]
 fn a_syscall_that_cannot_pay_runs_out_of_gas_and_changes_nothing() {
-    let code = Module::new(Sbpf::V1, COUNTER_ASM).rodata(b"counthello").build().bytes;
+    let code = Module::new(Sbpf::V1, COUNTER_ASM)
+        .rodata(b"counthello")
+        .build()
+        .bytes;
     // Enough for the 9 instructions up to the store and its base cost, not its bytes.
     let (o, host) = run(&code, Call::Entry(0), &[0; 8], 9 + 1000 + 10);
-    assert_eq!((o.status, o.gas_used), (ExitStatus::Trap(Trap::OutOfGas), 1019));
+    assert_eq!(
+        (o.status, o.gas_used),
+        (ExitStatus::Trap(Trap::OutOfGas), 1019)
+    );
     assert!(host.storage.is_empty());
 }
 
@@ -212,7 +236,11 @@ fn out_of_gas_charges_the_whole_limit() {
         let code = Module::new(v, asm).build().bytes;
         for limit in [0, 1, 2, 3, 1_000, 10_007, 123_456] {
             let (o, _) = run(&code, Call::Entry(0), &[], limit);
-            assert_eq!((o.status, o.gas_used), (ExitStatus::Trap(Trap::OutOfGas), limit), "{v:?}");
+            assert_eq!(
+                (o.status, o.gas_used),
+                (ExitStatus::Trap(Trap::OutOfGas), limit),
+                "{v:?}"
+            );
         }
     }
 }
@@ -220,9 +248,19 @@ fn out_of_gas_charges_the_whole_limit() {
 #[test]
 fn a_huge_gas_limit_runs_the_same_in_both_modes() {
     let code = rodata_module(Sbpf::V1).build().bytes;
-    for limit in [u64::MAX, u64::MAX - 1, i64::MAX as u64, 1 << 62, (1 << 62) + 1] {
+    for limit in [
+        u64::MAX,
+        u64::MAX - 1,
+        i64::MAX as u64,
+        1 << 62,
+        (1 << 62) + 1,
+    ] {
         let (o, _) = run(&code, Call::Entry(0), &[], limit);
-        assert_eq!((o.status, o.gas_used), (ExitStatus::Exit(42), 3), "limit {limit}");
+        assert_eq!(
+            (o.status, o.gas_used),
+            (ExitStatus::Exit(42), 3),
+            "limit {limit}"
+        );
     }
 }
 
@@ -238,7 +276,10 @@ fn the_input_is_the_header_and_params_read_only_at_r1() {
     for v in BOTH {
         let code = Module::new(v, read).build().bytes;
         let (o, _) = run(&code, Call::Hook(3), b"xyz", 100);
-        assert_eq!(o.status, ExitStatus::Exit(u64::from_le_bytes([1, 0, 3, 0, 3, 0, 0, 0])));
+        assert_eq!(
+            o.status,
+            ExitStatus::Exit(u64::from_le_bytes([1, 0, 3, 0, 3, 0, 0, 0]))
+        );
         let code = Module::new(v, write).build().bytes;
         let (o, _) = run(&code, Call::Entry(0), b"xyz", 100);
         let trap = Trap::MemoryAccess {
@@ -269,7 +310,10 @@ fn entry_table_refuses_missing_entries_without_running() {
         let module = prepare(&code).unwrap();
         let table = &module.info().entries;
         assert!(!table.self_dispatch);
-        assert_eq!(table.entries.iter().copied().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(
+            table.entries.iter().copied().collect::<Vec<_>>(),
+            vec![0, 2]
+        );
         assert_eq!(table.hooks.iter().copied().collect::<Vec<_>>(), vec![0]);
         for missing in [Call::Entry(1), Call::Entry(65535), Call::Hook(1)] {
             let (o, host) = run(&code, missing, &[], 1_000);
@@ -295,22 +339,161 @@ type TrapCase = (&'static str, Sbpf, &'static str, Vec<u8>, Trap, u64);
 fn trap_cases() -> Vec<TrapCase> {
     let ro = MM_PROGRAM_START;
     vec![
-        ("div by zero v1", Sbpf::V1, "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\ndiv64 r1, r2\nexit", vec![], Trap::DivisionByZero, 3),
-        ("mod by zero v1", Sbpf::V1, "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\nmod32 r1, r2\nexit", vec![], Trap::DivisionByZero, 3),
-        ("div by zero v2", Sbpf::V2, "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\nudiv64 r1, r2\nexit", vec![], Trap::DivisionByZero, 3),
-        ("div overflow v2", Sbpf::V2, "entrypoint:\nmov64 r1, 1\nlsh64 r1, 63\nmov64 r2, -1\nsdiv64 r1, r2\nexit", vec![], Trap::DivisionOverflow, 4),
-        ("load from address 0", Sbpf::V1, "entrypoint:\nmov64 r1, 0\nldxb r0, [r1+0]\nexit", vec![], Trap::MemoryAccess { addr: 0, len: 1, access: Access::Read }, 2),
-        ("store to rodata", Sbpf::V1, "entrypoint:\naddr r1, rodata+0\nstb [r1+0], 1\nexit", vec![9; 8], Trap::MemoryAccess { addr: ro + 0xd0, len: 1, access: Access::Write }, 2),
-        ("heap end", Sbpf::V2, "entrypoint:\nmov64 r1, 3\nlsh64 r1, 32\nstdw [r1+32764], 1\nexit", vec![], Trap::MemoryAccess { addr: 0x3_0000_0000 + 32764, len: 8, access: Access::Write }, 3),
-        ("stack gap v1", Sbpf::V1, "entrypoint:\nstb [r10+0], 1\nexit", vec![], Trap::MemoryAccess { addr: 0x2_0000_1000, len: 1, access: Access::Write }, 1),
-        ("recursion", Sbpf::V1, "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 127),
-        ("recursion v2", Sbpf::V2, "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit", vec![], Trap::CallDepthExceeded { limit: 64 }, 127),
-        ("callx into the middle of lddw", Sbpf::V1, "entrypoint:\naddr r1, fn:entrypoint\nadd64 r1, 8\ncallx r1\nexit", vec![], Trap::InvalidInstruction { pc: 1 }, 4),
-        ("callx outside text", Sbpf::V1, "entrypoint:\nmov64 r1, 0\ncallx r1\nexit", vec![], Trap::InvalidInstruction { pc: 1 }, 2),
-        ("running off .text", Sbpf::V1, "entrypoint:\nmov64 r0, 1\nmov64 r0, 2", vec![], Trap::InvalidInstruction { pc: 2 }, 3),
-        ("syscall reads unmapped memory", Sbpf::V1, "entrypoint:\nmov64 r1, 16\nmov64 r2, 5\nsyscall tos_log\nexit", vec![], Trap::MemoryAccess { addr: 16, len: 5, access: Access::Read }, 3 + 105),
-        ("syscall writes rodata", Sbpf::V2, "entrypoint:\naddr r1, rodata+0\nsyscall tos_get_tx_hash\nexit", vec![0; 32], Trap::MemoryAccess { addr: ro + 0xd0, len: 32, access: Access::Write }, 3 + 50),
-        ("syscall refuses a long log", Sbpf::V1, "entrypoint:\nmov64 r1, r10\nmov64 r2, 2000\nsyscall tos_log\nexit", vec![], Trap::Syscall { name: "tos_log".into(), reason: "log message of 2000 bytes exceeds the limit of 1024".into() }, 3 + 100),
+        (
+            "div by zero v1",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\ndiv64 r1, r2\nexit",
+            vec![],
+            Trap::DivisionByZero,
+            3,
+        ),
+        (
+            "mod by zero v1",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\nmod32 r1, r2\nexit",
+            vec![],
+            Trap::DivisionByZero,
+            3,
+        ),
+        (
+            "div by zero v2",
+            Sbpf::V2,
+            "entrypoint:\nmov64 r1, 10\nmov64 r2, 0\nudiv64 r1, r2\nexit",
+            vec![],
+            Trap::DivisionByZero,
+            3,
+        ),
+        (
+            "div overflow v2",
+            Sbpf::V2,
+            "entrypoint:\nmov64 r1, 1\nlsh64 r1, 63\nmov64 r2, -1\nsdiv64 r1, r2\nexit",
+            vec![],
+            Trap::DivisionOverflow,
+            4,
+        ),
+        (
+            "load from address 0",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, 0\nldxb r0, [r1+0]\nexit",
+            vec![],
+            Trap::MemoryAccess {
+                addr: 0,
+                len: 1,
+                access: Access::Read,
+            },
+            2,
+        ),
+        (
+            "store to rodata",
+            Sbpf::V1,
+            "entrypoint:\naddr r1, rodata+0\nstb [r1+0], 1\nexit",
+            vec![9; 8],
+            Trap::MemoryAccess {
+                addr: ro + 0xd0,
+                len: 1,
+                access: Access::Write,
+            },
+            2,
+        ),
+        (
+            "heap end",
+            Sbpf::V2,
+            "entrypoint:\nmov64 r1, 3\nlsh64 r1, 32\nstdw [r1+32764], 1\nexit",
+            vec![],
+            Trap::MemoryAccess {
+                addr: 0x3_0000_0000 + 32764,
+                len: 8,
+                access: Access::Write,
+            },
+            3,
+        ),
+        (
+            "stack gap v1",
+            Sbpf::V1,
+            "entrypoint:\nstb [r10+0], 1\nexit",
+            vec![],
+            Trap::MemoryAccess {
+                addr: 0x2_0000_1000,
+                len: 1,
+                access: Access::Write,
+            },
+            1,
+        ),
+        (
+            "recursion",
+            Sbpf::V1,
+            "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit",
+            vec![],
+            Trap::CallDepthExceeded { limit: 64 },
+            127,
+        ),
+        (
+            "recursion v2",
+            Sbpf::V2,
+            "entrypoint:\ncall deep\nexit\ndeep:\nmov64 r0, 0\ncall deep\nexit",
+            vec![],
+            Trap::CallDepthExceeded { limit: 64 },
+            127,
+        ),
+        (
+            "callx into the middle of lddw",
+            Sbpf::V1,
+            "entrypoint:\naddr r1, fn:entrypoint\nadd64 r1, 8\ncallx r1\nexit",
+            vec![],
+            Trap::InvalidInstruction { pc: 1 },
+            4,
+        ),
+        (
+            "callx outside text",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, 0\ncallx r1\nexit",
+            vec![],
+            Trap::InvalidInstruction { pc: 1 },
+            2,
+        ),
+        (
+            "running off .text",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r0, 1\nmov64 r0, 2",
+            vec![],
+            Trap::InvalidInstruction { pc: 2 },
+            3,
+        ),
+        (
+            "syscall reads unmapped memory",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, 16\nmov64 r2, 5\nsyscall tos_log\nexit",
+            vec![],
+            Trap::MemoryAccess {
+                addr: 16,
+                len: 5,
+                access: Access::Read,
+            },
+            3 + 105,
+        ),
+        (
+            "syscall writes rodata",
+            Sbpf::V2,
+            "entrypoint:\naddr r1, rodata+0\nsyscall tos_get_tx_hash\nexit",
+            vec![0; 32],
+            Trap::MemoryAccess {
+                addr: ro + 0xd0,
+                len: 32,
+                access: Access::Write,
+            },
+            3 + 50,
+        ),
+        (
+            "syscall refuses a long log",
+            Sbpf::V1,
+            "entrypoint:\nmov64 r1, r10\nmov64 r2, 2000\nsyscall tos_log\nexit",
+            vec![],
+            Trap::Syscall {
+                name: "tos_log".into(),
+                reason: "log message of 2000 bytes exceeds the limit of 1024".into(),
+            },
+            3 + 100,
+        ),
     ]
 }
 
@@ -319,7 +502,11 @@ fn traps_are_identical_in_both_modes_with_pinned_gas() {
     for (name, v, asm, rodata, trap, gas) in trap_cases() {
         let code = Module::new(v, asm).rodata(&rodata).build().bytes;
         let (o, _) = run(&code, Call::Entry(0), &[], 100_000);
-        assert_eq!((o.status, o.gas_used), (ExitStatus::Trap(trap.clone()), gas), "{name}");
+        assert_eq!(
+            (o.status, o.gas_used),
+            (ExitStatus::Trap(trap.clone()), gas),
+            "{name}"
+        );
         // With exactly the gas the trap took, the same trap; with one less, out of gas.
         let (o, _) = run(&code, Call::Entry(0), &[], gas);
         assert_eq!(o.status, ExitStatus::Trap(trap), "{name} at its exact gas");
@@ -338,34 +525,78 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
     use tos_syscalls::testing::RecordingHost;
     struct Failing(RecordingHost);
     impl HostAbi for Failing {
-        fn input(&self) -> &[u8] { self.0.input() }
-        fn contract_hash(&self) -> Hash { self.0.contract_hash() }
-        fn tx_hash(&self) -> Hash { self.0.tx_hash() }
-        fn tx_source(&self) -> Hash { self.0.tx_source() }
-        fn block_hash(&self) -> Hash { self.0.block_hash() }
-        fn block_height(&self) -> u64 { self.0.block_height() }
-        fn log(&mut self, _: &[u8]) -> Result<(), HostError> { Err(HostError::Fault("disk on fire".into())) }
-        fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> { self.0.set_return_data(d) }
-        fn take_return_data(&mut self) -> Vec<u8> { self.0.take_return_data() }
-        fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> { self.0.storage_load(k) }
-        fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> { self.0.storage_store(k, v) }
-        fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> { self.0.storage_delete(k) }
-        fn balance(&mut self, a: &Hash) -> Result<u64, HostError> { self.0.balance(a) }
-        fn transfer(&mut self, t: &Hash, a: &Hash, n: u64) -> Result<bool, HostError> { self.0.transfer(t, a, n) }
-        fn burn(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> { self.0.burn(a, n) }
-        fn asset_create(&mut self, n: &[u8], d: u8) -> Result<(Hash, bool), HostError> { self.0.asset_create(n, d) }
-        fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> { self.0.asset_mint(a, n) }
-        fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> { self.0.fire_event(i, d) }
+        fn input(&self) -> &[u8] {
+            self.0.input()
+        }
+        fn contract_hash(&self) -> Hash {
+            self.0.contract_hash()
+        }
+        fn tx_hash(&self) -> Hash {
+            self.0.tx_hash()
+        }
+        fn tx_source(&self) -> Hash {
+            self.0.tx_source()
+        }
+        fn block_hash(&self) -> Hash {
+            self.0.block_hash()
+        }
+        fn block_height(&self) -> u64 {
+            self.0.block_height()
+        }
+        fn log(&mut self, _: &[u8]) -> Result<(), HostError> {
+            Err(HostError::Fault("disk on fire".into()))
+        }
+        fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> {
+            self.0.set_return_data(d)
+        }
+        fn take_return_data(&mut self) -> Vec<u8> {
+            self.0.take_return_data()
+        }
+        fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+            self.0.storage_load(k)
+        }
+        fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> {
+            self.0.storage_store(k, v)
+        }
+        fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> {
+            self.0.storage_delete(k)
+        }
+        fn balance(&mut self, a: &Hash) -> Result<u64, HostError> {
+            self.0.balance(a)
+        }
+        fn transfer(&mut self, t: &Hash, a: &Hash, n: u64) -> Result<bool, HostError> {
+            self.0.transfer(t, a, n)
+        }
+        fn burn(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
+            self.0.burn(a, n)
+        }
+        fn asset_create(&mut self, n: &[u8], d: u8) -> Result<(Hash, bool), HostError> {
+            self.0.asset_create(n, d)
+        }
+        fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
+            self.0.asset_mint(a, n)
+        }
+        fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> {
+            self.0.fire_event(i, d)
+        }
     }
-    let code = Module::new(Sbpf::V1, "entrypoint:\nmov64 r1, r10\nadd64 r1, -8\nmov64 r2, 1\nsyscall tos_log\nexit")
-        .build()
-        .bytes;
+    let code = Module::new(
+        Sbpf::V1,
+        "entrypoint:\nmov64 r1, r10\nadd64 r1, -8\nmov64 r2, 1\nsyscall tos_log\nexit",
+    )
+    .build()
+    .bytes;
     for (name, engine) in engines() {
         let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
         let mut host = Failing(host_for(Call::Entry(0), &[]));
-        let fault = module.run(Call::Entry(0), &[], &mut host, 1_000).unwrap_err();
+        let fault = module
+            .run(Call::Entry(0), &[], &mut host, 1_000)
+            .unwrap_err();
         assert_eq!(fault.engine, "tbpf", "{name}");
-        assert!(fault.message.contains("tos_log") && fault.message.contains("disk on fire"), "{name}: {fault}");
+        assert!(
+            fault.message.contains("tos_log") && fault.message.contains("disk on fire"),
+            "{name}: {fault}"
+        );
     }
 }
 
@@ -406,7 +637,10 @@ fn memory_is_fresh_for_every_call() {
 
 #[test]
 fn prepared_modules_run_concurrently() {
-    let code = Module::new(Sbpf::V1, COUNTER_ASM).rodata(b"counthello").build().bytes;
+    let code = Module::new(Sbpf::V1, COUNTER_ASM)
+        .rodata(b"counthello")
+        .build()
+        .bytes;
     for (_, engine) in engines() {
         let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
         std::thread::scope(|s| {
@@ -416,7 +650,9 @@ fn prepared_modules_run_concurrently() {
                     for j in 0..50u64 {
                         let params = (i * 1000 + j).to_le_bytes();
                         let mut host = host_for(Call::Entry(0), &params);
-                        let o = module.run(Call::Entry(0), &params, &mut host, 10_000).unwrap();
+                        let o = module
+                            .run(Call::Entry(0), &params, &mut host, 10_000)
+                            .unwrap();
                         assert_eq!((o.status, o.gas_used), (ExitStatus::Exit(0), 1467));
                         assert_eq!(o.return_data, params);
                     }
@@ -489,8 +725,17 @@ fn disassembly_names_functions_and_syscalls() {
     for v in BOTH {
         let code = Module::new(v, asm).build().bytes;
         let listing = prepare(&code).unwrap().disassemble().unwrap();
-        for needle in ["entrypoint:", "call function_4", "syscall tos_get_block_height", "lbb_6", "exit"] {
-            assert!(listing.contains(needle), "{v:?}: `{needle}` missing in\n{listing}");
+        for needle in [
+            "entrypoint:",
+            "call function_4",
+            "syscall tos_get_block_height",
+            "lbb_6",
+            "exit",
+        ] {
+            assert!(
+                listing.contains(needle),
+                "{v:?}: `{needle}` missing in\n{listing}"
+            );
         }
     }
 }
@@ -503,4 +748,3 @@ fn engine_identity() {
         assert_eq!(e.version(), 1);
     }
 }
-

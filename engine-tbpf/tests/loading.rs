@@ -43,11 +43,26 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         ("truncated", err(&v1[..v1.len() - 40])),
         ("ELF32", err(&patched(v1.clone(), 4, &[1]))),
         ("big endian", err(&patched(v1.clone(), 5, &[2]))),
-        ("wrong machine", err(&patched(v1.clone(), 18, &62u16.to_le_bytes()))),
-        ("not a shared object", err(&patched(v1.clone(), 16, &2u16.to_le_bytes()))),
-        ("unknown e_flags", err(&patched(v1.clone(), 48, &3u32.to_le_bytes()))),
-        ("entry outside .text", err(&patched(v1.clone(), 24, &0x10u64.to_le_bytes()))),
-        ("entry misaligned", err(&patched(v1.clone(), 24, &(0xb0u64 + 4).to_le_bytes()))),
+        (
+            "wrong machine",
+            err(&patched(v1.clone(), 18, &62u16.to_le_bytes())),
+        ),
+        (
+            "not a shared object",
+            err(&patched(v1.clone(), 16, &2u16.to_le_bytes())),
+        ),
+        (
+            "unknown e_flags",
+            err(&patched(v1.clone(), 48, &3u32.to_le_bytes())),
+        ),
+        (
+            "entry outside .text",
+            err(&patched(v1.clone(), 24, &0x10u64.to_le_bytes())),
+        ),
+        (
+            "entry misaligned",
+            err(&patched(v1.clone(), 24, &(0xb0u64 + 4).to_le_bytes())),
+        ),
         ("missing entrypoint", {
             let mut m = Module::new(Sbpf::V1, COUNTER_LIKE);
             m.entry = None;
@@ -63,8 +78,22 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             m.bss = Some(64);
             err(&m.build().bytes)
         }),
-        ("unknown syscall v1", err(&Module::new(Sbpf::V1, "entrypoint:\nsyscall tos_nope\nexit").build().bytes)),
-        ("unknown static syscall v2", err(&Module::new(Sbpf::V2, "entrypoint:\nsyscall tos_nope\nexit").build().bytes)),
+        (
+            "unknown syscall v1",
+            err(
+                &Module::new(Sbpf::V1, "entrypoint:\nsyscall tos_nope\nexit")
+                    .build()
+                    .bytes,
+            ),
+        ),
+        (
+            "unknown static syscall v2",
+            err(
+                &Module::new(Sbpf::V2, "entrypoint:\nsyscall tos_nope\nexit")
+                    .build()
+                    .bytes,
+            ),
+        ),
         ("unknown import", {
             let mut m = Module::new(Sbpf::V1, COUNTER_LIKE);
             m.extra_imports.push("tos_ghost".into());
@@ -85,17 +114,38 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             m.extra_relocs.push((0, 10, 1));
             err(&m.build().bytes)
         }),
-        ("unresolved call", err(&Module::new(Sbpf::V1, "entrypoint:\nmov64 r0, 0\ncall self_\nexit\nself_:\ncall self_\nexit").build().bytes)),
-        ("verifier", err(&Module::new(Sbpf::V1, "entrypoint:\nmov64 r10, 1\nexit").build().bytes)),
+        (
+            "unresolved call",
+            err(&Module::new(
+                Sbpf::V1,
+                "entrypoint:\nmov64 r0, 0\ncall self_\nexit\nself_:\ncall self_\nexit",
+            )
+            .build()
+            .bytes),
+        ),
+        (
+            "verifier",
+            err(&Module::new(Sbpf::V1, "entrypoint:\nmov64 r10, 1\nexit")
+                .build()
+                .bytes),
+        ),
         ("too large", {
             let mut c = TbpfConfig::default();
             c.set_max_module_size(512).set_jit(false);
-            TbpfEngine::new(c).unwrap().prepare(&v1, &FeatureSet::new()).err().unwrap()
+            TbpfEngine::new(c)
+                .unwrap()
+                .prepare(&v1, &FeatureSet::new())
+                .err()
+                .unwrap()
         }),
         ("v2 on a v1-only engine", {
             let mut c = TbpfConfig::default();
             c.set_sbpf_versions(1..=1).set_jit(false);
-            TbpfEngine::new(c).unwrap().prepare(&v2, &FeatureSet::new()).err().unwrap()
+            TbpfEngine::new(c)
+                .unwrap()
+                .prepare(&v2, &FeatureSet::new())
+                .err()
+                .unwrap()
         }),
     ];
     // Keep the expected texts next to the cases that produce them.
@@ -113,14 +163,21 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         LoadError::Unsupported("writable section `.data`".into()),
         LoadError::Unsupported("writable section `.bss`".into()),
         LoadError::UnknownSyscall("tos_nope".into()),
-        LoadError::UnknownSyscall(format!("syscall id {nope_id:#010x} (call at instruction 0)")),
+        LoadError::UnknownSyscall(format!(
+            "syscall id {nope_id:#010x} (call at instruction 0)"
+        )),
         LoadError::UnknownSyscall("tos_ghost".into()),
         LoadError::Malformed("has type 7, which TBPF does not support".into()),
         LoadError::Malformed("names symbol #99, but there are".into()),
         LoadError::Malformed("does not patch a call instruction in .text".into()),
-        LoadError::Verification("call at instruction 3 reaches neither a function nor a live syscall".into()),
+        LoadError::Verification(
+            "call at instruction 3 reaches neither a function nor a live syscall".into(),
+        ),
         LoadError::Verification("cannot write into register r10".into()),
-        LoadError::TooLarge { size: v1.len(), limit: 512 },
+        LoadError::TooLarge {
+            size: v1.len(),
+            limit: 512,
+        },
         LoadError::Unsupported("SBPFv2 modules are not accepted".into()),
     ];
     assert_eq!(out.len(), expected.len());
@@ -137,7 +194,9 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         };
         let ok = same_kind
             && match want {
-                LoadError::UnknownSyscall(_) | LoadError::MissingExport(_) | LoadError::TooLarge { .. } => got == want,
+                LoadError::UnknownSyscall(_)
+                | LoadError::MissingExport(_)
+                | LoadError::TooLarge { .. } => got == want,
                 _ => text(got).contains(&text(want)),
             };
         assert!(ok, "{what}: got `{got:?}`, want {want:?}");
@@ -161,18 +220,28 @@ fn valid_modules_list_their_imports_and_size() {
     for v in [Sbpf::V1, Sbpf::V2] {
         let code = ok_module(v).bytes;
         let info = prepare(&code).unwrap().info().clone();
-        assert_eq!(info.imports, ["tos_get_block_height", "tos_log", "tos_set_return_data"], "{v:?}");
+        assert_eq!(
+            info.imports,
+            ["tos_get_block_height", "tos_log", "tos_set_return_data"],
+            "{v:?}"
+        );
         assert_eq!(info.code_size, code.len());
     }
     // SBPFv2 may import through relocations too.
     let mut m = Module::new(Sbpf::V2, COUNTER_LIKE);
     m.v2_syscall_relocs = true;
     let info = prepare(&m.build().bytes).unwrap().info().clone();
-    assert_eq!(info.imports, ["tos_get_block_height", "tos_log", "tos_set_return_data"]);
+    assert_eq!(
+        info.imports,
+        ["tos_get_block_height", "tos_log", "tos_set_return_data"]
+    );
     // An unknown syscall imported through a v2 relocation is named.
     let mut m = Module::new(Sbpf::V2, "entrypoint:\nsyscall tos_nope\nexit");
     m.v2_syscall_relocs = true;
-    assert_eq!(err(&m.build().bytes), LoadError::UnknownSyscall("tos_nope".into()));
+    assert_eq!(
+        err(&m.build().bytes),
+        LoadError::UnknownSyscall("tos_nope".into())
+    );
 }
 
 #[test]
@@ -184,7 +253,10 @@ fn sbpf_version_filter_refuses_v1_when_asked() {
         e.prepare(&ok_module(Sbpf::V1).bytes, &FeatureSet::new()),
         Err(LoadError::Unsupported(m)) if m.contains("SBPFv1")
     ));
-    assert!(e.prepare(&ok_module(Sbpf::V2).bytes, &FeatureSet::new()).is_ok());
+    assert!(
+        e.prepare(&ok_module(Sbpf::V2).bytes, &FeatureSet::new())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -192,7 +264,10 @@ fn every_truncation_is_refused_without_panic() {
     for v in [Sbpf::V1, Sbpf::V2] {
         let code = ok_module(v).bytes;
         for len in 0..code.len() {
-            assert!(prepare(&code[..len]).is_err(), "{v:?}: {len} bytes accepted");
+            assert!(
+                prepare(&code[..len]).is_err(),
+                "{v:?}: {len} bytes accepted"
+            );
         }
     }
 }
@@ -221,7 +296,10 @@ fn corrupted_modules_never_panic_and_run_identically() {
             }
         }
     }
-    assert!(loaded > 0, "some flips (e.g. in immediates) must still load");
+    assert!(
+        loaded > 0,
+        "some flips (e.g. in immediates) must still load"
+    );
 }
 
 #[test]

@@ -211,7 +211,10 @@ fn syscall(
     let Some(Extern::Memory(memory)) = caller.get_module_export(&memory) else {
         caller.data_mut().fault = Some(EngineFault::new(
             ENGINE_NAME,
-            format!("{}: the module's `memory` export is not available", def.name),
+            format!(
+                "{}: the module's `memory` export is not available",
+                def.name
+            ),
         ));
         return Err(stop("no memory"));
     };

@@ -237,7 +237,10 @@ mod tests {
 
     #[test]
     fn headers_are_checked_before_parsing() {
-        assert!(matches!(check_header(b"\0as"), Err(LoadError::Malformed(_))));
+        assert!(matches!(
+            check_header(b"\0as"),
+            Err(LoadError::Malformed(_))
+        ));
         assert!(matches!(
             check_header(b"(module)"),
             Err(LoadError::Malformed(m)) if m.contains("magic")

@@ -45,10 +45,7 @@ impl std::fmt::Debug for WasmModule {
 /// `(i64, i64) -> i64` and the like, for messages.
 fn signature(ty: &FuncType) -> String {
     let list = |types: &mut dyn Iterator<Item = ValType>| {
-        types
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        types.map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
     };
     format!(
         "({}) -> ({})",
@@ -399,7 +396,9 @@ impl PreparedModule for WasmModule {
                 }
                 Some(remaining) => {
                     let used = gas_limit.checked_sub(remaining).ok_or_else(|| {
-                        fault(format!("{remaining} gas left exceeds the limit {gas_limit}"))
+                        fault(format!(
+                            "{remaining} gas left exceeds the limit {gas_limit}"
+                        ))
                     })?;
                     meter
                         .set_used(used)

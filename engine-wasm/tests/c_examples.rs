@@ -16,7 +16,10 @@ fn sdk_module(name: &str) -> Option<Vec<u8>> {
     match std::fs::read(&path) {
         Ok(code) => Some(code),
         Err(_) => {
-            println!("note: {} is absent (not built yet); skipping", path.display());
+            println!(
+                "note: {} is absent (not built yet); skipping",
+                path.display()
+            );
             None
         }
     }
@@ -24,7 +27,9 @@ fn sdk_module(name: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn c_hello_logs_its_greeting() {
-    let Some(code) = sdk_module("hello") else { return };
+    let Some(code) = sdk_module("hello") else {
+        return;
+    };
     let module = prepare(&code);
     let mut host = RecordingHost::default();
     let outcome = run(module.as_ref(), &mut host, Call::Entry(0), b"ignored", GAS);
@@ -70,7 +75,9 @@ fn call_as(
 
 #[test]
 fn c_token_follows_examples_md() {
-    let Some(code) = sdk_module("token") else { return };
+    let Some(code) = sdk_module("token") else {
+        return;
+    };
     let module = prepare(&code);
     let m = module.as_ref();
     let mut host = RecordingHost::default();
@@ -81,17 +88,30 @@ fn c_token_follows_examples_md() {
     assert_eq!(u64_at(&host, b"supply"), Some(0));
 
     // mint: owner only, exact params, event 1 = to ++ amount.
-    assert_eq!(call_as(m, &mut host, OWNER, Call::Entry(0), &to_amount(&ALICE, 100)).0, 0);
+    assert_eq!(
+        call_as(m, &mut host, OWNER, Call::Entry(0), &to_amount(&ALICE, 100)).0,
+        0
+    );
     assert_eq!(host.events, [(1, to_amount(&ALICE, 100))]);
     assert_eq!(u64_at(&host, &bal_key(&ALICE)), Some(100));
     assert_eq!(u64_at(&host, b"supply"), Some(100));
-    assert_eq!(call_as(m, &mut host, ALICE, Call::Entry(0), &to_amount(&ALICE, 1)).0, 2);
+    assert_eq!(
+        call_as(m, &mut host, ALICE, Call::Entry(0), &to_amount(&ALICE, 1)).0,
+        2
+    );
     assert!(host.events.is_empty());
     assert_eq!(call_as(m, &mut host, OWNER, Call::Entry(0), &[0; 39]).0, 1);
     assert_eq!(call_as(m, &mut host, OWNER, Call::Entry(0), &[0; 41]).0, 1);
     // Supply overflow: nothing stored.
     assert_eq!(
-        call_as(m, &mut host, OWNER, Call::Entry(0), &to_amount(&BOB, u64::MAX)).0,
+        call_as(
+            m,
+            &mut host,
+            OWNER,
+            Call::Entry(0),
+            &to_amount(&BOB, u64::MAX)
+        )
+        .0,
         4
     );
     assert!(host.events.is_empty());
@@ -99,7 +119,10 @@ fn c_token_follows_examples_md() {
     assert_eq!(u64_at(&host, b"supply"), Some(100));
 
     // transfer: from = caller; event 2 = from ++ to ++ amount.
-    assert_eq!(call_as(m, &mut host, ALICE, Call::Entry(1), &to_amount(&BOB, 30)).0, 0);
+    assert_eq!(
+        call_as(m, &mut host, ALICE, Call::Entry(1), &to_amount(&BOB, 30)).0,
+        0
+    );
     assert_eq!(
         host.events,
         [(2, [&ALICE[..], &BOB[..], &30u64.to_le_bytes()].concat())]
@@ -107,12 +130,18 @@ fn c_token_follows_examples_md() {
     assert_eq!(u64_at(&host, &bal_key(&ALICE)), Some(70));
     assert_eq!(u64_at(&host, &bal_key(&BOB)), Some(30));
     // Insufficient balance: nothing stored, no event.
-    assert_eq!(call_as(m, &mut host, BOB, Call::Entry(1), &to_amount(&ALICE, 31)).0, 3);
+    assert_eq!(
+        call_as(m, &mut host, BOB, Call::Entry(1), &to_amount(&ALICE, 31)).0,
+        3
+    );
     assert!(host.events.is_empty());
     assert_eq!(u64_at(&host, &bal_key(&BOB)), Some(30));
     assert_eq!(call_as(m, &mut host, BOB, Call::Entry(1), &[0; 8]).0, 1);
     // A zero balance is still stored once written.
-    assert_eq!(call_as(m, &mut host, BOB, Call::Entry(1), &to_amount(&ALICE, 30)).0, 0);
+    assert_eq!(
+        call_as(m, &mut host, BOB, Call::Entry(1), &to_amount(&ALICE, 30)).0,
+        0
+    );
     assert_eq!(u64_at(&host, &bal_key(&BOB)), Some(0));
     assert_eq!(u64_at(&host, &bal_key(&ALICE)), Some(100));
 

@@ -27,8 +27,22 @@ struct Step {
     return_data: Option<u64>,
 }
 
-fn step(call: Call, params: &[u8], exit: u64, count_after: Option<u64>, event: Option<u64>, ret: Option<u64>) -> Step {
-    Step { call, params: params.to_vec(), exit, count_after, event, return_data: ret }
+fn step(
+    call: Call,
+    params: &[u8],
+    exit: u64,
+    count_after: Option<u64>,
+    event: Option<u64>,
+    ret: Option<u64>,
+) -> Step {
+    Step {
+        call,
+        params: params.to_vec(),
+        exit,
+        count_after,
+        event,
+        return_data: ret,
+    }
 }
 
 /// Runs the scenario on `module`; returns the gas of each step.
@@ -46,9 +60,23 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
         step(Call::Entry(2), &[1; 9], 1, Some(42), None, None),
         step(Call::Entry(2), &[], 1, Some(42), None, None),
         step(Call::Entry(2), &le(u64::MAX - 41), 2, Some(42), None, None),
-        step(Call::Entry(2), &le(u64::MAX - 42), 0, Some(u64::MAX), Some(u64::MAX), Some(u64::MAX)),
+        step(
+            Call::Entry(2),
+            &le(u64::MAX - 42),
+            0,
+            Some(u64::MAX),
+            Some(u64::MAX),
+            Some(u64::MAX),
+        ),
         step(Call::Entry(1), &[], 0, Some(u64::MAX), None, Some(u64::MAX)),
-        step(Call::Entry(2), &le(0), 0, Some(u64::MAX), Some(u64::MAX), Some(u64::MAX)),
+        step(
+            Call::Entry(2),
+            &le(0),
+            0,
+            Some(u64::MAX),
+            Some(u64::MAX),
+            Some(u64::MAX),
+        ),
         // Incrementing u64::MAX is refused with exit 2 and stores nothing.
         step(Call::Entry(0), &[], 2, Some(u64::MAX), None, None),
     ];
@@ -57,13 +85,29 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
     for (i, s) in steps.iter().enumerate() {
         host.events.clear();
         let outcome = run(module, &mut host, s.call, &s.params, GAS);
-        assert_eq!(outcome.status, ExitStatus::Exit(s.exit), "step {i}: {}", s.call);
+        assert_eq!(
+            outcome.status,
+            ExitStatus::Exit(s.exit),
+            "step {i}: {}",
+            s.call
+        );
         assert_eq!(count(&host), s.count_after, "step {i}: count");
-        let events: Vec<_> = s.event.map(|v| (1, v.to_le_bytes().to_vec())).into_iter().collect();
+        let events: Vec<_> = s
+            .event
+            .map(|v| (1, v.to_le_bytes().to_vec()))
+            .into_iter()
+            .collect();
         assert_eq!(host.events, events, "step {i}: events");
-        let ret = s.return_data.map(|v| v.to_le_bytes().to_vec()).unwrap_or_default();
+        let ret = s
+            .return_data
+            .map(|v| v.to_le_bytes().to_vec())
+            .unwrap_or_default();
         assert_eq!(outcome.return_data, ret, "step {i}: return data");
-        assert!(outcome.gas_used > 0 && outcome.gas_used < GAS, "step {i}: gas {}", outcome.gas_used);
+        assert!(
+            outcome.gas_used > 0 && outcome.gas_used < GAS,
+            "step {i}: gas {}",
+            outcome.gas_used
+        );
         gas.push(outcome.gas_used);
     }
     // A failing add writes nothing even before any rollback: the storage holds only "count".
@@ -103,7 +147,11 @@ fn counter_runs_out_of_gas_at_every_budget_below_what_it_needs() {
     for limit in [0, 1, need / 2, need - 1] {
         let mut host = RecordingHost::default();
         let outcome = run(module.as_ref(), &mut host, Call::Entry(0), &[], limit);
-        assert_eq!(outcome.trap(), Some(&tos_engine_api::Trap::OutOfGas), "limit {limit}");
+        assert_eq!(
+            outcome.trap(),
+            Some(&tos_engine_api::Trap::OutOfGas),
+            "limit {limit}"
+        );
         assert_eq!(outcome.gas_used, limit);
     }
     let mut host = RecordingHost::default();
@@ -117,7 +165,10 @@ fn counter_runs_out_of_gas_at_every_budget_below_what_it_needs() {
 fn c_counter_follows_examples_md() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk/examples/build/counter.wasm");
     let Ok(code) = std::fs::read(&path) else {
-        println!("note: {} is absent (not built yet); skipping", path.display());
+        println!(
+            "note: {} is absent (not built yet); skipping",
+            path.display()
+        );
         return;
     };
     scenario(prepare(&code).as_ref());

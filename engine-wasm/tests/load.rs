@@ -12,7 +12,10 @@ fn invalid_wasm_is_a_clear_load_error() {
     assert!(matches!(load_error(b"(module)"), LoadError::Malformed(m) if m.contains("magic")));
     // A valid header followed by a section id that does not exist.
     let err = load_error(b"\0asm\x01\0\0\0\x7f\x00");
-    assert!(matches!(&err, LoadError::Verification(m) if m.contains("section")), "{err}");
+    assert!(
+        matches!(&err, LoadError::Verification(m) if m.contains("section")),
+        "{err}"
+    );
     // A truncated module: the header and half a type section.
     let err = load_error(b"\0asm\x01\0\0\0\x01\x05\x01");
     assert!(matches!(&err, LoadError::Verification(_)), "{err}");
@@ -27,7 +30,10 @@ fn text_format_is_refused() {
 
 #[test]
 fn a_missing_memory_export_is_named() {
-    assert_eq!(load_error(&fixture("no_memory")), LoadError::MissingExport("memory".into()));
+    assert_eq!(
+        load_error(&fixture("no_memory")),
+        LoadError::MissingExport("memory".into())
+    );
 }
 
 #[test]
@@ -52,13 +58,19 @@ fn wrongly_typed_entries_are_load_errors() {
         "{err}"
     );
     let err = load_error(&fixture("bad_entry_name"));
-    assert!(matches!(&err, LoadError::Verification(m) if m.contains("`entry_07`")), "{err}");
+    assert!(
+        matches!(&err, LoadError::Verification(m) if m.contains("`entry_07`")),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_module_without_entries_is_refused() {
     let err = load_error(&fixture("no_entries"));
-    assert!(matches!(&err, LoadError::MissingExport(m) if m.contains("entrypoint")), "{err}");
+    assert!(
+        matches!(&err, LoadError::MissingExport(m) if m.contains("entrypoint")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -90,9 +102,15 @@ fn imports_from_other_modules_or_with_other_types_are_refused() {
 #[test]
 fn nondeterministic_and_unbounded_features_are_refused() {
     let err = load_error(&fixture("simd"));
-    assert!(matches!(&err, LoadError::Verification(m) if m.contains("SIMD")), "{err}");
+    assert!(
+        matches!(&err, LoadError::Verification(m) if m.contains("SIMD")),
+        "{err}"
+    );
     let err = load_error(&fixture("threads"));
-    assert!(matches!(&err, LoadError::Verification(m) if m.contains("threads")), "{err}");
+    assert!(
+        matches!(&err, LoadError::Verification(m) if m.contains("threads")),
+        "{err}"
+    );
     let err = load_error(&fixture("big_memory"));
     assert!(
         matches!(&err, LoadError::Unsupported(m) if m.contains("257 initial pages") && m.contains("256 pages")),
@@ -130,7 +148,10 @@ fn configurations_outside_the_ceilings_are_refused() {
 fn module_info_lists_entries_and_sorted_imports() {
     let module = prepare(&common::example("counter"));
     let info = module.info();
-    assert_eq!(info.entries.entries.iter().copied().collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(
+        info.entries.entries.iter().copied().collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
     assert_eq!(info.entries.hooks.iter().copied().collect::<Vec<_>>(), [0]);
     assert!(!info.entries.self_dispatch);
     assert!(info.entries.has_constructor());
@@ -146,7 +167,10 @@ fn module_info_lists_entries_and_sorted_imports() {
     );
     assert_eq!(info.code_size, common::example("counter").len());
     let listing = module.disassemble().unwrap();
-    assert!(listing.contains("env.tos_storage_load (i64, i64, i64, i64) -> (i64)"), "{listing}");
+    assert!(
+        listing.contains("env.tos_storage_load (i64, i64, i64, i64) -> (i64)"),
+        "{listing}"
+    );
     assert!(listing.contains("entry_2 () -> (i64)"), "{listing}");
 
     let module = prepare(&fixture("entrypoint"));

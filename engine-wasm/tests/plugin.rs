@@ -17,7 +17,11 @@ fn the_plugin_registry_finds_the_wasm_engine() {
     assert_eq!(engine.tag(), ModuleTag::WASM);
 
     // The engine the plug-in made runs a real module through the trait objects alone.
-    let code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/counter.wasm")).unwrap();
+    let code = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/counter.wasm"
+    ))
+    .unwrap();
     let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
     let mut host = RecordingHost::with_input(CallInput::new(Call::Entry(0), vec![]).encode());
     let outcome = module.run(Call::Entry(0), &[], &mut host, 100_000).unwrap();

@@ -52,9 +52,21 @@ fn wasm_traps_map_to_engine_api_traps_with_pinned_gas() {
         (2, Trap::DivisionByZero, GAS),
         (3, Trap::DivisionOverflow, GAS),
         (4, Trap::Unreachable, GAS),
-        (5, Trap::MemoryAccess { addr: 0, len: 0, access: Access::Read }, GAS),
+        (
+            5,
+            Trap::MemoryAccess {
+                addr: 0,
+                len: 0,
+                access: Access::Read,
+            },
+            GAS,
+        ),
         (10, Trap::Invalid("uninitialized element".into()), GAS),
-        (14, Trap::Invalid("invalid conversion to integer".into()), GAS),
+        (
+            14,
+            Trap::Invalid("invalid conversion to integer".into()),
+            GAS,
+        ),
     ];
     let mut seen = Vec::new();
     for (entry, trap, _) in &cases {
@@ -81,7 +93,11 @@ fn a_bad_syscall_pointer_reports_the_real_address() {
     let (outcome, host) = traps(Call::Entry(7), GAS);
     assert_eq!(
         outcome.trap(),
-        Some(&Trap::MemoryAccess { addr: 65530, len: 10, access: Access::Read })
+        Some(&Trap::MemoryAccess {
+            addr: 65530,
+            len: 10,
+            access: Access::Read
+        })
     );
     assert!(host.logs.is_empty());
     // Exact, since fuel is settled at syscalls: the page, 4 for the function (entry, two
@@ -134,7 +150,9 @@ fn memory_growth_stops_at_the_declared_maximum_and_at_the_engine_limit() {
     let mut config = WasmConfig::new();
     config.set_max_memory_pages(16);
     let engine = tos_engine_wasm::WasmEngine::new(config).unwrap();
-    let module = tos_engine_api::ExecutionEngine::prepare(&engine, &fixture("grow"), &Default::default()).unwrap();
+    let module =
+        tos_engine_api::ExecutionEngine::prepare(&engine, &fixture("grow"), &Default::default())
+            .unwrap();
     let outcome = run(module.as_ref(), &mut host, Call::Entry(0), &[], GAS);
     // The first growth (to 256 pages) is refused, the second (to 2) granted.
     assert_eq!(outcome.status, ExitStatus::Exit((0xffff_ffff << 32) | 1));
@@ -154,9 +172,18 @@ fn an_unknown_entry_runs_nothing_and_uses_no_gas() {
 fn a_self_dispatching_module_gets_every_call_and_reads_its_input() {
     let module = prepare(&fixture("entrypoint"));
     let mut host = RecordingHost::default();
-    for call in [Call::Entry(0), Call::Entry(513), Call::Hook(0), Call::Hook(7)] {
+    for call in [
+        Call::Entry(0),
+        Call::Entry(513),
+        Call::Hook(0),
+        Call::Hook(7),
+    ] {
         let outcome = run(module.as_ref(), &mut host, call, b"abc", GAS);
-        assert_eq!(outcome.status, ExitStatus::Exit(u64::from(call.id())), "{call}");
+        assert_eq!(
+            outcome.status,
+            ExitStatus::Exit(u64::from(call.id())),
+            "{call}"
+        );
         let header = tos_engine_api::CallInput::header(call, 3).unwrap();
         assert_eq!(outcome.return_data, header);
         // The page; two syscalls copying 8 bytes each (50 + 8); 9 operators and the entry.

@@ -100,16 +100,15 @@ impl ModuleCache {
         }
         let module = prepare()?;
         let mut inner = self.lock();
-        if inner.map.len() >= inner.capacity && !inner.map.contains_key(key) {
-            if let Some(oldest) = inner
-                .map
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            {
-                inner.map.remove(&oldest);
-                inner.stats.evictions += 1;
-            }
+        let full = inner.map.len() >= inner.capacity && !inner.map.contains_key(key);
+        let oldest = inner
+            .map
+            .iter()
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(k, _)| k.clone());
+        if let (true, Some(oldest)) = (full, oldest) {
+            inner.map.remove(&oldest);
+            inner.stats.evictions += 1;
         }
         inner.tick += 1;
         let tick = inner.tick;

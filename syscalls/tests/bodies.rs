@@ -255,8 +255,10 @@ fn input_and_context_syscalls() {
 
 #[test]
 fn balances_transfer_burn_and_assets() {
-    let mut host = RecordingHost::default();
-    host.contract = [1; 32];
+    let mut host = RecordingHost {
+        contract: [1; 32],
+        ..RecordingHost::default()
+    };
     let mut mem = vec![0u8; 128];
     mem[32..64].copy_from_slice(&[2; 32]); // receiver at BASE+32; asset 0 at BASE
     mem[96..100].copy_from_slice(b"GOLD");

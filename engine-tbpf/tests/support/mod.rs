@@ -146,7 +146,12 @@ fn put_u64(v: &mut [u8], at: usize, x: u64) {
 }
 
 /// Assembles the text and returns (bytes, labels, fixups, syscall names by pc).
-type Assembled = (Vec<u8>, BTreeMap<String, usize>, Vec<(usize, Fix)>, BTreeMap<usize, String>);
+type Assembled = (
+    Vec<u8>,
+    BTreeMap<String, usize>,
+    Vec<(usize, Fix)>,
+    BTreeMap<usize, String>,
+);
 
 fn assemble_text(m: &Module) -> Assembled {
     let mut src = String::new();
@@ -350,10 +355,10 @@ fn build(m: &Module) -> Built {
     }
     let load_end = out.len();
     let mut dyns: Vec<(u64, u64)> = vec![
-        (6, base + dynsym_off as u64),  // DT_SYMTAB
-        (5, base + dynstr_off as u64),  // DT_STRTAB
-        (10, dynstr.len() as u64),      // DT_STRSZ
-        (11, 24),                       // DT_SYMENT
+        (6, base + dynsym_off as u64), // DT_SYMTAB
+        (5, base + dynstr_off as u64), // DT_STRTAB
+        (10, dynstr.len() as u64),     // DT_STRSZ
+        (11, 24),                      // DT_SYMENT
     ];
     if !relocs.is_empty() {
         dyns.push((17, base + rel_off as u64)); // DT_REL
@@ -408,10 +413,28 @@ fn build(m: &Module) -> Built {
     }];
     shdrs.push(sh(sn.name(".text"), 1, 0x6, text_off, text_size, 0, 0, 0));
     if rodata_size > 0 {
-        shdrs.push(sh(sn.name(".rodata"), 1, 0x2, rodata_off, rodata_size, 0, 0, 0));
+        shdrs.push(sh(
+            sn.name(".rodata"),
+            1,
+            0x2,
+            rodata_off,
+            rodata_size,
+            0,
+            0,
+            0,
+        ));
     }
     if relro_size > 0 {
-        shdrs.push(sh(sn.name(".data.rel.ro"), 1, 0x3, relro_off, relro_size, 0, 0, 0));
+        shdrs.push(sh(
+            sn.name(".data.rel.ro"),
+            1,
+            0x3,
+            relro_off,
+            relro_size,
+            0,
+            0,
+            0,
+        ));
     }
     if let Some(d) = &m.writable_data {
         shdrs.push(sh(sn.name(".data"), 1, 0x3, data_off, d.len(), 0, 0, 0));
@@ -420,14 +443,50 @@ fn build(m: &Module) -> Built {
         shdrs.push(sh(sn.name(".bss"), 8, 0x3, bss_off, size as usize, 0, 0, 0));
     }
     let dynstr_index = shdrs.len() as u32 + 2;
-    shdrs.push(sh(sn.name(".dynamic"), 6, 0x3, dynamic_off, dyn_count * 16, dynstr_index, 0, 16));
+    shdrs.push(sh(
+        sn.name(".dynamic"),
+        6,
+        0x3,
+        dynamic_off,
+        dyn_count * 16,
+        dynstr_index,
+        0,
+        16,
+    ));
     let dynsym_index = shdrs.len() as u32;
-    shdrs.push(sh(sn.name(".dynsym"), 11, 0x2, dynsym_off, syms.len() * 24, dynstr_index, 1, 24));
-    shdrs.push(sh(sn.name(".dynstr"), 3, 0x2, dynstr_off, dynstr.len(), 0, 0, 0));
+    shdrs.push(sh(
+        sn.name(".dynsym"),
+        11,
+        0x2,
+        dynsym_off,
+        syms.len() * 24,
+        dynstr_index,
+        1,
+        24,
+    ));
+    shdrs.push(sh(
+        sn.name(".dynstr"),
+        3,
+        0x2,
+        dynstr_off,
+        dynstr.len(),
+        0,
+        0,
+        0,
+    ));
     let rel_offset = if relocs.is_empty() {
         None
     } else {
-        shdrs.push(sh(sn.name(".rel.dyn"), 9, 0x2, rel_off, relocs.len() * 16, dynsym_index, 0, 16));
+        shdrs.push(sh(
+            sn.name(".rel.dyn"),
+            9,
+            0x2,
+            rel_off,
+            relocs.len() * 16,
+            dynsym_index,
+            0,
+            16,
+        ));
         Some(rel_off)
     };
     let shstr_name = sn.name(".shstrtab");
@@ -470,7 +529,10 @@ fn build(m: &Module) -> Built {
     put_u16(&mut out, 16, 3); // ET_DYN
     put_u16(&mut out, 18, 247); // EM_BPF
     put_u32(&mut out, 20, 1);
-    let entry = m.entry.as_ref().map_or(0, |e| text_vaddr + label(e) as u64 * 8);
+    let entry = m
+        .entry
+        .as_ref()
+        .map_or(0, |e| text_vaddr + label(e) as u64 * 8);
     put_u64(&mut out, 24, entry);
     put_u64(&mut out, 32, EHDR as u64); // e_phoff
     put_u64(&mut out, 40, shoff as u64);
@@ -532,23 +594,46 @@ pub fn host_for(call: Call, params: &[u8]) -> RecordingHost {
 /// Prepares `code` on every engine and runs `call`, starting each run from a clone of `host`;
 /// asserts that every engine gives the same outcome and the same host effects, and returns
 /// them.
-pub fn run_all(code: &[u8], call: Call, params: &[u8], host: &RecordingHost, gas: u64) -> (Outcome, RecordingHost) {
+pub fn run_all(
+    code: &[u8],
+    call: Call,
+    params: &[u8],
+    host: &RecordingHost,
+    gas: u64,
+) -> (Outcome, RecordingHost) {
     let mut results: Vec<(&str, Outcome, RecordingHost)> = Vec::new();
     for (name, engine) in engines() {
         let module = engine
             .prepare(code, &FeatureSet::new())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut h = host.clone();
-        let outcome = module.run(call, params, &mut h, gas).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let outcome = module
+            .run(call, params, &mut h, gas)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         results.push((name, outcome, h));
     }
     let (first_name, first, first_host) = results.remove(0);
     for (name, outcome, h) in &results {
-        assert_eq!(&first, outcome, "{first_name} and {name} disagree on the outcome");
-        assert_eq!(first_host.storage, h.storage, "{first_name} and {name} disagree on storage");
-        assert_eq!(first_host.events, h.events, "{first_name} and {name} disagree on events");
-        assert_eq!(first_host.logs, h.logs, "{first_name} and {name} disagree on logs");
-        assert_eq!(first_host.balances, h.balances, "{first_name} and {name} disagree on balances");
+        assert_eq!(
+            &first, outcome,
+            "{first_name} and {name} disagree on the outcome"
+        );
+        assert_eq!(
+            first_host.storage, h.storage,
+            "{first_name} and {name} disagree on storage"
+        );
+        assert_eq!(
+            first_host.events, h.events,
+            "{first_name} and {name} disagree on events"
+        );
+        assert_eq!(
+            first_host.logs, h.logs,
+            "{first_name} and {name} disagree on logs"
+        );
+        assert_eq!(
+            first_host.balances, h.balances,
+            "{first_name} and {name} disagree on balances"
+        );
     }
     (first, first_host)
 }

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tos_engine_api::{Call, CallInput, ExecutionEngine, FeatureSet, Gas, LoadError, Outcome, PreparedModule};
+use tos_engine_api::{
+    Call, CallInput, ExecutionEngine, FeatureSet, Gas, LoadError, Outcome, PreparedModule,
+};
 use tos_engine_wasm::{WasmConfig, WasmEngine};
 use tos_syscalls::testing::RecordingHost;
 
@@ -19,7 +21,8 @@ pub fn engine() -> WasmEngine {
 
 /// The committed binary of `tests/fixtures/<name>.wat`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.wasm"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -30,7 +33,9 @@ pub fn example(name: &str) -> Vec<u8> {
 }
 
 pub fn prepare(code: &[u8]) -> Arc<dyn PreparedModule> {
-    engine().prepare(code, &FeatureSet::new()).expect("the module loads")
+    engine()
+        .prepare(code, &FeatureSet::new())
+        .expect("the module loads")
 }
 
 pub fn load_error(code: &[u8]) -> LoadError {
@@ -49,5 +54,7 @@ pub fn run(
     gas: Gas,
 ) -> Outcome {
     host.input = CallInput::new(call, params.to_vec()).encode();
-    module.run(call, params, host, gas).expect("no engine fault")
+    module
+        .run(call, params, host, gas)
+        .expect("no engine fault")
 }
