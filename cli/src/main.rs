@@ -19,6 +19,7 @@ macro_rules! outln {
 }
 
 mod args;
+mod bench;
 mod commands;
 mod demo;
 mod error;
@@ -190,6 +191,8 @@ pub(crate) enum Command {
     },
     /// Deploy and call the example contracts on every engine, on a throwaway state.
     Demo,
+    /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
+    Bench(bench::BenchArgs),
 }
 
 /// Who sends the transaction and at which height.

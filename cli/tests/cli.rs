@@ -784,3 +784,87 @@ fn demo_runs_every_example_as_specified() {
         "{text}"
     );
 }
+
+/// A legacy example module of engine-legacy/examples.
+fn legacy_example(name: &str) -> String {
+    workspace()
+        .join("engine-legacy/examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn legacy_contracts_deploy_by_magic_and_keep_their_state_across_processes() {
+    let env = Env::new();
+    let v = env.json(0, &["deploy", &legacy_example("counter.tosl")]);
+    assert_eq!(
+        (v["tag"].as_str(), v["tag_source"].as_str()),
+        (Some("legacy"), Some("magic"))
+    );
+    let addr = v["address"].as_str().unwrap().to_owned();
+    for n in 1..=2u64 {
+        let v = env.json(0, &["invoke", &addr, "--entry", "0"]);
+        assert_eq!(v["return_data"], hex::encode(n.to_le_bytes()), "{v}");
+    }
+    let v = env.json(0, &["storage", &addr, &hex::encode("count")]);
+    assert_eq!(v["value"], hex::encode(2u64.to_le_bytes()), "{v}");
+    // The assembly source deploys too (assembled on the fly), at another address.
+    let v = env.json(0, &["deploy", &legacy_example("token.tasm")]);
+    assert_eq!(v["tag"], "legacy");
+}
+
+#[test]
+fn bench_measures_every_engine_in_one_run() {
+    let env = Env::new();
+    let out = env.ok(&["--json", "bench", "--iterations", "3", "--warmup", "1"]);
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |case: &str, engine: &str| {
+        rows.iter().any(|r| {
+            r["case"] == case && r["engine"] == engine && r["median_ns"].as_u64().unwrap() > 0
+        })
+    };
+    for engine in ["tbpf-interp", "legacy", "wasm"] {
+        assert!(has("counter.increment", engine), "{engine}: {out}");
+        assert!(has("token.transfer", engine), "{engine}: {out}");
+        assert!(has("prepare counter", engine), "{engine}: {out}");
+    }
+    assert!(has("compute.hash_chain(10000)", "tbpf-interp"), "{out}");
+    // Gas is deterministic: the same contract call costs the same in both TBPF modes.
+    let gas = |engine: &str| {
+        rows.iter()
+            .find(|r| r["case"] == "compute.hash_chain(10000)" && r["engine"] == engine)
+            .map(|r| r["gas"].as_u64().unwrap())
+    };
+    assert_eq!(gas("tbpf-interp"), Some(201_116));
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(gas("tbpf-jit"), Some(201_116));
+    }
+    // In each case the fastest engine has ratio 1.
+    for case in ["counter.increment", "token.transfer"] {
+        let best = rows
+            .iter()
+            .filter(|r| r["case"] == case)
+            .map(|r| r["ratio_to_best"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        assert!((best - 1.0).abs() < 1e-9, "{case}: {best}");
+    }
+    // A module of one's own, and the errors.
+    let out = env.ok(&[
+        "bench",
+        &example("counter.so"),
+        "--entry",
+        "1",
+        "--iterations",
+        "2",
+    ]);
+    assert!(
+        out.contains("entry 1") && out.contains("tbpf-interp"),
+        "{out}"
+    );
+    env.user_error(&["bench", &example("counter.so")]);
+    env.user_error(&["bench", "--iterations", "0"]);
+}

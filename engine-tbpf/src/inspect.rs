@@ -11,7 +11,7 @@ use std::ops::Range;
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::{
     Elf, header,
-    program_header::{PT_DYNAMIC, ProgramHeader},
+    program_header::{PT_DYNAMIC, PT_LOAD, ProgramHeader},
     section_header::{
         SHF_ALLOC, SHF_WRITE, SHT_DYNAMIC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, SectionHeader,
     },
@@ -23,10 +23,39 @@ use tos_syscalls::{ActiveSyscalls, SyscallTable, murmur3_32};
 
 /// `e_flags` of an SBPFv2 module (rbpf's `EF_SBPF_V2`); SBPFv1 modules have 0.
 const EF_SBPF_V2: u32 = 0x20;
+/// `e_machine` of Solana's toolchain (`EM_SBPF`), which rbpf 0.8.5 accepts like `EM_BPF` (247):
+/// Solana's LLVM and lld write it.
+const EM_SBPF: u16 = 263;
 /// Longest section name rbpf accepts, terminator excluded.
 const MAX_SECTION_NAME: usize = 15;
 /// Longest symbol name rbpf reads, terminator excluded.
 const MAX_SYMBOL_NAME: usize = 63;
+/// Syscalls of other runtimes that Solana's toolchain calls statically (SBPFv2: the murmur3 hash
+/// of the name as immediate, no symbol in the file), known only to name them when a module
+/// calls one: TOS defines none of them.
+const FOREIGN_SYSCALLS: &[&str] = &[
+    "abort",
+    "log",
+    "log_64",
+    "sol_alloc_free_",
+    "sol_get_clock_sysvar",
+    "sol_get_rent_sysvar",
+    "sol_get_return_data",
+    "sol_invoke_signed_c",
+    "sol_invoke_signed_rust",
+    "sol_log_",
+    "sol_log_64_",
+    "sol_log_compute_units_",
+    "sol_log_data",
+    "sol_log_pubkey",
+    "sol_memcmp_",
+    "sol_memcpy_",
+    "sol_memmove_",
+    "sol_memset_",
+    "sol_panic_",
+    "sol_set_return_data",
+    "sol_sha256",
+];
 /// Size of one instruction slot.
 const INSN: u64 = ebpf::INSN_SIZE as u64;
 
@@ -37,6 +66,8 @@ const R_BPF_64_RELATIVE: u32 = 8;
 const R_BPF_64_32: u32 = 10;
 
 const DT_NULL: u64 = 0;
+/// rbpf reads dynamic tags below this one and ignores the rest.
+const DT_NUM: u64 = 35;
 const DT_SYMTAB: u64 = 6;
 const DT_REL: u64 = 17;
 const DT_RELSZ: u64 = 18;
@@ -150,9 +181,9 @@ pub(crate) fn inspect(
             hdr.e_ident[header::EI_OSABI]
         )));
     }
-    if hdr.e_machine != header::EM_BPF {
+    if hdr.e_machine != header::EM_BPF && hdr.e_machine != EM_SBPF {
         return Err(malformed(format!(
-            "ELF machine {} is not EM_BPF ({})",
+            "ELF machine {} is neither EM_BPF ({}) nor EM_SBPF ({EM_SBPF})",
             hdr.e_machine,
             header::EM_BPF
         )));
@@ -188,6 +219,33 @@ pub(crate) fn inspect(
             ProgramHeader::parse(code, off, usize::from(hdr.e_phnum), ctx)
                 .map_err(|e| corrupt("program headers", e))
         })?;
+    // rbpf's parser: loadable segments ascend by address and lie inside the file.
+    let mut prev_load: Option<(usize, u64)> = None;
+    for (i, p) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
+        if let Some((j, prev)) = prev_load
+            && p.p_vaddr < prev
+        {
+            return Err(malformed(format!(
+                "program header #{i} (PT_LOAD at {:#x}) comes after #{j} at {prev:#x}: loadable \
+                 segments must be sorted by address",
+                p.p_vaddr
+            )));
+        }
+        if p
+            .p_offset
+            .checked_add(p.p_filesz)
+            .is_none_or(|end| end > code.len() as u64)
+        {
+            return Err(malformed(format!(
+                "program header #{i} (PT_LOAD, offset {:#x}, size {:#x}) extends past the end \
+                 of the {}-byte file",
+                p.p_offset,
+                p.p_filesz,
+                code.len()
+            )));
+        }
+        prev_load = Some((i, p.p_vaddr));
+    }
     let shdrs = usize::try_from(hdr.e_shoff)
         .map_err(|_| malformed("section header offset out of range"))
         .and_then(|off| {
@@ -461,6 +519,12 @@ pub(crate) fn inspect(
                                 })
                                 .map(|s| s.name.clone())
                         })
+                        .or_else(|| {
+                            FOREIGN_SYSCALLS
+                                .iter()
+                                .find(|n| murmur3_32(n.as_bytes(), 0) == id)
+                                .map(|n| (*n).to_owned())
+                        })
                         .unwrap_or_else(|| {
                             format!("syscall id {id:#010x} (call at instruction {pc})")
                         });
@@ -480,9 +544,15 @@ fn dynamic_table(
     phdrs: &[ProgramHeader],
     sections: &[(&str, &SectionHeader, Range<usize>)],
 ) -> Result<Vec<(u64, u64)>, LoadError> {
+    // rbpf uses PT_DYNAMIC only when it is a whole, aligned array of entries, and falls back to
+    // the section otherwise (some old toolchains wrote a PT_DYNAMIC of the wrong size).
     let from_phdr = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC).and_then(|p| {
         let start = usize::try_from(p.p_offset).ok()?;
-        code.get(start..start.checked_add(usize::try_from(p.p_filesz).ok()?)?)
+        let len = usize::try_from(p.p_filesz).ok()?;
+        if !start.is_multiple_of(8) || !len.is_multiple_of(16) {
+            return None;
+        }
+        code.get(start..start.checked_add(len)?)
     });
     let bytes = match from_phdr {
         Some(b) => b,
@@ -491,7 +561,8 @@ fn dynamic_table(
             None => return Ok(Vec::new()),
         },
     };
-    let mut out = Vec::new();
+    // rbpf keeps one value per tag below DT_NUM, the last one written.
+    let mut out: Vec<(u64, u64)> = Vec::new();
     for d in bytes.chunks_exact(16) {
         let (Some(tag), Some(val)) = (u64_at(d, 0), u64_at(d, 8)) else {
             break;
@@ -499,7 +570,13 @@ fn dynamic_table(
         if tag == DT_NULL {
             break;
         }
-        out.push((tag, val));
+        if tag >= DT_NUM {
+            continue;
+        }
+        match out.iter_mut().find(|(t, _)| *t == tag) {
+            Some(slot) => slot.1 = val,
+            None => out.push((tag, val)),
+        }
     }
     Ok(out)
 }

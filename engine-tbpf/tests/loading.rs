@@ -154,7 +154,7 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         LoadError::Malformed("truncated".into()),
         LoadError::Malformed("not a 64-bit ELF".into()),
         LoadError::Malformed("not a little-endian ELF".into()),
-        LoadError::Malformed("ELF machine 62 is not EM_BPF (247)".into()),
+        LoadError::Malformed("ELF machine 62 is neither EM_BPF (247) nor EM_SBPF (263)".into()),
         LoadError::Malformed("ELF type 2 is not ET_DYN".into()),
         LoadError::Unsupported("ELF flags 0x3 name no SBPF version".into()),
         LoadError::Malformed("ELF entry point 0x10 is not an instruction in .text".into()),

@@ -297,6 +297,25 @@ impl Host {
             .map(|p| p.module)
     }
 
+    /// Prepares `module` as [`Host::prepare`] does but without the cache: for tools that
+    /// measure preparation or must not fill the cache.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] or [`Error::Load`].
+    pub fn prepare_uncached(
+        &self,
+        module: &ContractModule,
+        height: Height,
+    ) -> Result<Arc<dyn PreparedModule>, Error> {
+        let engine = self.engine_at(module.tag, height)?;
+        engine
+            .prepare(&module.code, &self.schedule.features_at(height))
+            .map_err(|source| Error::Load {
+                tag: module.tag,
+                source,
+            })
+    }
+
     fn prepare_hashed(
         &self,
         module: &ContractModule,

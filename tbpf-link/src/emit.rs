@@ -106,6 +106,14 @@ pub(crate) enum DynReloc {
     Relative { offset: u64 },
     /// R_BPF_64_32 at the call at `offset`, against the import `name`.
     Syscall { offset: u64, name: String },
+    /// R_BPF_64_32 at the call at `offset`, against a defined function symbol for `target`
+    /// (the export at that address, or a local symbol called `name`): how a call of the
+    /// instruction itself, which the SBPFv1 loader cannot take as pc-relative, reaches it.
+    LocalCall {
+        offset: u64,
+        target: u64,
+        name: String,
+    },
 }
 
 /// Everything the writer needs.
@@ -201,7 +209,8 @@ pub(crate) fn write(img: &Image) -> Result<Vec<u8>, LinkError> {
     let mut out = Out::default();
     let has_rodata = l.rodata_size > 0;
 
-    // Dynamic symbols: null, exports (already ordered), then imports (sorted).
+    // Dynamic symbols: null, local functions that self-calls target (by address), exports
+    // (already ordered), then imports (sorted).
     let mut dynstr = Strtab::new();
     struct DSym {
         name: u32,
@@ -217,6 +226,32 @@ pub(crate) fn write(img: &Image) -> Result<Vec<u8>, LinkError> {
         value: 0,
         raw: String::new(),
     }];
+    // Local function symbols for self-call targets that are not exports, by address.
+    let mut local_targets: Vec<(u64, &str)> = img
+        .relocs
+        .iter()
+        .filter_map(|r| match r {
+            DynReloc::LocalCall { target, name, .. }
+                if !img.exports.iter().any(|e| e.addr == *target) =>
+            {
+                Some((*target, name.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    local_targets.sort_unstable();
+    local_targets.dedup_by_key(|(t, _)| *t);
+    for (target, name) in &local_targets {
+        let at = dynstr.add(name);
+        dynsyms.push(DSym {
+            name: at,
+            info: 0x02, // STB_LOCAL, STT_FUNC
+            shndx: 1,
+            value: *target,
+            raw: (*name).to_string(),
+        });
+    }
+    let first_global = dynsyms.len();
     for e in &img.exports {
         let name = dynstr.add(&e.name);
         dynsyms.push(DSym {
@@ -247,6 +282,19 @@ pub(crate) fn write(img: &Image) -> Result<Vec<u8>, LinkError> {
             DynReloc::Relative { offset } => relative.push(*offset),
             DynReloc::Syscall { offset, name } => {
                 let idx = img.imports.iter().position(|n| n == name).unwrap_or(0) + first_import;
+                calls.push((*offset, idx as u64));
+            }
+            DynReloc::LocalCall { offset, target, .. } => {
+                let idx = match img.exports.iter().position(|e| e.addr == *target) {
+                    Some(i) => i + first_global,
+                    None => {
+                        local_targets
+                            .iter()
+                            .position(|(t, _)| t == target)
+                            .unwrap_or(0)
+                            + 1
+                    }
+                };
                 calls.push((*offset, idx as u64));
             }
         }
@@ -503,7 +551,7 @@ pub(crate) fn write(img: &Image) -> Result<Vec<u8>, LinkError> {
         addr: dynsym_addr,
         size: dynsym_size,
         link: idx_dynstr,
-        info: 1,
+        info: first_global as u32, // one past the last local symbol
         align: 8,
         entsize: SYM_SIZE,
     });

@@ -122,18 +122,28 @@ impl CodeSite<'_> {
     }
 }
 
+/// What [`check_code`] found that the linker must rewrite, as byte offsets in the section.
+#[derive(Debug, Default)]
+pub(crate) struct CodeFixups {
+    /// `callx` instructions whose register must move from the `dst` field into `imm`
+    /// (the SBPFv1 encoding).
+    pub callx: Vec<u64>,
+    /// Relocation-free `call -1`: calls of the instruction itself (a function whose first
+    /// instruction calls the function). They need a relocation, see `DynReloc::LocalCall`.
+    pub self_calls: Vec<u64>,
+}
+
 /// Checks that `code` is SBPFv1 code the linker can place anywhere: only v1 opcodes,
 /// no JMP32, no ALU offset fields, `lddw` pairs complete, jumps and relocation-free
 /// calls staying inside the section. `relocated_calls[i]` tells whether slot `i` is
 /// a call that carries a relocation (and so may leave the section).
 ///
-/// Returns the slots of `callx` instructions that need their register moved from
-/// the `dst` field into `imm` (the SBPFv1 encoding).
+/// Returns what the linker must rewrite (see [`CodeFixups`]).
 pub(crate) fn check_code(
     site: &CodeSite<'_>,
     code: &[u8],
     relocated_calls: &[bool],
-) -> Result<Vec<u64>, LinkError> {
+) -> Result<CodeFixups, LinkError> {
     let len = code.len() as u64;
     if !len.is_multiple_of(INSN) {
         return Err(site.bad(
@@ -144,7 +154,7 @@ pub(crate) fn check_code(
     let slots = len / INSN;
     // Slots that hold the second half of an lddw; jumping there is an error.
     let mut second_half = vec![false; slots as usize];
-    let mut callx_fixups = Vec::new();
+    let mut fixups = CodeFixups::default();
     let mut i = 0u64;
     while i < slots {
         let at = i * INSN;
@@ -198,7 +208,11 @@ pub(crate) fn check_code(
                 let relocated = relocated_calls.get(i as usize).copied().unwrap_or(false);
                 if !relocated {
                     if insn.imm == -1 {
-                        return Err(site.bad(at, "call with target -1 but no relocation"));
+                        // A function whose first instruction calls itself: the assembler
+                        // resolved it to -1, which the SBPFv1 loader takes for "unresolved".
+                        fixups.self_calls.push(at);
+                        i += 1;
+                        continue;
                     }
                     let target = i as i64 + 1 + i64::from(insn.imm);
                     if target < 0 || target >= slots as i64 {
@@ -215,7 +229,7 @@ pub(crate) fn check_code(
             OP_CALLX => {
                 let reg = if insn.imm == 0 && insn.dst != 0 {
                     // Newer LLVM encodes the register in the dst field; SBPFv1 reads imm.
-                    callx_fixups.push(at);
+                    fixups.callx.push(at);
                     i64::from(insn.dst)
                 } else {
                     i64::from(insn.imm)
@@ -254,7 +268,7 @@ pub(crate) fn check_code(
         }
         i += 1;
     }
-    Ok(callx_fixups)
+    Ok(fixups)
 }
 
 /// One dispatch target of the generated entrypoint.

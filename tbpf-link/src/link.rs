@@ -350,6 +350,9 @@ pub(crate) fn link(
     let mut rodata = vec![0u8; ro_size as usize];
     let mut dyn_relocs: Vec<DynReloc> = Vec::new();
     let mut imports: BTreeMap<String, ()> = BTreeMap::new();
+    // Calls that the SBPFv1 loader would misread (`call -1` to the call itself), as
+    // (call address, target address).
+    let mut local_calls: Vec<(u64, u64)> = Vec::new();
     for ii in 0..objs.len() {
         let inp = &objs[ii];
         for i in 0..inp.obj.sections.len() {
@@ -489,6 +492,11 @@ pub(crate) fn link(
                                 let rel_slots =
                                     i32::try_from(rel_slots).map_err(|_| too_large())?;
                                 write_u32(&mut text, at + 4, rel_slots as u32);
+                                if rel_slots == -1 {
+                                    // A call of itself: the SBPFv1 loader skips `call -1`
+                                    // as unresolved, so the loader is told the target.
+                                    local_calls.push((out_addr, target as u64));
+                                }
                             }
                             Resolved::Addr { code: false, .. } | Resolved::Abs(_) => {
                                 return Err(site.bad("call to a symbol that is not code"));
@@ -593,7 +601,12 @@ pub(crate) fn link(
                 file: inp.file,
                 section: &sec.name,
             };
-            for at in insn::check_code(&site, code, calls)? {
+            let fixups = insn::check_code(&site, code, calls)?;
+            for at in fixups.self_calls {
+                let out = inp.addr[i] + at;
+                local_calls.push((out, out));
+            }
+            for at in fixups.callx {
                 let out = (inp.addr[i] - layout.text_addr + at) as usize;
                 if let Some(mut insn) = Insn::read(&text, out as u64) {
                     insn.imm = i32::from(insn.dst);
@@ -667,6 +680,18 @@ pub(crate) fn link(
         text[at..at + code.len()].copy_from_slice(&code);
     }
 
+    // Self-calls go through an R_BPF_64_32 relocation against a `.dynsym` function symbol
+    // of the target, which rbpf 0.8.5 registers as a function and resolves like a relative
+    // call (same registry key: the hash of the target's instruction index).
+    for (offset, target) in local_calls {
+        let name = call_target_name(&objs, &export_list, target, layout.text_addr);
+        dyn_relocs.push(DynReloc::LocalCall {
+            offset,
+            target,
+            name,
+        });
+    }
+
     // 6. Write the module.
     let image = Image {
         layout,
@@ -685,6 +710,45 @@ pub(crate) fn link(
         exports: export_list,
         syscalls: imports.into_keys().collect(),
     })
+}
+
+/// The `.dynsym` name for the target of a self-call at module address `target`: the name of
+/// an export there, else of a function symbol there (a global one first), else
+/// `function_<slot>` (its instruction index in `.text`). Names the loader would treat
+/// specially (`entrypoint`, `entry_<N>`, `hook_<N>`) or could not read (over 63 bytes) are
+/// only used for the export they belong to.
+fn call_target_name(objs: &[Input<'_>], exports: &[Export], target: u64, text_addr: u64) -> String {
+    if let Some(e) = exports.iter().find(|e| e.addr == target) {
+        return e.name.clone();
+    }
+    let usable = |name: &str| {
+        !name.is_empty()
+            && name.len() <= MAX_DYN_NAME
+            && name != "entrypoint"
+            && parse_export(name) == Ok(None)
+    };
+    let mut best: Option<(bool, &str)> = None;
+    for inp in objs {
+        for sym in &inp.obj.symbols {
+            let idx = sym.shndx as usize;
+            if sym.kind != STT_FUNC
+                || !is_regular_index(sym.shndx)
+                || inp.roles.get(idx) != Some(&Role::Code)
+                || inp.addr.get(idx).and_then(|a| a.checked_add(sym.value)) != Some(target)
+                || !usable(&sym.name)
+            {
+                continue;
+            }
+            let global = sym.bind != STB_LOCAL;
+            if best.is_none_or(|(g, _)| global && !g) {
+                best = Some((global, &sym.name));
+            }
+        }
+    }
+    match best {
+        Some((_, name)) => name.to_string(),
+        None => format!("function_{}", (target - text_addr) / INSN),
+    }
 }
 
 fn too_large() -> LinkError {

@@ -434,6 +434,7 @@ fn truncated_and_corrupted_objects_never_panic() {
         "sections",
         "undefined_fnptr",
         "alu_offset",
+        "recursion",
     ];
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut linked_ok = 0usize;
@@ -469,7 +470,7 @@ fn truncated_and_corrupted_objects_never_panic() {
 
 #[test]
 fn every_accepted_fixture_loads_and_verifies() {
-    for name in ["own_entry", "sections", "multi_b"] {
+    for name in ["own_entry", "sections", "multi_b", "recursion"] {
         let module = link_one(name, &fixture(name)).unwrap();
         common::load(&module).unwrap_or_else(|e| panic!("{name}: {e}"));
     }

@@ -62,6 +62,8 @@ pub struct Module {
     pub extra_relocs: Vec<(usize, u32, u32)>,
     /// Extra undefined symbols in `.dynsym` (imports that no instruction uses).
     pub extra_imports: Vec<String>,
+    /// `e_machine`: `EM_BPF` (247) by default; Solana's toolchain writes `EM_SBPF` (263).
+    pub machine: u16,
 }
 
 impl Module {
@@ -78,6 +80,7 @@ impl Module {
             v2_syscall_relocs: false,
             extra_relocs: Vec::new(),
             extra_imports: Vec::new(),
+            machine: 247,
         }
     }
     pub fn rodata(mut self, bytes: &[u8]) -> Self {
@@ -527,7 +530,7 @@ fn build(m: &Module) -> Built {
     out[5] = 1; // little-endian
     out[6] = 1; // EV_CURRENT
     put_u16(&mut out, 16, 3); // ET_DYN
-    put_u16(&mut out, 18, 247); // EM_BPF
+    put_u16(&mut out, 18, m.machine); // EM_BPF unless set
     put_u32(&mut out, 20, 1);
     let entry = m
         .entry
