@@ -86,6 +86,9 @@ impl std::fmt::Debug for WasmEngine {
     }
 }
 
+/// Guard region after a linear memory's reservation (one wasm page).
+const WASM_GUARD_SIZE: u64 = 64 * 1024;
+
 impl WasmEngine {
     /// Builds the engine.
     ///
@@ -107,7 +110,17 @@ impl WasmEngine {
             })
             .max_wasm_stack(config.max_wasm_stack)
             // Contracts get no backtraces; capturing them only costs time on every trap.
-            .wasm_backtrace_max_frames(None);
+            .wasm_backtrace_max_frames(None)
+            // Data segments are always copied eagerly. With copy-on-write images (wasmtime's
+            // default) the copy is free, but wasmtime falls back to the eager copy, which
+            // consumes fuel, whenever it cannot build an image (some modules, some hosts):
+            // gas would then depend on the machine. Eager copying is also faster for the
+            // small memories contracts have.
+            .memory_init_cow(false)
+            // Reserve only what a memory may grow to (plus a guard page) instead of 4 GiB +
+            // guard per call: instantiation then maps and unmaps far less.
+            .memory_reservation(config.max_memory_bytes() as u64)
+            .memory_guard_size(WASM_GUARD_SIZE);
         for feature in ENABLED {
             wasm.wasm_features(*feature, true);
         }

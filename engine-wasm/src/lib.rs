@@ -45,6 +45,10 @@
 //!   `table.copy`, `table.fill`, `table.init`, `table.grow`;
 //! - [`WasmConfig::GAS_PER_MEMORY_PAGE`] (255) per 64 KiB page: for the module's initial pages
 //!   before the call starts, and for each page `memory.grow` asks for (granted or not);
+//! - at instantiation, copying each active data segment into memory: 1 per byte plus 2 per
+//!   segment. Segments are always copied eagerly (copy-on-write memory images are off),
+//!   because wasmtime would otherwise copy, and charge, only where it cannot build an image,
+//!   which depends on the module and the machine;
 //! - every syscall's cost from `tos-syscalls` (base, then per byte), charged to the same
 //!   meter: fuel is settled with the [`GasMeter`](tos_engine_api::GasMeter) at each syscall.
 //!

@@ -11,6 +11,9 @@ use tos_syscalls::testing::RecordingHost;
 
 /// Gas of the one page every call of `traps.wat` pays for before it starts.
 const PAGE: Gas = WasmConfig::GAS_PER_MEMORY_PAGE;
+/// Copying traps.wat's data segment ("hi") into memory at instantiation: one unit per byte
+/// plus 2 for the copy itself.
+const DATA: Gas = 2 + 2;
 
 /// traps.wat, compiled once for the whole test binary.
 fn traps_module() -> &'static dyn PreparedModule {
@@ -102,7 +105,7 @@ fn a_bad_syscall_pointer_reports_the_real_address() {
     assert!(host.logs.is_empty());
     // Exact, since fuel is settled at syscalls: the page, 4 for the function (entry, two
     // constants, the call), tos_log's base cost and its 10 bytes, charged before the read.
-    assert_eq!(outcome.gas_used, PAGE + 4 + 100 + 10);
+    assert_eq!(outcome.gas_used, PAGE + DATA + 4 + 100 + 10);
 }
 
 #[test]
@@ -110,18 +113,18 @@ fn exits_return_data_and_logs() {
     let (outcome, _) = traps(Call::Entry(8), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
     // The page, 1 for entering the function, 1 for `i64.const`.
-    assert_eq!(outcome.gas_used, PAGE + 2);
+    assert_eq!(outcome.gas_used, PAGE + DATA + 2);
 
     let (outcome, _) = traps(Call::Entry(11), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(7));
     // Two functions entered, `i32.const`, `call_indirect`, `i64.const`.
-    assert_eq!(outcome.gas_used, PAGE + 5);
+    assert_eq!(outcome.gas_used, PAGE + DATA + 5);
 
     let (outcome, host) = traps(Call::Entry(13), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(0));
     assert_eq!(host.logs, [b"hi".to_vec()]);
     // Entry, three constants, the call (`drop` is free), then tos_log: 100 + 2 bytes.
-    assert_eq!(outcome.gas_used, PAGE + 5 + 102);
+    assert_eq!(outcome.gas_used, PAGE + DATA + 5 + 102);
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn memory_growth_stops_at_the_declared_maximum_and_at_the_engine_limit() {
     assert_eq!(outcome.status, ExitStatus::Exit((1 << 32) | 0xffff_ffff));
     // The initial page, 3 + 1 pages asked for (the failed growth is charged too), 11
     // operators and the function's entry.
-    assert_eq!(outcome.gas_used, PAGE * (1 + 3 + 1) + 12);
+    assert_eq!(outcome.gas_used, PAGE * (1 + 3 + 1) + DATA + 12);
 
     // grow.wat: no declared maximum; 255 more pages reach the 256-page limit, one more fails.
     let module = prepare(&fixture("grow"));
@@ -210,12 +213,12 @@ fn a_call_that_needs_exactly_its_limit_succeeds() {
 fn straight_line_code_cannot_overrun_the_limit() {
     // entry_8 costs 2 after the page (entering the function, then `i64.const`, which comes
     // after wasmtime's last fuel check): one unit short, the call is still out of gas.
-    for limit in [PAGE, PAGE + 1] {
+    for limit in [PAGE + DATA, PAGE + DATA + 1] {
         let (outcome, _) = traps(Call::Entry(8), limit);
         assert_eq!(outcome.trap(), Some(&Trap::OutOfGas), "limit {limit}");
         assert_eq!(outcome.gas_used, limit);
     }
-    let (outcome, _) = traps(Call::Entry(8), PAGE + 2);
+    let (outcome, _) = traps(Call::Entry(8), PAGE + DATA + 2);
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
-    assert_eq!(outcome.gas_used, PAGE + 2);
+    assert_eq!(outcome.gas_used, PAGE + DATA + 2);
 }
