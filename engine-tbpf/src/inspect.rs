@@ -221,7 +221,11 @@ pub(crate) fn inspect(
         })?;
     // rbpf's parser: loadable segments ascend by address and lie inside the file.
     let mut prev_load: Option<(usize, u64)> = None;
-    for (i, p) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
+    for (i, p) in phdrs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.p_type == PT_LOAD)
+    {
         if let Some((j, prev)) = prev_load
             && p.p_vaddr < prev
         {
@@ -231,8 +235,7 @@ pub(crate) fn inspect(
                 p.p_vaddr
             )));
         }
-        if p
-            .p_offset
+        if p.p_offset
             .checked_add(p.p_filesz)
             .is_none_or(|end| end > code.len() as u64)
         {

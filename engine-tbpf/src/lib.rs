@@ -13,15 +13,34 @@
 //! ```
 //!
 //! # Modules
-//! A module is an ELF shared object (`ET_DYN`, `EM_BPF`, SBPFv1 with `e_flags` 0 or SBPFv2 with
-//! `e_flags` 0x20) as Solana's toolchain or `tbpf-link` produce it. [`prepare`] reads it with
-//! goblin first and refuses, each with its own [`LoadError`]: a file over the size limit, a
-//! non-ELF, truncated or inconsistent file, a version the configuration does not accept,
-//! writable `.data`/`.bss`, a missing or misplaced entry point, relocations rbpf cannot apply,
-//! and imports of syscalls that are not live for the module's features
-//! ([`LoadError::UnknownSyscall`] names the symbol). rbpf then loads the file
-//! (`reject_broken_elfs`), the `RequisiteVerifier` checks the code, every `call` is checked to
-//! reach a function or a live syscall, and the JIT compiles it when configured.
+//! A module is an ELF shared object (`ET_DYN`, machine `EM_BPF` (247) or Solana's `EM_SBPF`
+//! (263), SBPFv1 with `e_flags` 0 or SBPFv2 with `e_flags` 0x20) as Solana's toolchain or
+//! `tbpf-link` produce it. [`prepare`] reads it with goblin first and refuses, each with its own
+//! [`LoadError`]: a file over the size limit, a non-ELF, truncated or inconsistent file
+//! (including loadable segments out of address order or past the file's end), a version the
+//! configuration does not accept, writable `.data`/`.bss`, a missing or misplaced entry point,
+//! relocations rbpf cannot apply, and imports of syscalls that are not live for the module's
+//! features ([`LoadError::UnknownSyscall`] names the symbol; for an SBPFv2 static call, which
+//! carries only the murmur3 hash of the name, the name is given when it is a TOS syscall or a
+//! well-known syscall of Solana's toolchain such as `sol_log_` or `log`, and the hash and
+//! instruction otherwise). rbpf then loads the file (`reject_broken_elfs`), the
+//! `RequisiteVerifier` checks the code, every `call` is checked to reach a function or a live
+//! syscall, and the JIT compiles it when configured.
+//!
+//! The pre-checks read the file the way rbpf 0.8.5 does (the dynamic table from `PT_DYNAMIC`
+//! when it is a whole array, else from the `.dynamic` section; the last value of a repeated
+//! tag), so they judge the same relocations and symbols rbpf applies. Beyond rbpf they refuse
+//! only what the ABI demands or what could only fail at run time: unknown `e_flags`, an entry
+//! point other than the `entrypoint` symbol, undefined `.dynsym` symbols that are not live
+//! syscalls (even unused ones), `R_BPF_64_32` relocations that do not patch a `call`, and calls
+//! that reach nothing. The test `tests/solana_toolchain.rs` runs every ELF file of rbpf 0.8.5's
+//! own test suite (built by Solana's toolchain) and demands rbpf's verdict, result and
+//! instruction count.
+//!
+//! A function whose first instruction calls itself is a `call -1`, which rbpf's SBPFv1 loader
+//! takes for an unresolved call; `tbpf-link` emits such calls with an `R_BPF_64_32` relocation
+//! against a `.dynsym` symbol of the function, which rbpf resolves like any relative call.
+//! Recursion deeper than the call depth traps with `CallDepthExceeded`.
 //!
 //! Exported function symbols `entry_<N>` / `hook_<N>` in `.dynsym` form the entry table; a call
 //! the table lacks is refused with [`Trap::UnknownEntry`] and no gas used. Without such symbols

@@ -147,6 +147,19 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
                 .err()
                 .unwrap()
         }),
+        // Program header #1 (PT_DYNAMIC) turned into a PT_LOAD, #0 (at 0) moved above it.
+        (
+            "loadable segments out of order",
+            err(&patched(
+                patched(v1.clone(), 120, &1u32.to_le_bytes()),
+                80,
+                &0x10_0000u64.to_le_bytes(),
+            )),
+        ),
+        (
+            "loadable segment past the end",
+            err(&patched(v1.clone(), 96, &u64::MAX.to_le_bytes())),
+        ),
     ];
     // Keep the expected texts next to the cases that produce them.
     let expected: Vec<LoadError> = vec![
@@ -179,6 +192,13 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             limit: 512,
         },
         LoadError::Unsupported("SBPFv2 modules are not accepted".into()),
+        LoadError::Malformed(
+            "comes after #0 at 0x100000: loadable segments must be sorted by address".into(),
+        ),
+        LoadError::Malformed(
+            "program header #0 (PT_LOAD, offset 0x0, size 0xffffffffffffffff) extends past the end"
+                .into(),
+        ),
     ];
     assert_eq!(out.len(), expected.len());
     for ((what, got), want) in out.iter().zip(&expected) {
@@ -242,6 +262,23 @@ fn valid_modules_list_their_imports_and_size() {
         err(&m.build().bytes),
         LoadError::UnknownSyscall("tos_nope".into())
     );
+}
+
+#[test]
+fn solana_machine_number_is_accepted() {
+    // Solana's toolchain writes EM_SBPF (263); rbpf 0.8.5 accepts it like EM_BPF (247).
+    for v in [Sbpf::V1, Sbpf::V2] {
+        let mut m = Module::new(v, COUNTER_LIKE).rodata(b"abc");
+        m.machine = 263;
+        let code = m.build().bytes;
+        let info = prepare(&code).unwrap().info().clone();
+        assert_eq!(info.imports.len(), 3, "{v:?}");
+        let (o, _) = run(&code, Call::Entry(0), &[], 100_000);
+        let mut m = Module::new(v, COUNTER_LIKE).rodata(b"abc");
+        m.machine = 247;
+        let (same, _) = run(&m.build().bytes, Call::Entry(0), &[], 100_000);
+        assert_eq!(o, same, "{v:?}: the machine number changes nothing else");
+    }
 }
 
 #[test]

@@ -32,8 +32,12 @@ fn rbpf_elfs() -> Result<PathBuf, String> {
         },
     };
     let src = cargo_home.join("registry").join("src");
-    let indexes = std::fs::read_dir(&src)
-        .map_err(|e| format!("cannot read cargo's registry sources at {}: {e}", src.display()))?;
+    let indexes = std::fs::read_dir(&src).map_err(|e| {
+        format!(
+            "cannot read cargo's registry sources at {}: {e}",
+            src.display()
+        )
+    })?;
     let mut found: Vec<PathBuf> = indexes
         .filter_map(Result::ok)
         .map(|index| index.path().join(RBPF_DIR).join("tests").join("elfs"))
@@ -171,7 +175,10 @@ fn expectations() -> BTreeMap<&'static str, Verdict> {
             "program_headers_overflow.so",
             RefusedWith(
                 malformed,
-                &["program header #1", "loadable segments must be sorted by address"],
+                &[
+                    "program header #1",
+                    "loadable segments must be sorted by address",
+                ],
             ),
         ),
     ])
@@ -206,7 +213,11 @@ fn every_rbpf_test_elf_gets_rbpfs_verdict() {
         .keys()
         .filter(|k| !files.iter().any(|f| f == *k))
         .collect();
-    assert!(missing.is_empty(), "files missing from {}: {missing:?}", dir.display());
+    assert!(
+        missing.is_empty(),
+        "files missing from {}: {missing:?}",
+        dir.display()
+    );
 
     let mut failures = Vec::new();
     for name in &files {
@@ -259,7 +270,9 @@ fn check(code: &[u8], verdict: &Verdict) -> Result<(), String> {
             .prepare(code, &FeatureSet::new())
             .map_err(|e| format!("{mode}: refused: {e}"))?;
         if !module.info().entries.self_dispatch {
-            return Err(format!("{mode}: has an entry table, expected self-dispatch"));
+            return Err(format!(
+                "{mode}: has an entry table, expected self-dispatch"
+            ));
         }
     }
     for (call, r0, insns) in runs {
@@ -299,8 +312,11 @@ fn a_toolchain_shaped_module_importing_a_tos_syscall_runs_it() {
         .charge(4);
     // (version, relocated import for SBPFv2, instructions: `addr` is one lddw on SBPFv1 and
     // two instructions on SBPFv2)
-    for (version, v2_relocs, insns) in [(Sbpf::V1, false, 5), (Sbpf::V2, false, 6), (Sbpf::V2, true, 6)]
-    {
+    for (version, v2_relocs, insns) in [
+        (Sbpf::V1, false, 5),
+        (Sbpf::V2, false, 6),
+        (Sbpf::V2, true, 6),
+    ] {
         for machine in [247, 263] {
             let mut m = Module::new(version, ASM).rodata(b"foo\n");
             m.machine = machine;

@@ -15,7 +15,9 @@
 //! What the linker accepts, refuses and produces is described in the crate's README.
 //! In short: code sections are merged into `.text`, read-only data (`.rodata*`,
 //! `.data.rel.ro*`) into `.rodata`; calls between objects are resolved to
-//! pc-relative calls; calls to undefined functions become syscalls (R_BPF_64_32
+//! pc-relative calls (a call of itself, `call -1`, which the SBPFv1 loader would take
+//! for unresolved, becomes an R_BPF_64_32 relocation against a `.dynsym` symbol of the
+//! function); calls to undefined functions become syscalls (R_BPF_64_32
 //! against a `.dynsym` import, resolved by the loader through the murmur3 hash of the
 //! name); addresses of code and read-only data (in `lddw` or in pointer tables) become
 //! R_BPF_64_RELATIVE relocations; `entry_<N>` / `hook_<N>` are exported in `.dynsym`;

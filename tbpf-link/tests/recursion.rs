@@ -67,8 +67,7 @@ fn run(modules: &[(&'static str, Arc<dyn PreparedModule>)], id: u16, n: u64) -> 
     let call = Call::Entry(id);
     let params = n.to_le_bytes();
     let mut outcomes = modules.iter().map(|(name, m)| {
-        let mut host =
-            RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
+        let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
         let o = m
             .run(call, &params, &mut host, GAS)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -76,7 +75,10 @@ fn run(modules: &[(&'static str, Arc<dyn PreparedModule>)], id: u16, n: u64) -> 
     });
     let (first_name, first) = outcomes.next().expect("one engine at least");
     for (name, o) in outcomes {
-        assert_eq!(first, o, "{first_name} and {name} disagree on entry_{id}({n})");
+        assert_eq!(
+            first, o,
+            "{first_name} and {name} disagree on entry_{id}({n})"
+        );
     }
     first
 }
@@ -133,7 +135,10 @@ fn self_calls_are_emitted_as_relocations_against_the_function() {
                 -1,
                 "only calls of themselves need the relocation"
             );
-            assert_eq!(r.r_offset, s.st_value, "the call is the function's first instruction");
+            assert_eq!(
+                r.r_offset, s.st_value,
+                "the call is the function's first instruction"
+            );
             local_calls.push(elf.dynstrtab.get_at(s.st_name).unwrap().to_owned());
         }
         local_calls.sort();
@@ -180,7 +185,11 @@ fn recursion_runs_alike_on_interpreter_and_jit() {
         for n in 0..=20 {
             let (a, b) = (run(&modules, 0, n), run(&modules, 1, n));
             assert_eq!(a.gas_used + 1, b.gas_used, "fib({n})");
-            assert!(a.gas_used >= last, "fib({n}) is cheaper than fib({})", n - 1);
+            assert!(
+                a.gas_used >= last,
+                "fib({n}) is cheaper than fib({})",
+                n - 1
+            );
             last = a.gas_used;
         }
     }
