@@ -5,6 +5,43 @@
 //! ([`ModuleCache`]), meters gas, and runs deploys and calls against a [`Journal`] over the
 //! daemon's state ([`ContractProvider`]), committing only what succeeds.
 //!
+//! ```
+//! use tos_engine_api::{Call, ModuleTag};
+//! use tos_host::{
+//!     ActivationSchedule, BuiltinConfig, ContractModule, DeployRequest, EngineRegistry, Host,
+//!     InvokeRequest, MemoryProvider, TxContext,
+//! };
+//!
+//! // Engines (built-ins plus every linked plug-in) and the network's schedule.
+//! let registry = EngineRegistry::builtin(&BuiltinConfig::default())?;
+//! let host = Host::new(registry, ActivationSchedule::devnet());
+//! // The daemon brings its own state; this one lives in memory.
+//! let mut state = MemoryProvider::default();
+//! let tx = TxContext { height: 1, source: [7; 32], ..TxContext::default() };
+//!
+//! // Deploy the example counter (TBPF): its constructor stores count = 0.
+//! let code = include_bytes!("../../sdk/examples/build/counter.so").to_vec();
+//! let envelope = ContractModule::new(ModuleTag::TBPF, code).encode();
+//! let deployed =
+//!     host.deploy(&mut state, &tx, &DeployRequest { envelope, params: vec![], gas_limit: 100_000 })?;
+//! assert!(deployed.deployed);
+//!
+//! // Call entry 0 (increment): committed because it exited with 0.
+//! let call = InvokeRequest {
+//!     contract: deployed.address,
+//!     call: Call::Entry(0),
+//!     params: vec![],
+//!     gas_limit: 100_000,
+//!     deposits: vec![],
+//! };
+//! let report = host.invoke(&mut state, &tx, &call)?;
+//! assert!(report.is_success());
+//! assert_eq!(report.outcome.return_data, 1u64.to_le_bytes());
+//! assert_eq!(report.events[0].id, 1);
+//! assert_eq!(state.storage[&(deployed.address, b"count".to_vec())], 1u64.to_le_bytes());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Addresses
 //! A contract's address is `blake3("tos/contract/v1" ‖ deployer ‖ tag ‖ blake3(code))`
 //! ([`contract_address`]); an asset's id is `blake3("tos/asset/v1" ‖ creator ‖ name)`

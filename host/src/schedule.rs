@@ -273,9 +273,18 @@ impl ActivationSchedule {
     }
 
     fn parse(text: &str, path: &str) -> Result<Self, ScheduleError> {
-        let file: ScheduleFile = toml::from_str(text).map_err(|e| ScheduleError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
+        let file: ScheduleFile = toml::from_str(text).map_err(|e| {
+            // One line: the parser's message, and where (its Display is a multi-line snippet).
+            let place = e.span().map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            ScheduleError::Parse {
+                path: path.to_owned(),
+                message: format!("{}{}", place.unwrap_or_default(), e.message().trim()),
+            }
         })?;
         let invalid = |message: String| ScheduleError::Invalid {
             path: path.to_owned(),
