@@ -32,6 +32,22 @@ pub enum LoadError {
     Compile(String),
 }
 
+impl LoadError {
+    /// Refuses `code` longer than `limit` bytes, before anything parses it.
+    ///
+    /// # Errors
+    /// [`LoadError::TooLarge`].
+    pub fn check_size(code: &[u8], limit: usize) -> Result<(), LoadError> {
+        if code.len() > limit {
+            return Err(LoadError::TooLarge {
+                size: code.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A fault of the node itself — an engine bug, a failing database — not of the contract.
 /// Unlike a [`Trap`] it is not a result: the caller must not treat the call as executed.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]

@@ -127,6 +127,16 @@ impl Outcome {
         }
     }
 
+    /// The outcome of a call the module does not export: nothing runs and no gas is used
+    /// ([`Trap::UnknownEntry`]).
+    pub fn unknown_entry(call: Call, host: &mut dyn HostAbi) -> Outcome {
+        Outcome::finish(
+            ExitStatus::Trap(Trap::UnknownEntry(call)),
+            &GasMeter::new(0),
+            host,
+        )
+    }
+
     /// The trap, if the call trapped.
     pub fn trap(&self) -> Option<&Trap> {
         match &self.status {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, GasMeter, HostAbi, LoadError,
+    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, HostAbi, LoadError,
     ModuleInfo, ModuleTag, Outcome, PreparedModule, Trap,
 };
 use tos_syscalls::SyscallTable;
@@ -110,12 +110,7 @@ impl ExecutionEngine for LegacyEngine {
         code: &[u8],
         features: &FeatureSet,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        if code.len() > self.config.max_module_size {
-            return Err(LoadError::TooLarge {
-                size: code.len(),
-                limit: self.config.max_module_size,
-            });
-        }
+        LoadError::check_size(code, self.config.max_module_size)?;
         let module = Module::from_bytes(code)?;
         let program = Program::new(module, self.table, features, code.len())?;
         Ok(Arc::new(LegacyModule {
@@ -149,12 +144,7 @@ impl PreparedModule for LegacyModule {
             Call::Hook(id) => self.program.module.hooks.get(&id),
         };
         let Some(&chunk) = chunk else {
-            let meter = GasMeter::new(gas_limit);
-            return Ok(Outcome::finish(
-                ExitStatus::Trap(Trap::UnknownEntry(call)),
-                &meter,
-                host,
-            ));
+            return Ok(Outcome::unknown_entry(call, host));
         };
         let (status, meter) = {
             let mut vm = VM::with_program(host, Arc::clone(&self.program));

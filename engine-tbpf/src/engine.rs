@@ -149,12 +149,7 @@ impl ExecutionEngine for TbpfEngine {
         code: &[u8],
         features: &FeatureSet,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        if code.len() > self.config.max_module_size {
-            return Err(LoadError::TooLarge {
-                size: code.len(),
-                limit: self.config.max_module_size,
-            });
-        }
+        LoadError::check_size(code, self.config.max_module_size)?;
         let cached = self.loader(features)?;
         let facts = inspect(
             code,

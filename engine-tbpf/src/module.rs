@@ -14,7 +14,7 @@ use solana_rbpf::{
     vm::EbpfVm,
 };
 use tos_engine_api::{
-    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, ModuleInfo, Outcome,
+    Access, Call, CallInput, EngineFault, ExitStatus, Gas, HostAbi, ModuleInfo, Outcome,
     PreparedModule, Trap,
 };
 
@@ -141,8 +141,7 @@ impl PreparedModule for TbpfModule {
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
         if !self.info.entries.accepts(call) {
-            let status = ExitStatus::Trap(Trap::UnknownEntry(call));
-            return Ok(Outcome::finish(status, &GasMeter::new(gas_limit), host));
+            return Ok(Outcome::unknown_entry(call, host));
         }
         let input = host.input();
         let header = CallInput::header(call, params.len()).map_err(|e| fault(e.to_string()))?;

@@ -208,12 +208,7 @@ impl ExecutionEngine for WasmEngine {
         code: &[u8],
         features: &FeatureSet,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        if code.len() > self.config.max_module_size {
-            return Err(LoadError::TooLarge {
-                size: code.len(),
-                limit: self.config.max_module_size,
-            });
-        }
+        LoadError::check_size(code, self.config.max_module_size)?;
         check_header(code)?;
         // `from_binary`, not `new`: the text format is for tests and tools, never for code
         // that reaches the chain.

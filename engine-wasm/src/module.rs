@@ -336,12 +336,7 @@ impl PreparedModule for WasmModule {
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
         if !self.info.entries.accepts(call) {
-            let meter = GasMeter::new(gas_limit);
-            return Ok(Outcome::finish(
-                ExitStatus::Trap(Trap::UnknownEntry(call)),
-                &meter,
-                host,
-            ));
+            return Ok(Outcome::unknown_entry(call, host));
         }
         let export = if self.info.entries.self_dispatch {
             ENTRYPOINT.to_owned()
