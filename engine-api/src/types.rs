@@ -5,7 +5,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 /// A block height.
 pub type Height = u64;
 
-/// An amount of gas. Every engine measures execution in the same unit (ABI.md, docs/GAS.md).
+/// An amount of gas. Every engine measures execution in the same unit: one TBPF instruction
+/// (docs/GAS.md).
 pub type Gas = u64;
 
 /// A 32-byte value: a hash, a contract address, an account key or an asset id.
