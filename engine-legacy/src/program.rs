@@ -19,7 +19,7 @@ use tos_syscalls::SyscallTable;
 use crate::Module;
 use crate::limits::MAX_STACK_SIZE;
 use crate::opcode::{DecodeError, Effect, Instr};
-use crate::syscall::{Bound, signature};
+use crate::syscall::{Bound, Signature};
 
 /// A validated chunk.
 #[derive(Debug)]
@@ -128,14 +128,7 @@ impl Program {
                                 None => format!("{id:#010x}"),
                             })
                         })?;
-                        let sig = signature(def.name)
-                            .filter(|s| s.registers() == usize::from(def.arity))
-                            .ok_or_else(|| {
-                                LoadError::Unsupported(format!(
-                                    "syscall {} has no legacy calling convention",
-                                    def.name
-                                ))
-                            })?;
+                        let sig = Signature::of(def);
                         let index = match syscalls.iter().position(|b| b.def.id == def.id) {
                             Some(i) => i,
                             None => {

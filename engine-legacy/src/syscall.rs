@@ -4,175 +4,60 @@
 //! `tos-syscalls`. The legacy VM has values, not memory, so the adapter lays the byte values
 //! a syscall reads out in a per-call *scratch* memory (a [`SliceMemory`] at
 //! [`SCRATCH_BASE`]), passes guest pointers into it, and turns what the body writes to its
-//! out-pointers back into values. The table below says, per syscall, which stack value or
-//! scratch buffer stands for each argument register; the syscalls crate declares only
-//! arities, so this shape is the one piece of per-syscall knowledge the adapter adds
-//! (a test checks it against the table's arities).
+//! out-pointers back into values. Which stack value or scratch buffer stands for each
+//! argument register comes from the syscall's parameters as the one table declares them
+//! ([`Param`]), so a syscall added in any crate works here without a word of this adapter.
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use tos_engine_api::{EngineFault, GasMeter, HostAbi, SliceMemory, Trap};
-use tos_syscalls::limits::MAX_VALUE_LEN;
-use tos_syscalls::{SyscallCtx, SyscallDef, invoke};
+use tos_syscalls::{OutSize, Param, SyscallCtx, SyscallDef, invoke};
 
 use crate::ValueCell;
 use crate::limits::{MAX_BYTES_LEN, SCRATCH_BASE};
 use crate::vm::{Stop, words};
 
-/// Where a syscall's argument registers come from.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Arg {
-    /// A bytes (or string) value popped from the stack, copied to scratch: two registers,
-    /// pointer and length.
-    Bytes,
-    /// A bytes value of exactly 32 bytes popped from the stack, copied to scratch: one
-    /// register, the pointer.
-    Hash,
-    /// An unsigned integer that fits u64 popped from the stack: one register.
-    Int,
-    /// A 32-byte scratch buffer: one register, the pointer; pushed back as bytes.
-    Out32,
-    /// An 8-byte scratch buffer: one register, the pointer; pushed back as a u64.
-    OutU64,
-    /// A scratch buffer and its capacity: two registers, pointer and capacity. Pushed back
-    /// as the `min(result, capacity)` bytes written, or `null` when the result is
-    /// `u64::MAX` (absent).
-    OutCap(Cap),
-}
-
-/// The capacity of an [`Arg::OutCap`] buffer.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Cap {
-    /// The call input's length, at most [`MAX_BYTES_LEN`].
-    Input,
-    /// The largest storage value (`tos_syscalls::limits::MAX_VALUE_LEN`).
-    StorageValue,
-}
-
-/// The legacy shape of one syscall.
-#[derive(Debug)]
+/// The legacy shape of one syscall: its parameters, as the one table declares them
+/// ([`SyscallDef::params`]).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Signature {
     /// The syscall's name in the table.
     pub(crate) name: &'static str,
-    /// Its argument registers, in order.
-    pub(crate) args: &'static [Arg],
+    /// Its parameters, in register order.
+    pub(crate) args: &'static [Param],
 }
 
 impl Signature {
+    /// The shape of `def`.
+    pub(crate) fn of(def: &'static SyscallDef) -> Signature {
+        Signature {
+            name: def.name,
+            args: def.params,
+        }
+    }
+
     /// Values popped from the stack.
     pub(crate) fn inputs(&self) -> usize {
-        self.args
-            .iter()
-            .filter(|a| matches!(a, Arg::Bytes | Arg::Hash | Arg::Int))
-            .count()
+        self.args.iter().filter(|a| a.is_input()).count()
     }
 
     /// Values pushed before the result.
     pub(crate) fn outputs(&self) -> usize {
         self.args.len().saturating_sub(self.inputs())
     }
-
-    /// Argument registers used: must equal the table's arity.
-    pub(crate) fn registers(&self) -> usize {
-        self.args
-            .iter()
-            .map(|a| match a {
-                Arg::Bytes | Arg::OutCap(_) => 2,
-                _ => 1,
-            })
-            .sum()
-    }
 }
 
-use Arg::*;
-
-/// The legacy shape of every syscall of ABI.md (documented in ASM.md, "Syscalls").
-pub(crate) const SIGNATURES: &[Signature] = &[
-    Signature {
-        name: "tos_log",
-        args: &[Bytes],
-    },
-    Signature {
-        name: "tos_get_input",
-        args: &[OutCap(Cap::Input)],
-    },
-    Signature {
-        name: "tos_set_return_data",
-        args: &[Bytes],
-    },
-    Signature {
-        name: "tos_get_contract_hash",
-        args: &[Out32],
-    },
-    Signature {
-        name: "tos_get_tx_hash",
-        args: &[Out32],
-    },
-    Signature {
-        name: "tos_get_tx_source",
-        args: &[Out32],
-    },
-    Signature {
-        name: "tos_get_block_hash",
-        args: &[Out32],
-    },
-    Signature {
-        name: "tos_get_block_height",
-        args: &[],
-    },
-    Signature {
-        name: "tos_get_balance",
-        args: &[Hash, OutU64],
-    },
-    Signature {
-        name: "tos_transfer",
-        args: &[Hash, Int, Hash],
-    },
-    Signature {
-        name: "tos_burn",
-        args: &[Hash, Int],
-    },
-    Signature {
-        name: "tos_storage_load",
-        args: &[Bytes, OutCap(Cap::StorageValue)],
-    },
-    Signature {
-        name: "tos_storage_store",
-        args: &[Bytes, Bytes],
-    },
-    Signature {
-        name: "tos_storage_delete",
-        args: &[Bytes],
-    },
-    Signature {
-        name: "tos_asset_create",
-        args: &[Bytes, Int, Out32],
-    },
-    Signature {
-        name: "tos_asset_mint",
-        args: &[Hash, Int],
-    },
-    Signature {
-        name: "tos_fire_event",
-        args: &[Int, Bytes],
-    },
-];
-
-/// The legacy shape of the syscall named `name`.
-pub(crate) fn signature(name: &str) -> Option<&'static Signature> {
-    SIGNATURES.iter().find(|s| s.name == name)
-}
+use Param::*;
 
 /// A syscall a module uses, resolved once at validation.
 #[derive(Debug)]
 pub(crate) struct Bound {
     pub(crate) def: &'static SyscallDef,
-    pub(crate) sig: &'static Signature,
+    pub(crate) sig: Signature,
 }
 
-/// What `tos_storage_load` returns for an absent key. The syscalls crate defines it as
-/// `bodies::ABSENT` but does not re-export it, so it is restated here (ABI.md pins it).
-const ABSENT: u64 = u64::MAX;
+/// What a syscall with an out-buffer returns when it has nothing to give (an absent key).
+const ABSENT: u64 = tos_syscalls::ABSENT;
 
 /// Where one argument lives in scratch.
 #[derive(Clone, Copy, Default)]
@@ -200,7 +85,7 @@ pub(crate) fn call(
     host: &mut dyn HostAbi,
     gas: &mut GasMeter,
 ) -> Result<(), Stop> {
-    let sig = bound.sig;
+    let sig = &bound.sig;
     let first = stack
         .len()
         .checked_sub(sig.inputs())
@@ -236,12 +121,12 @@ pub(crate) fn call(
             Ok(region)
         };
         match arg {
-            Bytes | Hash | Int => {
+            Bytes | Hash | U64 => {
                 let value = inputs
                     .get(next_input)
                     .ok_or_else(|| fault("syscall input missing"))?;
                 next_input = next_input.saturating_add(1);
-                if *arg == Int {
+                if *arg == U64 {
                     let v = value.as_u64().ok_or_else(|| {
                         bad_arg(
                             sig,
@@ -282,19 +167,22 @@ pub(crate) fn call(
                     put(bytes.len() as u64, &mut reg)?;
                 }
             }
-            Out32 | OutU64 | OutCap(_) => {
+            Out32 | OutU64 | OutBuf(_) => {
                 let len = match arg {
                     Out32 => 32,
                     OutU64 => 8,
-                    OutCap(Cap::Input) => host.input().len().min(MAX_BYTES_LEN),
-                    _ => usize::try_from(MAX_VALUE_LEN).unwrap_or(MAX_BYTES_LEN),
+                    OutBuf(OutSize::Input) => host.input().len().min(MAX_BYTES_LEN),
+                    OutBuf(OutSize::Max(n)) => {
+                        usize::try_from(*n).map_or(MAX_BYTES_LEN, |n| n.min(MAX_BYTES_LEN))
+                    }
+                    _ => 0,
                 };
                 let r = take_region(len, &mut cursor)?;
                 if let Some(slot) = regions.get_mut(index) {
                     *slot = r;
                 }
                 put(address(r.offset), &mut reg)?;
-                if matches!(arg, OutCap(_)) {
+                if matches!(arg, OutBuf(_)) {
                     put(len as u64, &mut reg)?;
                 }
             }
@@ -308,7 +196,7 @@ pub(crate) fn call(
     }
     let mut next_input = 0usize;
     for (index, arg) in sig.args.iter().enumerate() {
-        if !matches!(arg, Bytes | Hash | Int) {
+        if !arg.is_input() {
             continue;
         }
         let value = inputs.get(next_input);
@@ -354,11 +242,11 @@ pub(crate) fn call(
         let r = regions.get(index).copied().unwrap_or_default();
         let len = match arg {
             Out32 | OutU64 => r.len,
-            OutCap(Cap::StorageValue) if result == ABSENT => {
+            OutBuf(_) if result == ABSENT => {
                 stack.push(ValueCell::Null);
                 continue;
             }
-            OutCap(_) => usize::try_from(result).map_or(r.len, |n| n.min(r.len)),
+            OutBuf(_) => usize::try_from(result).map_or(r.len, |n| n.min(r.len)),
             _ => continue,
         };
         let end = r.offset.saturating_add(len);
@@ -386,16 +274,9 @@ mod tests {
     fn every_syscall_of_the_table_has_a_legacy_shape_of_its_arity() {
         let table = tos_syscalls::SyscallTable::global().unwrap();
         for def in table.iter() {
-            let sig =
-                signature(def.name).unwrap_or_else(|| panic!("{} has no legacy shape", def.name));
-            assert_eq!(sig.registers(), usize::from(def.arity), "{}", def.name);
-        }
-        for sig in SIGNATURES {
-            assert!(
-                table.by_name(sig.name).is_some(),
-                "{} is not in the table",
-                sig.name
-            );
+            let sig = Signature::of(def);
+            let registers: usize = sig.args.iter().map(|a| usize::from(a.registers())).sum();
+            assert_eq!(registers, usize::from(def.arity), "{}", def.name);
         }
     }
 }

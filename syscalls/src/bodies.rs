@@ -6,7 +6,8 @@
 
 use tos_engine_api::Hash;
 
-use crate::{Cost, SyscallCtx, SyscallDef, SyscallError};
+use crate::{Cost, OutSize, Param, SyscallCtx, SyscallDef, SyscallError};
+use Param::*;
 
 /// Documented limits every engine enforces identically.
 pub mod limits {
@@ -77,7 +78,7 @@ fn write_capped(
 }
 
 macro_rules! syscall {
-    ($(#[$doc:meta])* $name:ident, arity $arity:literal, cost($base:expr, $per:expr), |$ctx:ident, $a:ident| $body:block) => {
+    ($(#[$doc:meta])* $name:ident, params [$($param:expr),*], cost($base:expr, $per:expr), |$ctx:ident, $a:ident| $body:block) => {
         $(#[$doc])*
         #[allow(non_upper_case_globals)]
         pub(crate) mod $name {
@@ -87,14 +88,14 @@ macro_rules! syscall {
                 let _ = &$a;
                 $body
             }
-            inventory::submit! { SyscallDef::new(stringify!($name), $arity, COST, None, body) }
+            inventory::submit! { SyscallDef::new(stringify!($name), &[$($param),*], COST, None, body) }
         }
     };
 }
 
 syscall!(
     /// `tos_log(msg_ptr, msg_len) -> 0`: records a log line (at most `MAX_LOG_LEN` bytes).
-    tos_log, arity 2, cost(100, 1), |ctx, a| {
+    tos_log, params [Bytes], cost(100, 1), |ctx, a| {
         let msg = read_bounded(ctx, COST, "log message", a[0], a[1], MAX_LOG_LEN)?;
         ctx.host.log(&msg)?;
         Ok(0)
@@ -103,7 +104,7 @@ syscall!(
 
 syscall!(
     /// `tos_get_input(out_ptr, cap) -> input length`: copies `min(len, cap)` bytes of the input.
-    tos_get_input, arity 2, cost(50, 1), |ctx, a| {
+    tos_get_input, params [OutBuf(OutSize::Input)], cost(50, 1), |ctx, a| {
         let input = ctx.host.input().to_vec();
         write_capped(ctx, COST, a[0], a[1], &input)?;
         Ok(input.len() as u64)
@@ -112,7 +113,7 @@ syscall!(
 
 syscall!(
     /// `tos_set_return_data(ptr, len) -> 0`: replaces the call's return data.
-    tos_set_return_data, arity 2, cost(50, 1), |ctx, a| {
+    tos_set_return_data, params [Bytes], cost(50, 1), |ctx, a| {
         let data = read_bounded(ctx, COST, "return data", a[0], a[1], MAX_RETURN_DATA_LEN)?;
         ctx.host.set_return_data(&data)?;
         Ok(0)
@@ -121,7 +122,7 @@ syscall!(
 
 macro_rules! hash_getter {
     ($(#[$doc:meta])* $name:ident, $method:ident) => {
-        syscall!($(#[$doc])* $name, arity 1, cost(50, 0), |ctx, a| {
+        syscall!($(#[$doc])* $name, params [Out32], cost(50, 0), |ctx, a| {
             let h = ctx.host.$method();
             ctx.memory.write(a[0], &h)?;
             Ok(0)
@@ -148,14 +149,14 @@ hash_getter!(
 
 syscall!(
     /// `tos_get_block_height() -> height`.
-    tos_get_block_height, arity 0, cost(20, 0), |ctx, a| {
+    tos_get_block_height, params [], cost(20, 0), |ctx, a| {
         Ok(ctx.host.block_height())
     }
 );
 
 syscall!(
     /// `tos_get_balance(asset_ptr, out_ptr) -> 0`: writes the contract's balance (u64 LE).
-    tos_get_balance, arity 2, cost(200, 0), |ctx, a| {
+    tos_get_balance, params [Hash, OutU64], cost(200, 0), |ctx, a| {
         let asset = read_hash(ctx, a[0])?;
         let balance = ctx.host.balance(&asset)?;
         ctx.memory.write(a[1], &balance.to_le_bytes())?;
@@ -165,7 +166,7 @@ syscall!(
 
 syscall!(
     /// `tos_transfer(dest_ptr, amount, asset_ptr) -> 0, or 1 if the balance is too low`.
-    tos_transfer, arity 3, cost(500, 0), |ctx, a| {
+    tos_transfer, params [Hash, U64, Hash], cost(500, 0), |ctx, a| {
         let dest = read_hash(ctx, a[0])?;
         let asset = read_hash(ctx, a[2])?;
         Ok(u64::from(!ctx.host.transfer(&dest, &asset, a[1])?))
@@ -174,7 +175,7 @@ syscall!(
 
 syscall!(
     /// `tos_burn(asset_ptr, amount) -> 0, or 1 if the balance is too low`.
-    tos_burn, arity 2, cost(500, 0), |ctx, a| {
+    tos_burn, params [Hash, U64], cost(500, 0), |ctx, a| {
         let asset = read_hash(ctx, a[0])?;
         Ok(u64::from(!ctx.host.burn(&asset, a[1])?))
     }
@@ -183,7 +184,7 @@ syscall!(
 syscall!(
     /// `tos_storage_load(key_ptr, key_len, out_ptr, cap) -> value length, or u64::MAX if absent`.
     /// Copies `min(len, cap)` bytes of the value.
-    tos_storage_load, arity 4, cost(500, 1), |ctx, a| {
+    tos_storage_load, params [Bytes, OutBuf(OutSize::Max(MAX_VALUE_LEN))], cost(500, 1), |ctx, a| {
         let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         match ctx.host.storage_load(&key)? {
             Some(value) => {
@@ -197,7 +198,7 @@ syscall!(
 
 syscall!(
     /// `tos_storage_store(key_ptr, key_len, val_ptr, val_len) -> 0`.
-    tos_storage_store, arity 4, cost(1000, 5), |ctx, a| {
+    tos_storage_store, params [Bytes, Bytes], cost(1000, 5), |ctx, a| {
         check_len("storage value", a[3], MAX_VALUE_LEN)?;
         let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         let value = read_bounded(ctx, COST, "storage value", a[2], a[3], MAX_VALUE_LEN)?;
@@ -208,7 +209,7 @@ syscall!(
 
 syscall!(
     /// `tos_storage_delete(key_ptr, key_len) -> 1 if the key existed, else 0`.
-    tos_storage_delete, arity 2, cost(500, 1), |ctx, a| {
+    tos_storage_delete, params [Bytes], cost(500, 1), |ctx, a| {
         let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         Ok(u64::from(ctx.host.storage_delete(&key)?))
     }
@@ -217,7 +218,7 @@ syscall!(
 syscall!(
     /// `tos_asset_create(name_ptr, name_len, decimals, out_asset_ptr) -> 0, or 1 if it exists`.
     /// The asset id is written in both cases.
-    tos_asset_create, arity 4, cost(5000, 1), |ctx, a| {
+    tos_asset_create, params [Bytes, U64, Out32], cost(5000, 1), |ctx, a| {
         if a[1] == 0 {
             return Err(SyscallError::Invalid("asset name is empty".into()));
         }
@@ -237,7 +238,7 @@ syscall!(
 syscall!(
     /// `tos_asset_mint(asset_ptr, amount) -> 0, or 1 if the caller is not the asset's creator
     /// or the supply would overflow`.
-    tos_asset_mint, arity 2, cost(1000, 0), |ctx, a| {
+    tos_asset_mint, params [Hash, U64], cost(1000, 0), |ctx, a| {
         let asset = read_hash(ctx, a[0])?;
         Ok(u64::from(!ctx.host.asset_mint(&asset, a[1])?))
     }
@@ -245,7 +246,7 @@ syscall!(
 
 syscall!(
     /// `tos_fire_event(event_id, data_ptr, data_len) -> 0`.
-    tos_fire_event, arity 3, cost(200, 2), |ctx, a| {
+    tos_fire_event, params [U64, Bytes], cost(200, 2), |ctx, a| {
         let data = read_bounded(ctx, COST, "event data", a[1], a[2], MAX_EVENT_DATA_LEN)?;
         ctx.host.fire_event(a[0], &data)?;
         Ok(0)

@@ -40,6 +40,7 @@ pub mod testing;
 
 pub use bodies::{ABSENT, limits};
 pub use hash::murmur3_32;
+
 pub use table::{ActiveSyscalls, SyscallTable, TableError};
 
 use tos_engine_api::{
@@ -72,6 +73,61 @@ impl Cost {
     }
 }
 
+/// What one parameter of a syscall is, and how many argument registers it takes. The list of
+/// a syscall's parameters is its ABI signature as data: engines with registers and memory
+/// (TBPF, wasm) need only the arity it implies; the legacy VM, which has values and no
+/// memory, uses it to lay values out in scratch memory and read results back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Param {
+    /// Bytes the syscall reads: two registers, pointer and length.
+    Bytes,
+    /// 32 bytes the syscall reads (a hash, an address, an asset id): one register, the pointer.
+    Hash,
+    /// An integer: one register.
+    U64,
+    /// 32 bytes the syscall writes: one register, the pointer.
+    Out32,
+    /// A u64 (LE) the syscall writes: one register, the pointer.
+    OutU64,
+    /// A buffer the syscall fills, and its capacity: two registers, pointer and capacity. The
+    /// syscall returns the full length of what it had to give (or `u64::MAX` for nothing).
+    OutBuf(OutSize),
+}
+
+/// How large an [`Param::OutBuf`] needs to be to hold everything the syscall may write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OutSize {
+    /// The call input's length.
+    Input,
+    /// At most this many bytes.
+    Max(u64),
+}
+
+impl Param {
+    /// Argument registers the parameter takes.
+    pub const fn registers(self) -> u8 {
+        match self {
+            Param::Bytes | Param::OutBuf(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether the syscall reads the parameter (as opposed to writing it).
+    pub const fn is_input(self) -> bool {
+        matches!(self, Param::Bytes | Param::Hash | Param::U64)
+    }
+}
+
+const fn registers(params: &[Param]) -> u8 {
+    let mut n: u8 = 0;
+    let mut i = 0;
+    while i < params.len() {
+        n = n.saturating_add(params[i].registers());
+        i += 1;
+    }
+    n
+}
+
 /// One syscall, declared once. Submit it with `inventory::submit!` to add it to the table.
 #[derive(Debug)]
 pub struct SyscallDef {
@@ -79,7 +135,9 @@ pub struct SyscallDef {
     pub name: &'static str,
     /// The id: murmur3-32 of the name with seed 0, the hash sBPF uses for symbols.
     pub id: u32,
-    /// How many of the five argument registers the syscall reads.
+    /// Its parameters, in register order.
+    pub params: &'static [Param],
+    /// How many of the five argument registers the syscall reads (from `params`).
     pub arity: u8,
     /// Gas cost.
     pub cost: Cost,
@@ -90,10 +148,10 @@ pub struct SyscallDef {
 }
 
 impl SyscallDef {
-    /// Declares a syscall; the id is computed from the name at compile time.
+    /// Declares a syscall; the id and the arity are computed at compile time.
     pub const fn new(
         name: &'static str,
-        arity: u8,
+        params: &'static [Param],
         cost: Cost,
         feature: Option<&'static str>,
         body: SyscallFn,
@@ -101,7 +159,8 @@ impl SyscallDef {
         SyscallDef {
             name,
             id: murmur3_32(name.as_bytes(), 0),
-            arity,
+            params,
+            arity: registers(params),
             cost,
             feature,
             body,

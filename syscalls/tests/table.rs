@@ -2,7 +2,7 @@
 
 use tos_engine_api::FeatureSet;
 use tos_syscalls::{
-    Cost, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, murmur3_32,
+    Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, murmur3_32,
 };
 
 /// Every syscall of ABI.md with its arity.
@@ -52,15 +52,33 @@ fn nothing(_: &mut SyscallCtx<'_>, _: &[u64; 5]) -> Result<u64, SyscallError> {
     Ok(7)
 }
 
-static A: SyscallDef = SyscallDef::new("t_alpha", 1, Cost::new(1, 0), None, nothing);
-static B: SyscallDef = SyscallDef::new("t_beta", 2, Cost::new(1, 0), Some("beta"), nothing);
-static C: SyscallDef = SyscallDef::new("t_gamma", 0, Cost::new(1, 0), None, nothing);
-static A_AGAIN: SyscallDef = SyscallDef::new("t_alpha", 3, Cost::new(9, 0), None, nothing);
+static A: SyscallDef = SyscallDef::new("t_alpha", &[Param::U64], Cost::new(1, 0), None, nothing);
+static B: SyscallDef = SyscallDef::new(
+    "t_beta",
+    &[Param::Bytes],
+    Cost::new(1, 0),
+    Some("beta"),
+    nothing,
+);
+static C: SyscallDef = SyscallDef::new("t_gamma", &[], Cost::new(1, 0), None, nothing);
+static A_AGAIN: SyscallDef = SyscallDef::new(
+    "t_alpha",
+    &[Param::U64, Param::Bytes],
+    Cost::new(9, 0),
+    None,
+    nothing,
+);
 static FORGED: SyscallDef = SyscallDef {
     id: murmur3_32(b"t_alpha", 0),
-    ..SyscallDef::new("t_forged", 1, Cost::new(1, 0), None, nothing)
+    ..SyscallDef::new("t_forged", &[Param::U64], Cost::new(1, 0), None, nothing)
 };
-static SIX: SyscallDef = SyscallDef::new("t_six", 6, Cost::new(1, 0), None, nothing);
+static SIX: SyscallDef = SyscallDef::new(
+    "t_six",
+    &[Param::Bytes, Param::Bytes, Param::Bytes],
+    Cost::new(1, 0),
+    None,
+    nothing,
+);
 
 #[test]
 fn freezing_is_independent_of_registration_order() {

@@ -25,3 +25,72 @@ fn a_syscall_from_another_crate_joins_the_table() {
     assert!(live.by_name("tos_test_double").is_some());
     assert_eq!(live.len(), 18);
 }
+
+mod common;
+
+use common::*;
+use tos_engine_api::{Call, ExitStatus, LoadError, ModuleTag};
+use tos_host::{ActivationSchedule, ContractModule, DeployRequest, Error, MemoryProvider};
+
+/// Devnet, with the extra syscall's feature live from height 5.
+fn schedule() -> ActivationSchedule {
+    let mut s = ActivationSchedule::devnet();
+    s.set_feature(tos_extra_syscall::FEATURE, 5);
+    s
+}
+
+/// Deploys at `height` and calls entry 0: `tos_test_double(21)` as the exit code.
+fn deploy_and_call(module: &ContractModule, height: u64) -> Result<ExitStatus, Error> {
+    let host = host_with(schedule(), false);
+    let mut state = MemoryProvider::default();
+    let req = DeployRequest {
+        envelope: module.encode(),
+        params: vec![],
+        gas_limit: GAS,
+    };
+    let d = host.deploy(&mut state, &tx(height, OWNER), &req)?;
+    assert!(d.deployed);
+    Ok(
+        invoke(&host, &mut state, d.address, ALICE, Call::Entry(0), &[])
+            .outcome
+            .status,
+    )
+}
+
+#[test]
+fn a_syscall_from_another_crate_runs_on_every_engine_once_its_feature_is_active() {
+    let legacy = tos_engine_legacy::assemble(
+        ".chunk main args=1\n    imm 21\n    syscall tos_test_double\n    exit\n.entry 0 main\n",
+    )
+    .unwrap();
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "env" "tos_test_double" (func $double (param i64) (result i64)))
+            (memory (export "memory") 1)
+            (func (export "entry_0") (result i64) (call $double (i64.const 21))))"#,
+    )
+    .unwrap();
+    for module in [
+        ContractModule::new(ModuleTag::LEGACY, legacy.to_bytes().unwrap()),
+        ContractModule::new(ModuleTag::WASM, wasm),
+    ] {
+        let tag = module.tag;
+        // Below the feature's height the syscall is not live: the module never deploys.
+        let e = deploy_and_call(&module, 4).unwrap_err();
+        match e {
+            Error::Load {
+                source: LoadError::UnknownSyscall(name),
+                ..
+            } => {
+                assert!(name.contains("tos_test_double"), "{tag}: {name}")
+            }
+            other => panic!("{tag}: expected an unknown-syscall refusal, got {other}"),
+        }
+        // From it on, the syscall runs, with its body from the other crate.
+        assert_eq!(
+            deploy_and_call(&module, 5).unwrap(),
+            ExitStatus::Exit(42),
+            "{tag}"
+        );
+    }
+}

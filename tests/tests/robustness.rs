@@ -69,14 +69,22 @@ fn exercise(rng: &mut Rng, host: &tos_host::Host, envelope: Vec<u8>, what: &str)
         let deployed = host.deploy(
             &mut state,
             &tx(1, OWNER),
-            &DeployRequest { envelope, params: rng.some_bytes(48), gas_limit: 200_000 },
+            &DeployRequest {
+                envelope,
+                params: rng.some_bytes(48),
+                gas_limit: 200_000,
+            },
         );
         let Ok(d) = deployed else { return false };
         if !d.deployed {
             return true;
         }
         for _ in 0..4 {
-            let call = if rng.below(4) == 0 { Call::Hook(rng.next() as u8 % 4) } else { Call::Entry(rng.next() as u16 % 6) };
+            let call = if rng.below(4) == 0 {
+                Call::Hook(rng.next() as u8 % 4)
+            } else {
+                Call::Entry(rng.next() as u16 % 6)
+            };
             let request = InvokeRequest {
                 contract: d.address,
                 call,
@@ -135,11 +143,19 @@ fn mutated_example_modules_never_panic_and_the_survivors_run() {
         let code = example(tag, name).code;
         for i in 0..rounds {
             let envelope = ContractModule::new(tag, mutate(&mut rng, &code)).encode();
-            if exercise(&mut rng, &host, envelope, &format!("mutated {tag} {name} {i}")) {
+            if exercise(
+                &mut rng,
+                &host,
+                envelope,
+                &format!("mutated {tag} {name} {i}"),
+            ) {
                 survivors += 1;
             }
         }
     }
     // Some mutations (in data, in unused code) still load: they were run too.
-    assert!(survivors > 0, "no mutant loaded: the test exercised no execution");
+    assert!(
+        survivors > 0,
+        "no mutant loaded: the test exercised no execution"
+    );
 }
