@@ -3,7 +3,7 @@
 //! Every syscall of ABI.md is declared here exactly once, as data ([`SyscallDef`]: name, id,
 //! parameters ([`Param`], from which the arity follows), cost, activating feature) plus one
 //! body written against
-//! [`HostAbi`](tos_engine_api::HostAbi) and [`GuestMemory`](tos_engine_api::GuestMemory).
+//! `HostAbi` and `GuestMemory`.
 //! Declarations are submitted with [`inventory::submit!`], so a crate that links this one can
 //! add a syscall without editing it; [`SyscallTable::global`] freezes the registry once,
 //! sorted by id, refusing duplicate names or ids.
