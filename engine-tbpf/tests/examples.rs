@@ -127,7 +127,7 @@ fn compute_hash_chain_and_sieve() {
         (o.status, o.return_data.clone()),
         (ExitStatus::Exit(0), x.to_le_bytes().to_vec())
     );
-    assert_eq!(o.gas_used, 20_116, "golden gas of hash_chain(1000)");
+    assert_eq!(o.gas_used, 20_096, "golden gas of hash_chain(1000)");
     let (o, _) = call(
         &code,
         &RecordingHost::default(),
@@ -138,7 +138,7 @@ fn compute_hash_chain_and_sieve() {
         (o.status, o.return_data.clone()),
         (ExitStatus::Exit(0), 168u64.to_le_bytes().to_vec())
     );
-    assert_eq!(o.gas_used, 19_442, "golden gas of sieve(1000)");
+    assert_eq!(o.gas_used, 15_432, "golden gas of sieve(1000)");
     let (o, _) = call(
         &code,
         &RecordingHost::default(),

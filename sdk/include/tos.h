@@ -104,20 +104,39 @@ static inline uint64_t tosp_fire_event(uint64_t event_id, const void *data, uint
  * The compiler may emit calls to these (struct copies, large initialisers). They are
  * weak, so every object may carry them and the linkers keep one; no_builtin stops
  * clang from turning the loops back into calls to themselves. */
+/* Word-sized accesses when both sides are 8-byte aligned: on TBPF every load and store is
+ * an address translation, so moving 8 bytes at a time is ~8x cheaper in gas and time. */
+#define TOS_ALIGNED8(p) ((((size_t)(p)) & 7) == 0)
+/* A u64 that may alias any other type, so word accesses to byte buffers are well defined. */
+typedef uint64_t __attribute__((__may_alias__)) tos_u64_alias;
 __attribute__((weak, no_builtin)) void *memcpy(void *dst, const void *src, size_t n) {
     uint8_t *d = (uint8_t *)dst;
     const uint8_t *s = (const uint8_t *)src;
-    for (size_t i = 0; i < n; i++) d[i] = s[i];
+    size_t i = 0;
+    if (TOS_ALIGNED8(d) && TOS_ALIGNED8(s)) {
+        for (; i + 8 <= n; i += 8) *(tos_u64_alias *)(d + i) = *(const tos_u64_alias *)(s + i);
+    }
+    for (; i < n; i++) d[i] = s[i];
     return dst;
 }
 __attribute__((weak, no_builtin)) void *memset(void *dst, int c, size_t n) {
     uint8_t *d = (uint8_t *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = (uint8_t)c;
+    size_t i = 0;
+    if (TOS_ALIGNED8(d)) {
+        uint64_t w = (uint64_t)(uint8_t)c * 0x0101010101010101ull;
+        for (; i + 8 <= n; i += 8) *(tos_u64_alias *)(d + i) = w;
+    }
+    for (; i < n; i++) d[i] = (uint8_t)c;
     return dst;
 }
 __attribute__((weak, no_builtin)) int memcmp(const void *a, const void *b, size_t n) {
     const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    if (TOS_ALIGNED8(x) && TOS_ALIGNED8(y)) {
+        /* Skip equal words; a differing word is compared bytewise below. */
+        while (i + 8 <= n && *(const tos_u64_alias *)(x + i) == *(const tos_u64_alias *)(y + i)) i += 8;
+    }
+    for (; i < n; i++) {
         if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
     }
     return 0;
@@ -127,10 +146,16 @@ __attribute__((weak, no_builtin)) int memcmp(const void *a, const void *b, size_
 static inline uint32_t tos_read_u32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+/* Both targets are little-endian, so an aligned u64 is one load or store. */
 static inline uint64_t tos_read_u64(const uint8_t *p) {
+    if (TOS_ALIGNED8(p)) return *(const tos_u64_alias *)p;
     return (uint64_t)tos_read_u32(p) | (uint64_t)tos_read_u32(p + 4) << 32;
 }
 static inline void tos_write_u64(uint8_t *p, uint64_t v) {
+    if (TOS_ALIGNED8(p)) {
+        *(tos_u64_alias *)p = v;
+        return;
+    }
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
