@@ -61,6 +61,9 @@ pub enum Error {
         /// The engine's error.
         source: tos_engine_api::LoadError,
     },
+    /// Hook 0, the constructor, runs once, at deploy; it cannot be invoked afterwards.
+    #[error("hook 0 is the constructor: it runs once, at deploy, and cannot be invoked")]
+    ConstructorCall,
     /// A contract already exists at the address.
     #[error("a contract already exists at {}", hex32(.0))]
     ContractExists(Hash),
@@ -441,6 +444,9 @@ impl Host {
         tx: &TxContext,
         request: &InvokeRequest,
     ) -> Result<CallReport, Error> {
+        if request.call == Call::CONSTRUCTOR {
+            return Err(Error::ConstructorCall);
+        }
         Self::check_call_limits(request.params.len(), request.gas_limit)?;
         let contract = state
             .contract(&request.contract)?

@@ -249,6 +249,21 @@ fn refusals_before_execution_are_errors_naming_the_problem() {
         )
         .unwrap_err();
     assert!(matches!(e, Error::GasTooLow { .. }), "{e}");
+    // The constructor ran at deploy; nobody may run it again.
+    let e = host
+        .invoke(
+            &mut state,
+            &tx(2, OWNER),
+            &InvokeRequest {
+                contract: c,
+                call: Call::CONSTRUCTOR,
+                params: vec![],
+                gas_limit: GAS,
+                deposits: vec![],
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::ConstructorCall), "{e}");
     // Garbage code under a valid tag never reaches the state.
     let bad = tos_host::ContractModule::new(ModuleTag::TBPF, b"not an elf".to_vec());
     let e = host
