@@ -386,16 +386,13 @@ impl Host {
             journal.set_contract(address, Some(stored));
             if has_constructor {
                 Self::check_call_limits(request.params.len(), request.gas_limit)?;
-                let report = run_call(
-                    &mut journal,
-                    &prepared,
-                    address,
-                    tx,
-                    Call::CONSTRUCTOR,
-                    &request.params,
-                    request.gas_limit,
-                    &[],
-                )?;
+                let call = CallSpec {
+                    contract: address,
+                    call: Call::CONSTRUCTOR,
+                    params: &request.params,
+                    gas_limit: request.gas_limit,
+                };
+                let report = run_call(&mut journal, &prepared, tx, &call)?;
                 let ok = report.is_success();
                 (ok.then(|| journal.into_changes()), Some(report))
             } else {
@@ -462,16 +459,13 @@ impl Host {
                 })?;
                 journal.set_balance(request.contract, *asset, credited);
             }
-            let report = run_call(
-                &mut journal,
-                &prepared,
-                request.contract,
-                tx,
-                request.call,
-                &request.params,
-                request.gas_limit,
-                &request.deposits,
-            )?;
+            let call = CallSpec {
+                contract: request.contract,
+                call: request.call,
+                params: &request.params,
+                gas_limit: request.gas_limit,
+            };
+            let report = run_call(&mut journal, &prepared, tx, &call)?;
             (report.is_success().then(|| journal.into_changes()), report)
         };
         if let Some(changes) = changes {
@@ -488,18 +482,27 @@ struct Prepared {
     version: u32,
 }
 
+/// One call to run: which contract, what, with which params and gas.
+struct CallSpec<'a> {
+    contract: Hash,
+    call: Call,
+    params: &'a [u8],
+    gas_limit: Gas,
+}
+
 /// Runs one call in a savepoint of `journal`; rolls the savepoint back unless it succeeded.
-#[allow(clippy::too_many_arguments)]
 fn run_call<P: ContractProvider + ?Sized>(
     journal: &mut Journal<'_, P>,
     prepared: &Prepared,
-    contract: Hash,
     tx: &TxContext,
-    call: Call,
-    params: &[u8],
-    gas_limit: Gas,
-    _deposits: &[(Hash, u64)],
+    spec: &CallSpec<'_>,
 ) -> Result<CallReport, Error> {
+    let &CallSpec {
+        contract,
+        call,
+        params,
+        gas_limit,
+    } = spec;
     let module = &*prepared.module;
     let report = |outcome, events, logs, transfers| CallReport {
         outcome,
