@@ -613,12 +613,7 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, P> {
         self.tx.height
     }
     fn log(&mut self, message: &[u8]) -> Result<(), HostError> {
-        if self.logs.len() as u64 >= limits::MAX_LOGS_PER_CALL {
-            return Err(HostError::LimitExceeded {
-                what: "logs per call",
-                limit: limits::MAX_LOGS_PER_CALL,
-            });
-        }
+        limits::check_count("logs per call", self.logs.len(), limits::MAX_LOGS_PER_CALL)?;
         self.logs.push(message.to_vec());
         Ok(())
     }
@@ -739,12 +734,11 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, P> {
         Ok(true)
     }
     fn fire_event(&mut self, id: u64, data: &[u8]) -> Result<(), HostError> {
-        if self.events.len() as u64 >= limits::MAX_EVENTS_PER_CALL {
-            return Err(HostError::LimitExceeded {
-                what: "events per call",
-                limit: limits::MAX_EVENTS_PER_CALL,
-            });
-        }
+        limits::check_count(
+            "events per call",
+            self.events.len(),
+            limits::MAX_EVENTS_PER_CALL,
+        )?;
         self.events.push(Event {
             contract: self.contract,
             id,

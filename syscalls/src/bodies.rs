@@ -29,6 +29,22 @@ pub mod limits {
     pub const MAX_ASSET_NAME_LEN: u64 = 64;
     /// Largest number of decimals an asset may declare.
     pub const MAX_ASSET_DECIMALS: u64 = 18;
+
+    /// The per-call count check every host makes before recording one more log or event:
+    /// refuses when `count` already reached `limit`.
+    ///
+    /// # Errors
+    /// [`HostError::LimitExceeded`](tos_engine_api::HostError::LimitExceeded) naming `what`.
+    pub fn check_count(
+        what: &'static str,
+        count: usize,
+        limit: u64,
+    ) -> Result<(), tos_engine_api::HostError> {
+        if count as u64 >= limit {
+            return Err(tos_engine_api::HostError::LimitExceeded { what, limit });
+        }
+        Ok(())
+    }
 }
 
 use limits::*;

@@ -11,20 +11,6 @@ use common::*;
 use tos_engine_api::{Call, ExitStatus, Hash, ModuleTag};
 use tos_host::{ContractModule, Host, MemoryProvider};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const ACCOUNTS: [Hash; 4] = [OWNER, ALICE, BOB, [0xC4; 32]];
 
 /// A random call on the token: mostly well-formed, sometimes malformed or unknown.

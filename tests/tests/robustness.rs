@@ -11,48 +11,25 @@ use common::*;
 use tos_engine_api::{Call, ModuleTag};
 use tos_host::{ContractModule, DeployRequest, InvokeRequest, MemoryProvider};
 
-/// xorshift64*: a tiny deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-    /// Up to `max` random bytes.
-    fn some_bytes(&mut self, max: usize) -> Vec<u8> {
-        let n = self.below(max);
-        self.bytes(n)
-    }
-}
-
 /// Mutates `code`: flips, overwrites, truncates or extends it.
 fn mutate(rng: &mut Rng, code: &[u8]) -> Vec<u8> {
     let mut out = code.to_vec();
-    match rng.below(4) {
+    match rng.index(4) {
         0 => {
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(out.len());
-                out[i] ^= 1 << rng.below(8);
+            for _ in 0..1 + rng.index(4) {
+                let i = rng.index(out.len());
+                out[i] ^= 1 << rng.index(8);
             }
         }
         1 => {
-            let i = rng.below(out.len());
-            let n = (1 + rng.below(8)).min(out.len() - i);
+            let i = rng.index(out.len());
+            let n = (1 + rng.index(8)).min(out.len() - i);
             let junk = rng.bytes(n);
             out[i..i + n].copy_from_slice(&junk);
         }
-        2 => out.truncate(rng.below(out.len())),
+        2 => out.truncate(rng.index(out.len())),
         _ => {
-            let extra = 1 + rng.below(64);
+            let extra = 1 + rng.index(64);
             out.extend(rng.bytes(extra));
         }
     }
@@ -80,7 +57,7 @@ fn exercise(rng: &mut Rng, host: &tos_host::Host, envelope: Vec<u8>, what: &str)
             return true;
         }
         for _ in 0..4 {
-            let call = if rng.below(4) == 0 {
+            let call = if rng.index(4) == 0 {
                 Call::Hook(rng.next() as u8 % 4)
             } else {
                 Call::Entry(rng.next() as u16 % 6)
@@ -89,7 +66,7 @@ fn exercise(rng: &mut Rng, host: &tos_host::Host, envelope: Vec<u8>, what: &str)
                 contract: d.address,
                 call,
                 params: rng.some_bytes(80),
-                gas_limit: 1_000 + rng.below(200_000) as u64,
+                gas_limit: 1_000 + rng.index(200_000) as u64,
                 deposits: vec![],
             };
             let _ = host.invoke(&mut state, &tx(2, ALICE), &request);
@@ -118,7 +95,7 @@ fn random_code_under_every_tag_is_refused_without_panicking() {
     let mut rng = Rng(0x5eed_0002);
     for tag in [ModuleTag::LEGACY, ModuleTag::TBPF, ModuleTag::WASM] {
         for i in 0..300 {
-            let len = 1 + rng.below(512);
+            let len = 1 + rng.index(512);
             let code = rng.bytes(len);
             let envelope = ContractModule::new(tag, code).encode();
             let deployed = exercise(&mut rng, &host, envelope, &format!("random {tag} code {i}"));
