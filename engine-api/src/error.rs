@@ -30,6 +30,11 @@ pub enum LoadError {
     /// Compilation failed for a module that verified (resource limits of the compiler).
     #[error("compilation failed: {0}")]
     Compile(String),
+    /// The node failed while preparing (a broken syscall table, a resource the engine could
+    /// not get). Not a verdict on the module: the host reports it as a node fault and never
+    /// refuses a deploy for it, since another node would accept the same module.
+    #[error(transparent)]
+    Fault(EngineFault),
 }
 
 impl LoadError {

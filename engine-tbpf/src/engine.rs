@@ -169,10 +169,12 @@ impl ExecutionEngine for TbpfEngine {
         // rbpf's JIT does not report running off the end of .text exactly (its pc and count
         // are left unset there), so a module whose last instruction can fall through is always
         // interpreted: same results, no JIT speed.
-        let jit = self.config.jit && !may_run_off_text(&executable);
-        if jit {
-            compile(&mut executable)?;
-        }
+        //
+        // Whether a module loads must never depend on the JIT (the JIT flag is not part of the
+        // engine version, and nodes may differ in it): a module the JIT cannot compile is
+        // interpreted instead, with the same results.
+        let jit =
+            self.config.jit && !may_run_off_text(&executable) && compile(&mut executable).is_ok();
         let info = ModuleInfo {
             entries: facts.entries,
             imports: imports.into_iter().map(str::to_owned).collect(),
@@ -187,17 +189,16 @@ impl ExecutionEngine for TbpfEngine {
     }
 }
 
+/// JIT-compiles `executable`; an error leaves it to the interpreter.
 #[cfg(all(target_arch = "x86_64", not(target_os = "windows")))]
-fn compile(executable: &mut Executable<RunContext>) -> Result<(), LoadError> {
-    executable
-        .jit_compile()
-        .map_err(|e| LoadError::Compile(e.to_string()))
+fn compile(executable: &mut Executable<RunContext>) -> Result<(), EbpfError> {
+    executable.jit_compile()
 }
 
 #[cfg(not(all(target_arch = "x86_64", not(target_os = "windows"))))]
-fn compile(_: &mut Executable<RunContext>) -> Result<(), LoadError> {
-    // `TbpfEngine::new` refuses the JIT on such targets.
-    Err(LoadError::Compile("rbpf has no JIT for this target".into()))
+fn compile(_: &mut Executable<RunContext>) -> Result<(), EbpfError> {
+    // `TbpfEngine::new` refuses the JIT on such targets; interpret.
+    Err(EbpfError::JitNotCompiled)
 }
 
 /// Every `call imm` of the relocated text must reach a syscall of the loader or a function of

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tos_engine_api::{ExecutionEngine, FeatureSet, LoadError, ModuleTag, PreparedModule};
+use tos_engine_api::{
+    EngineFault, ExecutionEngine, FeatureSet, LoadError, ModuleTag, PreparedModule,
+};
 use tos_syscalls::SyscallTable;
 use wasmtime::{Linker, Module, OperatorCost, OptLevel, WasmFeatures};
 
@@ -149,10 +151,14 @@ impl WasmEngine {
         if let Some(linker) = cache.get(features) {
             return Ok(Arc::clone(linker));
         }
-        let linker = Arc::new(
-            build_linker(&self.engine, self.syscalls, features)
-                .map_err(|e| LoadError::Compile(format!("binding the syscall table: {e:#}")))?,
-        );
+        let linker = Arc::new(build_linker(&self.engine, self.syscalls, features).map_err(
+            |e| {
+                LoadError::Fault(EngineFault::new(
+                    ENGINE_NAME,
+                    format!("binding the syscall table: {e:#}"),
+                ))
+            },
+        )?);
         if cache.len() >= MAX_CACHED_LINKERS {
             cache.clear();
         }

@@ -102,6 +102,16 @@ pub enum Error {
     Fault(#[from] EngineFault),
 }
 
+impl Error {
+    /// A refusal of the module, or a node fault when the engine failed while preparing.
+    fn from_load(tag: ModuleTag, source: tos_engine_api::LoadError) -> Error {
+        match source {
+            tos_engine_api::LoadError::Fault(fault) => Error::Fault(fault),
+            source => Error::Load { tag, source },
+        }
+    }
+}
+
 fn hex32(h: &Hash) -> String {
     h.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -313,10 +323,7 @@ impl Host {
         let engine = self.engine_at(module.tag, height)?;
         engine
             .prepare(&module.code, &self.schedule.features_at(height))
-            .map_err(|source| Error::Load {
-                tag: module.tag,
-                source,
-            })
+            .map_err(|source| Error::from_load(module.tag, source))
     }
 
     fn prepare_hashed(
@@ -336,10 +343,7 @@ impl Host {
         let module = self.cache.get_or_prepare(&key, || {
             engine
                 .prepare(&module.code, &features)
-                .map_err(|source| Error::Load {
-                    tag: module.tag,
-                    source,
-                })
+                .map_err(|source| Error::from_load(module.tag, source))
         })?;
         Ok(Prepared {
             module,

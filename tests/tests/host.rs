@@ -410,3 +410,52 @@ fn the_wasm_engine_comes_from_the_plug_in_registry_and_the_host_never_names_it()
         assert_eq!(e.origin, tos_host::EngineOrigin::Builtin, "{builtin}");
     }
 }
+
+/// An engine whose node-side preparation fails: the only way to reach that path, since the
+/// real engines fail only on a broken node.
+struct BrokenNodeEngine;
+
+impl tos_engine_api::ExecutionEngine for BrokenNodeEngine {
+    fn name(&self) -> &'static str {
+        "broken-node"
+    }
+    fn tag(&self) -> ModuleTag {
+        ModuleTag::WASM
+    }
+    fn version(&self) -> u32 {
+        7
+    }
+    fn prepare(
+        &self,
+        _code: &[u8],
+        _features: &tos_engine_api::FeatureSet,
+    ) -> Result<std::sync::Arc<dyn tos_engine_api::PreparedModule>, tos_engine_api::LoadError> {
+        Err(tos_engine_api::LoadError::Fault(
+            tos_engine_api::EngineFault::new("broken-node", "out of executable memory"),
+        ))
+    }
+}
+
+#[test]
+fn a_node_fault_while_preparing_is_a_fault_not_a_refusal_of_the_module() {
+    let mut registry = tos_host::EngineRegistry::empty();
+    registry
+        .register(std::sync::Arc::new(BrokenNodeEngine))
+        .unwrap();
+    let host = tos_host::Host::new(
+        registry,
+        schedule(
+            "network = \"n\"\n[engines.wasm]\ndeploy_from = 0\nversions = [{ from = 0, version = 7 }]",
+        ),
+    );
+    let mut state = MemoryProvider::default();
+    let module = example(ModuleTag::WASM, "counter");
+    let req = DeployRequest {
+        envelope: module.encode(),
+        params: vec![],
+        gas_limit: GAS,
+    };
+    let e = host.deploy(&mut state, &tx(1, OWNER), &req).unwrap_err();
+    assert!(matches!(e, Error::Fault(_)), "{e:?}");
+    assert!(e.to_string().contains("out of executable memory"), "{e}");
+}
