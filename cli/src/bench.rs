@@ -21,9 +21,6 @@ use crate::output::{print_json, thousands};
 use crate::progress::Progress;
 use crate::{ModeArgs, ParamsArgs};
 
-/// Gas limit of every benchmarked call.
-const BENCH_GAS: Gas = 1_000_000_000;
-
 /// The options of `tosvm bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -43,6 +40,10 @@ pub(crate) struct BenchArgs {
     /// Untimed calls before the timed ones.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub(crate) warmup: u32,
+    /// Gas limit of every deploy and call (at most the network's per-transaction cap). A call
+    /// that does not succeed within it is reported as a failure, never timed.
+    #[arg(long, value_name = "N", default_value_t = 100_000_000)]
+    pub(crate) gas: Gas,
 }
 
 /// One engine configuration a case runs on.
@@ -139,7 +140,7 @@ fn measure(case: &Case<'_>, args: &BenchArgs) -> Result<Vec<Row>, CliError> {
             &DeployRequest {
                 envelope: case.module.encode(),
                 params: vec![],
-                gas_limit: BENCH_GAS,
+                gas_limit: args.gas,
             },
         )
         .map_err(|e| CliError::user(format!("{}: deploy refused: {e}", case.name)))?;
@@ -153,7 +154,7 @@ fn measure(case: &Case<'_>, args: &BenchArgs) -> Result<Vec<Row>, CliError> {
         contract: deployed.address,
         call,
         params: params.to_vec(),
-        gas_limit: BENCH_GAS,
+        gas_limit: args.gas,
         deposits: vec![],
     };
     for (from, call, params) in &case.setup {
@@ -179,6 +180,13 @@ fn measure(case: &Case<'_>, args: &BenchArgs) -> Result<Vec<Row>, CliError> {
             .invoke(&mut state, &tx, &timed)
             .map_err(|e| CliError::user(format!("{}: {e}", case.name)))?;
         let elapsed = t.elapsed();
+        if !r.is_success() {
+            return Err(CliError::user(format!(
+                "{}: the call failed ({}, {} gas of a limit of {}); nothing is timed for a \
+                 failing call (raise --gas if it ran out)",
+                case.name, r.outcome.status, r.outcome.gas_used, args.gas
+            )));
+        }
         gas = r.outcome.gas_used;
         if i >= args.warmup {
             samples.push(elapsed);

@@ -184,7 +184,7 @@ pub(crate) fn make_host(network: &str, mode: &ModeArgs) -> Result<Host, CliError
     }
     let registry = EngineRegistry::builtin(&config)
         .map_err(|e| CliError::fault(format!("cannot start the engines: {e}")))?;
-    Ok(Host::new(registry, schedule))
+    Host::new(registry, schedule).map_err(|e| CliError::user(e.to_string()))
 }
 
 /// A deploy that ran.
@@ -312,7 +312,9 @@ pub(crate) fn deploy_json(d: &Deployed, src: TagSource, from: &str) -> Value {
         "height": d.tx.height,
         "tx_hash": hex32(&d.tx.tx_hash),
         "gas_used": r.gas_used,
-        "constructor": r.constructor.as_ref().map(|c| call_json(c, d.gas_limit)),
+        "gas_limit": d.gas_limit,
+        "deploy_gas": r.deploy_gas,
+        "constructor": r.constructor.as_ref().map(|c| call_json(c, d.gas_limit.saturating_sub(r.deploy_gas))),
     })
 }
 
@@ -350,10 +352,29 @@ fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
     );
     outln!("{}", field(0, "height", d.tx.height));
     outln!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
+    outln!(
+        "{}",
+        field(
+            0,
+            "gas",
+            format!(
+                "{} of {} (deploy {} for {} bytes{})",
+                thousands(r.gas_used),
+                thousands(d.gas_limit),
+                thousands(r.deploy_gas),
+                thousands(d.code_size as u64),
+                if r.constructor.is_some() {
+                    ", then the constructor"
+                } else {
+                    ""
+                }
+            )
+        )
+    );
     match &r.constructor {
         Some(c) => {
             outln!("constructor");
-            for line in call_lines(c, d.gas_limit, 2) {
+            for line in call_lines(c, d.gas_limit.saturating_sub(r.deploy_gas), 2) {
                 outln!("{line}");
             }
         }
@@ -745,16 +766,29 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
             tags.push(t);
         }
     }
-    let features = schedule.features_at(height);
-    let mut syscalls: Vec<String> = match tos_syscalls::SyscallTable::global() {
+    let protocol = host.protocol_at(height);
+    let features = protocol.features();
+    let mut syscalls: Vec<String> = protocol
+        .syscalls()
+        .iter()
+        .map(|s| s.def.name.to_owned())
+        .collect();
+    syscalls.sort();
+    // Syscalls linked into this binary whose feature the schedule never activates: they add
+    // nothing to consensus until it does.
+    let scheduled: Vec<&str> = schedule.features().map(|(n, _)| n).collect();
+    let mut unscheduled: Vec<(String, &str)> = match tos_syscalls::SyscallTable::global() {
         Ok(t) => t
-            .active(&features)
             .iter()
-            .map(|d| d.name.to_owned())
+            .filter(|d| !scheduled.contains(&d.feature))
+            .map(|d| (d.name.to_owned(), d.feature))
             .collect(),
         Err(e) => return Err(CliError::fault(format!("the syscall table is broken: {e}"))),
     };
-    syscalls.sort();
+    unscheduled.sort();
+    let gas_version = protocol.gas().version();
+    let table_digest = hex32(&protocol.table_digest());
+    let protocol_digest = hex32(&protocol.digest());
     let rows: Vec<_> = tags
         .iter()
         .map(|&tag| {
@@ -790,6 +824,14 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
             })).collect::<Vec<_>>(),
             "features": features.iter().collect::<Vec<_>>(),
             "syscalls": syscalls,
+            "table_digest": table_digest,
+            "gas_schedule_version": gas_version,
+            "protocol_digest": protocol_digest,
+            "protocol_from_height": protocol.from(),
+            "max_tx_gas": protocol.max_tx_gas(),
+            "intrinsic_gas": protocol.intrinsic(),
+            "deploy_gas": { "base": protocol.deploy_cost(0), "per_byte": protocol.gas().get(tos_host::costs::DEPLOY_PER_BYTE) },
+            "unscheduled_syscalls": unscheduled.iter().map(|(n, f)| json!({"name": n, "feature": f})).collect::<Vec<_>>(),
         }));
         return Ok(EXIT_OK);
     }
@@ -848,6 +890,42 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
     );
     for chunk in syscalls.chunks(4) {
         outln!("  {}", chunk.join(", "));
+    }
+    outln!("{}", field(0, "table digest", &table_digest));
+    outln!(
+        "{}",
+        field(
+            0,
+            "gas schedule",
+            format!(
+                "version {gas_version} (in force from height {})",
+                protocol.from()
+            )
+        )
+    );
+    outln!(
+        "{}",
+        field(
+            0,
+            "gas",
+            format!(
+                "{} per call, deploys {} + {} per byte, at most {} per transaction",
+                protocol.intrinsic(),
+                protocol.deploy_cost(0),
+                protocol
+                    .gas()
+                    .get(tos_host::costs::DEPLOY_PER_BYTE)
+                    .unwrap_or_default(),
+                protocol.max_tx_gas()
+            )
+        )
+    );
+    outln!("{}", field(0, "protocol digest", &protocol_digest));
+    if !unscheduled.is_empty() {
+        outln!("linked syscalls no schedule activates (not live anywhere on this network)");
+        for (name, feature) in &unscheduled {
+            outln!("  {name} (feature {feature})");
+        }
     }
     Ok(EXIT_OK)
 }

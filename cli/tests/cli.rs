@@ -357,7 +357,7 @@ fn the_schedule_refuses_deploys_it_does_not_activate() {
     let env = Env::new();
     std::fs::write(
         env.path("late.toml"),
-        "network = \"late\"\n[engines.wasm]\ndeploy_from = 50\nversions = [{ from = 0, version = 1 }]\n",
+        "network = \"late\"\n[engines.wasm]\ndeploy_from = 50\nversions = [{ from = 0, version = 1 }]\n[features]\nabi_v1 = 0\n",
     )
     .unwrap();
     let e = env.user_error(&["--network", "late.toml", "deploy", &example("counter.wasm")]);
@@ -433,15 +433,76 @@ fn a_trap_after_writes_leaves_the_database_as_it_was() {
     );
 }
 
+/// A network whose gas schedule version 2 (from height 1) lifts the per-transaction cap to
+/// 10^18, so a call can run for minutes; written into `env`, returned as `--network` args.
+fn uncapped(env: &Env) -> [&'static str; 2] {
+    std::fs::write(
+        env.path("uncapped.toml"),
+        r#"network = "uncapped"
+[engines.tbpf]
+deploy_from = 0
+versions = [{ from = 0, version = 1 }]
+[engines.wasm]
+deploy_from = 0
+versions = [{ from = 0, version = 1 }]
+[features]
+abi_v1 = 0
+[[gas]]
+from = 1
+version = 2
+set = { "tx.max_gas" = 1000000000000000000 }
+"#,
+    )
+    .unwrap();
+    ["--network", "uncapped.toml"]
+}
+
+#[test]
+fn gas_above_the_cap_is_refused_naming_it() {
+    let env = Env::new();
+    let p = env.deploy(&probe(), &[]);
+    let e = env.user_error(&["invoke", &p, "--entry", "3", "--gas", "100000001"]);
+    assert!(e.contains("above the cap of 100000000 gas"), "{e}");
+    let e = env.user_error(&[
+        "deploy",
+        &example("counter.so"),
+        "--gas",
+        "18446744073709551615",
+    ]);
+    assert!(e.contains("above the cap of 100000000 gas"), "{e}");
+    // A network may raise it from a height, through its gas schedule.
+    let net = uncapped(&env);
+    env.ok(&[
+        net[0],
+        net[1],
+        "invoke",
+        &p,
+        "--entry",
+        "3",
+        "--gas",
+        "100000001",
+    ]);
+}
+
 #[test]
 fn a_killed_invoke_leaves_the_database_as_it_was() {
     let env = Env::new();
-    let p = env.deploy(&probe(), &[]);
-    env.ok(&["invoke", &p, "--entry", "3"]);
+    let net = uncapped(&env);
+    let p = env.deploy(&probe(), &net);
+    env.ok(&[net[0], net[1], "invoke", &p, "--entry", "3"]);
     let before = dump(&env.state());
     // Entry 1 stores, then loops until its (huge) gas runs out: kill it mid-call.
     let mut child = env
-        .command(&["invoke", &p, "--entry", "1", "--gas", "1000000000000000000"])
+        .command(&[
+            net[0],
+            net[1],
+            "invoke",
+            &p,
+            "--entry",
+            "1",
+            "--gas",
+            "1000000000000000000",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -457,18 +518,21 @@ fn a_killed_invoke_leaves_the_database_as_it_was() {
     let s = env.json(0, &["storage", &p]);
     assert_eq!(s["entries"][0]["key_text"], "key");
     assert_eq!(dump(&env.state()), before);
-    let v = env.json(0, &["invoke", &p, "--entry", "3"]);
+    let v = env.json(0, &[net[0], net[1], "invoke", &p, "--entry", "3"]);
     assert_eq!(v["height"], 3, "the killed call did not consume a height");
 }
 
 #[test]
 fn a_killed_compute_call_on_tbpf_leaves_the_database_as_it_was() {
     let env = Env::new();
-    let compute = env.deploy(&example("compute.so"), &[]);
+    let net = uncapped(&env);
+    let compute = env.deploy(&example("compute.so"), &net);
     let before = dump(&env.state());
     let start = Instant::now();
     let mut child = env
         .command(&[
+            net[0],
+            net[1],
             "invoke",
             &compute,
             "--entry",
@@ -679,6 +743,33 @@ fn engines_lists_builtin_and_plugin_engines() {
         "{v}"
     );
     assert_eq!(v["syscalls"].as_array().unwrap().len(), 17);
+    assert_eq!(v["features"], serde_json::json!(["abi_v1"]));
+    assert_eq!(v["gas_schedule_version"], 1);
+    assert_eq!(v["max_tx_gas"], 100_000_000);
+    assert_eq!(v["table_digest"].as_str().unwrap().len(), 64);
+    // A schedule that re-prices a syscall from height 7: version 2 and another digest there.
+    std::fs::write(
+        env.path("repriced.toml"),
+        "network = \"r\"\n[features]\nabi_v1 = 0\n[[gas]]\nfrom = 7\nversion = 2\nset = { \"syscall.tos_log.base\" = 150 }\n",
+    )
+    .unwrap();
+    let at = |h: &str| env.json(0, &["--network", "repriced.toml", "engines", "--height", h]);
+    let (six, seven) = (at("6"), at("7"));
+    assert_eq!(
+        (
+            six["gas_schedule_version"].clone(),
+            seven["gas_schedule_version"].clone()
+        ),
+        (1.into(), 2.into())
+    );
+    assert_ne!(six["table_digest"], seven["table_digest"]);
+    assert_eq!(at("5")["table_digest"], six["table_digest"]);
+    assert_eq!(at("9")["table_digest"], seven["table_digest"]);
+    let text = env.ok(&["--network", "repriced.toml", "engines", "--height", "7"]);
+    assert!(
+        text.contains("version 2 (in force from height 7)"),
+        "{text}"
+    );
     let v = env.json(0, &["--network", "mainnet", "engines", "--height", "10"]);
     let tbpf = v["tags"]
         .as_array()

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::{Call, EngineFault, FeatureSet, Gas, HostAbi, LoadError, ModuleTag, Outcome};
+use crate::{Call, EngineFault, Gas, HostAbi, LoadError, ModuleTag, Outcome, Protocol};
 
 /// An execution engine: turns code of one [`ModuleTag`] into [`PreparedModule`]s.
 ///
@@ -16,18 +16,43 @@ pub trait ExecutionEngine: Send + Sync + 'static {
     fn tag(&self) -> ModuleTag;
 
     /// The engine configuration's version. The host caches prepared modules by (code hash,
-    /// engine name, version), and the activation schedule can switch a tag to a newer version
-    /// from a height on, so any change that alters results must bump it.
+    /// engine name, version, protocol digest), and the activation schedule can switch a tag to
+    /// a newer version from a height on, so every configuration option that can change an
+    /// outcome or a gas figure must change it (costs are not options: they come from the
+    /// [`Protocol`]).
     fn version(&self) -> u32;
 
-    /// Validates and compiles `code` once, with the syscalls that `features` make live.
+    /// The costs the engine reads from the gas schedule, with their values in the first gas
+    /// schedule (version 1) of a network. Names start with the engine's name and a dot
+    /// (`wasm.memory_page`). The host puts them into version 1, refuses schedules that name a
+    /// cost no engine or syscall declares, and hands engines a complete schedule; an engine
+    /// reads its costs with [`GasSchedule::cost_or`](crate::GasSchedule::cost_or) in
+    /// [`prepare`](Self::prepare). Default: none (an engine whose gas is fixed by its version).
+    fn gas_costs(&self) -> Vec<(String, Gas)> {
+        Vec::new()
+    }
+
+    /// Whether the engine can run under `schedule`'s costs (a cost may not fit the engine's
+    /// metering: wasmtime's fuel table holds at most 255 per operator). The host asks this for
+    /// every gas schedule of a network when it loads the schedule, so a bad schedule is
+    /// refused at start-up, never met by a deploy. Default: every schedule is fine.
+    ///
+    /// # Errors
+    /// A message naming the cost and why.
+    fn check_gas(&self, schedule: &crate::GasSchedule) -> Result<(), String> {
+        let _ = schedule;
+        Ok(())
+    }
+
+    /// Validates and compiles `code` once, under `protocol`: the syscalls its features make
+    /// live, and the costs of its gas schedule.
     ///
     /// # Errors
     /// A [`LoadError`] naming what is wrong: the module must never reach the state then.
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError>;
 }
 
@@ -104,4 +129,28 @@ pub trait PreparedModule: Send + Sync {
     fn disassemble(&self) -> Option<String> {
         None
     }
+}
+
+/// The version of a non-default engine configuration: FNV-1a over `revision` and every option
+/// that can change results (as u64 LE), with the high bit set.
+///
+/// An engine reports its plain revision for the network's default configuration and this for
+/// any other, so a node configured differently never shares prepared modules, or a version
+/// slot of the activation schedule, with the defaults (the high bit keeps derived versions
+/// apart from plain revisions).
+///
+/// ```
+/// let a = tos_engine_api::derived_version(1, &[64, 4096]);
+/// assert_ne!(a, tos_engine_api::derived_version(1, &[65, 4096]));
+/// assert_ne!(a, tos_engine_api::derived_version(2, &[64, 4096]));
+/// assert!(a >= 0x8000_0000);
+/// ```
+pub fn derived_version(revision: u32, options: &[u64]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let words = std::iter::once(u64::from(revision)).chain(options.iter().copied());
+    for b in words.flat_map(u64::to_le_bytes) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h | 0x8000_0000
 }

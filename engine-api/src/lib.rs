@@ -47,9 +47,10 @@ mod input;
 mod memory;
 mod outcome;
 mod plugin;
+mod protocol;
 mod types;
 
-pub use engine::{EntryTable, ExecutionEngine, ModuleInfo, PreparedModule};
+pub use engine::{EntryTable, ExecutionEngine, ModuleInfo, PreparedModule, derived_version};
 pub use error::{EngineFault, LoadError};
 pub use features::FeatureSet;
 pub use gas::{GasMeter, OutOfGas};
@@ -58,4 +59,5 @@ pub use input::{CallInput, INPUT_HEADER_LEN, InputError};
 pub use memory::{Access, GuestMemory, MemoryError, SliceMemory};
 pub use outcome::{ExitStatus, Outcome, Trap};
 pub use plugin::{EnginePlugin, plugins};
+pub use protocol::{GasSchedule, Protocol};
 pub use types::{Call, Gas, Hash, Height, ModuleTag, NATIVE_ASSET};

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, EngineFault, ExecutionEngine, ExitStatus, FeatureSet, Gas, HostAbi, LoadError,
-    ModuleInfo, ModuleTag, Outcome, PreparedModule, Trap,
+    Call, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo, ModuleTag,
+    Outcome, PreparedModule, Protocol, Trap,
 };
 use tos_syscalls::SyscallTable;
 
@@ -55,6 +55,24 @@ impl LegacyConfig {
         self.max_call_depth = depth;
         self
     }
+
+    /// The engine version this configuration gives: [`ENGINE_VERSION`] for the defaults (the
+    /// network's values), otherwise a version derived from every option — both options change
+    /// results (which modules load, where recursion traps) — with the high bit set, so a node
+    /// configured differently never shares prepared modules or a schedule slot with the
+    /// defaults.
+    pub(crate) fn version(&self) -> u32 {
+        let default = LegacyConfig::default();
+        if self.max_module_size == default.max_module_size
+            && self.max_call_depth == default.max_call_depth
+        {
+            return ENGINE_VERSION;
+        }
+        tos_engine_api::derived_version(
+            ENGINE_VERSION,
+            &[self.max_module_size as u64, u64::from(self.max_call_depth)],
+        )
+    }
 }
 
 /// The legacy engine: runs tag-0 modules (the stack VM of the contracts deployed before
@@ -102,17 +120,21 @@ impl ExecutionEngine for LegacyEngine {
     }
 
     fn version(&self) -> u32 {
-        ENGINE_VERSION
+        self.config.version()
+    }
+
+    fn gas_costs(&self) -> Vec<(String, Gas)> {
+        crate::program::gas_costs()
     }
 
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
         LoadError::check_size(code, self.config.max_module_size)?;
         let module = Module::from_bytes(code)?;
-        let program = Program::new(module, self.table, features, code.len())?;
+        let program = Program::new(module, self.table, protocol, code.len())?;
         Ok(Arc::new(LegacyModule {
             program: Arc::new(program),
             max_call_depth: self.config.max_call_depth,

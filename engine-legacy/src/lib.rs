@@ -22,7 +22,7 @@
 //! let code = module.to_bytes()?;
 //!
 //! let engine = LegacyEngine::new(LegacyConfig::default())?;
-//! let prepared = engine.prepare(&code, &FeatureSet::new())?;
+//! let prepared = engine.prepare(&code, &tos_syscalls::testing::abi_v1())?;
 //! let call = Call::Entry(0);
 //! let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
 //! let outcome = prepared.run(call, &[], &mut host, 10_000)?;

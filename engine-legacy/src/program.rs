@@ -13,12 +13,12 @@
 
 use std::collections::BTreeSet;
 
-use tos_engine_api::{EntryTable, FeatureSet, LoadError, ModuleInfo};
+use tos_engine_api::{EntryTable, Gas, LoadError, ModuleInfo, Protocol};
 use tos_syscalls::SyscallTable;
 
 use crate::Module;
 use crate::limits::MAX_STACK_SIZE;
-use crate::opcode::{DecodeError, Effect, Instr};
+use crate::opcode::{DecodeError, Effect, Instr, Opcode};
 use crate::syscall::{Bound, Signature};
 
 /// A validated chunk.
@@ -41,10 +41,62 @@ pub(crate) struct CompiledChunk {
 pub(crate) struct Program {
     pub(crate) module: Module,
     pub(crate) chunks: Vec<CompiledChunk>,
-    /// Gas charged for copying each constant: `words(heap_size)`.
+    /// Gas charged for copying each constant: `words(heap_size)` times the word cost.
     pub(crate) const_cost: Vec<u64>,
     pub(crate) syscalls: Vec<Bound>,
     pub(crate) info: ModuleInfo,
+    /// The costs of the gas schedule the program was prepared under.
+    pub(crate) costs: Costs,
+}
+
+/// The gas-schedule name of the cost of each started 8-byte word of a value created or copied.
+pub(crate) const WORD_COST: &str = "legacy.word";
+/// Its value in a network's first gas schedule.
+pub(crate) const WORD_COST_V1: Gas = 1;
+
+/// The gas-schedule name of an opcode's static cost: `legacy.op.<mnemonic>`.
+pub(crate) fn op_cost_name(op: Opcode) -> String {
+    format!("legacy.op.{}", op.name())
+}
+
+/// Every cost the legacy engine reads, with its version-1 value.
+pub(crate) fn gas_costs() -> Vec<(String, Gas)> {
+    Opcode::ALL
+        .iter()
+        .map(|op| (op_cost_name(*op), op.gas()))
+        .chain([(WORD_COST.to_owned(), WORD_COST_V1)])
+        .collect()
+}
+
+/// The legacy costs of one gas schedule, resolved once per prepared program.
+#[derive(Clone, Debug)]
+pub(crate) struct Costs {
+    /// Static cost of each opcode, by opcode byte.
+    pub(crate) op: [Gas; 256],
+    /// Cost of each started 8-byte word of a value created or copied.
+    pub(crate) word: Gas,
+}
+
+impl Costs {
+    /// The costs of `protocol`'s gas schedule (each at its version-1 value where the schedule
+    /// lacks it).
+    pub(crate) fn of(protocol: &Protocol) -> Costs {
+        let gas = protocol.gas();
+        let mut op = [0; 256];
+        for o in Opcode::ALL {
+            op[*o as u8 as usize] = gas.cost_or(&op_cost_name(*o), o.gas());
+        }
+        Costs {
+            op,
+            word: gas.cost_or(WORD_COST, WORD_COST_V1),
+        }
+    }
+
+    /// Gas for `bytes` bytes of values created or copied.
+    #[inline]
+    pub(crate) fn words(&self, bytes: u64) -> Gas {
+        crate::vm::words(bytes).saturating_mul(self.word)
+    }
 }
 
 fn verr(chunk: usize, offset: usize, msg: impl std::fmt::Display) -> LoadError {
@@ -52,14 +104,15 @@ fn verr(chunk: usize, offset: usize, msg: impl std::fmt::Display) -> LoadError {
 }
 
 impl Program {
-    /// Validates `module` against the syscalls `table` makes live under `features`.
+    /// Validates `module` against the syscalls `table` makes live under `protocol`.
     pub(crate) fn new(
         module: Module,
         table: &SyscallTable,
-        features: &FeatureSet,
+        protocol: &Protocol,
         code_size: usize,
     ) -> Result<Program, LoadError> {
-        let active = table.active(features);
+        let active = table.active(protocol);
+        let costs = Costs::of(protocol);
         let mut syscalls: Vec<Bound> = Vec::new();
         let mut chunks = Vec::with_capacity(module.chunks.len());
 
@@ -122,17 +175,18 @@ impl Program {
                             .map_err(|_| verr(ci, at, "too many instructions"))?;
                     }
                     Instr::Syscall(id) => {
-                        let def = active.get(*id).ok_or_else(|| {
+                        let live = *active.get(*id).ok_or_else(|| {
                             LoadError::UnknownSyscall(match table.get(*id) {
                                 Some(d) => format!("{} (not active)", d.name),
                                 None => format!("{id:#010x}"),
                             })
                         })?;
-                        let sig = Signature::of(def);
-                        let index = match syscalls.iter().position(|b| b.def.id == def.id) {
+                        let sig = Signature::of(live.def);
+                        let index = match syscalls.iter().position(|b| b.live.def.id == live.def.id)
+                        {
                             Some(i) => i,
                             None => {
-                                syscalls.push(Bound { def, sig });
+                                syscalls.push(Bound { live, sig });
                                 syscalls.len().saturating_sub(1)
                             }
                         };
@@ -186,17 +240,21 @@ impl Program {
         entries.entries = module.entries.keys().copied().collect();
         entries.hooks = module.hooks.keys().copied().collect();
 
-        let imports: BTreeSet<String> = syscalls.iter().map(|b| b.def.name.to_owned()).collect();
+        let imports: BTreeSet<String> = syscalls
+            .iter()
+            .map(|b| b.live.def.name.to_owned())
+            .collect();
         let const_cost = module
             .constants
             .iter()
-            .map(|c| crate::vm::words(c.heap_size()))
+            .map(|c| costs.words(c.heap_size()))
             .collect();
         Ok(Program {
             module,
             chunks,
             const_cost,
             syscalls,
+            costs,
             info: ModuleInfo {
                 entries,
                 imports: imports.into_iter().collect(),

@@ -11,11 +11,12 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use tos_engine_api::{EngineFault, GasMeter, HostAbi, SliceMemory, Trap};
-use tos_syscalls::{OutSize, Param, SyscallCtx, SyscallDef, invoke};
+use tos_syscalls::{LiveSyscall, OutSize, Param, SyscallDef, invoke};
 
 use crate::ValueCell;
 use crate::limits::{MAX_BYTES_LEN, SCRATCH_BASE};
-use crate::vm::{Stop, words};
+use crate::program::Costs;
+use crate::vm::Stop;
 
 /// The legacy shape of one syscall: its parameters, as the one table declares them
 /// ([`SyscallDef::params`]).
@@ -52,7 +53,7 @@ use Param::*;
 /// A syscall a module uses, resolved once at validation.
 #[derive(Debug)]
 pub(crate) struct Bound {
-    pub(crate) def: &'static SyscallDef,
+    pub(crate) live: LiveSyscall,
     pub(crate) sig: Signature,
 }
 
@@ -84,6 +85,7 @@ pub(crate) fn call(
     scratch: &mut Vec<u8>,
     host: &mut dyn HostAbi,
     gas: &mut GasMeter,
+    costs: &Costs,
 ) -> Result<(), Stop> {
     let sig = &bound.sig;
     let first = stack
@@ -219,19 +221,11 @@ pub(crate) fn call(
         .get_mut(..cursor)
         .ok_or_else(|| fault("scratch shorter than its layout"))?;
     let mut memory = SliceMemory::new(SCRATCH_BASE, used, true);
-    let result = invoke(
-        bound.def,
-        &mut SyscallCtx {
-            host,
-            memory: &mut memory,
-            gas: &mut *gas,
-        },
-        registers,
-    );
+    let result = invoke(&bound.live, host, &mut memory, &mut *gas, registers);
     let result = match result {
         Ok(v) => v,
         Err(e) => {
-            return Err(match e.into_trap(bound.def.name, crate::ENGINE_NAME) {
+            return Err(match e.into_trap(bound.live.def.name, crate::ENGINE_NAME) {
                 Ok(trap) => Stop::Trap(trap),
                 Err(f) => Stop::Fault(f),
             });
@@ -257,7 +251,7 @@ pub(crate) fn call(
             let arr = <[u8; 8]>::try_from(bytes).map_err(|_| fault("u64 out-buffer"))?;
             stack.push(ValueCell::U64(u64::from_le_bytes(arr)));
         } else {
-            gas.consume(words(len as u64))
+            gas.consume(costs.words(len as u64))
                 .map_err(|_| Stop::Trap(Trap::OutOfGas))?;
             stack.push(ValueCell::Bytes(bytes.to_vec()));
         }

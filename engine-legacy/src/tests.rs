@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet, LoadError, Trap};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, LoadError, Trap};
 use tos_syscalls::testing::RecordingHost;
 
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_COLLECTION_LEN};
@@ -24,7 +24,7 @@ fn eval_with(
 ) -> (Result<Vec<ValueCell>, VmError>, u64) {
     let text = format!("{prelude}\n.chunk main rets={rets} locals=8\n{body}\n");
     let module = assemble(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let mut vm = VM::new(host, &FeatureSet::new());
+    let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
     if let Err(e) = vm.append_module(module) {
         return (Err(e), 0);
     }
@@ -66,7 +66,7 @@ fn invalid(body: &str, needle: &str) {
 fn load_error(text: &str) -> LoadError {
     let module = assemble(text).unwrap_or_else(|e| panic!("{e}"));
     let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &FeatureSet::new());
+    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
     match vm.append_module(module) {
         Err(VmError::Load(e)) => e,
         other => panic!("expected a load error, got {other:?}"),
@@ -252,7 +252,7 @@ base:
     ret
 ";
     let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &FeatureSet::new());
+    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
     vm.append_module(assemble(text).unwrap()).unwrap();
     vm.invoke_chunk_id(0).unwrap();
     vm.context_mut().set_gas_limit(GAS);
@@ -287,7 +287,7 @@ fn exit_and_abort() {
     let exit = |body: &str| {
         let module = assemble(&format!(".chunk main\n{body}")).unwrap();
         let mut host = RecordingHost::default();
-        let mut vm = VM::new(&mut host, &FeatureSet::new());
+        let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
         vm.append_module(module).unwrap();
         vm.invoke_chunk_id(0).unwrap();
         vm.context_mut().set_gas_limit(GAS);
@@ -627,7 +627,7 @@ fn gas_is_per_opcode_plus_size_and_out_of_gas_charges_the_limit() {
     // An infinite loop stops with OutOfGas and charges exactly the limit.
     let module = assemble(".chunk main\ntop:\njmp top").unwrap();
     let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &FeatureSet::new());
+    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
     vm.append_module(module).unwrap();
     vm.invoke_chunk_id(0).unwrap();
     vm.context_mut().set_gas_limit(12_345);
@@ -723,11 +723,13 @@ fn engine_contract() {
 
     let small = LegacyEngine::new(LegacyConfig::new().set_max_module_size(8).clone()).unwrap();
     assert_eq!(
-        small.prepare(&[0; 9], &FeatureSet::new()).err(),
+        small
+            .prepare(&[0; 9], &tos_syscalls::testing::abi_v1())
+            .err(),
         Some(LoadError::TooLarge { size: 9, limit: 8 })
     );
     assert!(matches!(
-        e.prepare(b"\x7fELF", &FeatureSet::new()).err(),
+        e.prepare(b"\x7fELF", &tos_syscalls::testing::abi_v1()).err(),
         Some(LoadError::Malformed(m)) if m.contains("bad magic")
     ));
 
@@ -739,7 +741,7 @@ fn engine_contract() {
     .unwrap()
     .to_bytes()
     .unwrap();
-    let prepared = e.prepare(&code, &FeatureSet::new()).unwrap();
+    let prepared = e.prepare(&code, &tos_syscalls::testing::abi_v1()).unwrap();
     let info = prepared.info();
     assert_eq!(
         info.entries.entries.iter().copied().collect::<Vec<_>>(),
@@ -783,7 +785,7 @@ fn engine_contract() {
     );
     let shallow = LegacyEngine::new(LegacyConfig::new().set_max_call_depth(3).clone())
         .unwrap()
-        .prepare(&code, &FeatureSet::new())
+        .prepare(&code, &tos_syscalls::testing::abi_v1())
         .unwrap();
     let mut host = RecordingHost::default();
     let out = shallow.run(Call::Entry(7), b"", &mut host, 1_000).unwrap();
@@ -973,7 +975,7 @@ fn run_everything(prepared: &dyn tos_engine_api::PreparedModule, params: &[u8]) 
 #[test]
 fn mutated_modules_never_panic() {
     let e = engine();
-    let features = FeatureSet::new();
+    let features = tos_syscalls::testing::abi_v1();
     let seeds: Vec<Vec<u8>> = vec![
         include_bytes!("../examples/hello.tosl").to_vec(),
         include_bytes!("../examples/counter.tosl").to_vec(),
@@ -1031,7 +1033,7 @@ fn mutated_modules_never_panic() {
 #[test]
 fn random_programs_never_panic() {
     let e = engine();
-    let features = FeatureSet::new();
+    let features = tos_syscalls::testing::abi_v1();
     let syscalls: Vec<u32> = tos_syscalls::SyscallTable::global()
         .unwrap()
         .iter()
@@ -1109,4 +1111,21 @@ fn errors_stay_small() {
         "{}",
         std::mem::size_of::<VmError>()
     );
+}
+
+#[test]
+fn every_option_that_changes_results_changes_the_version() {
+    use crate::{LegacyConfig, LegacyEngine};
+    let version =
+        |c: &LegacyConfig| ExecutionEngine::version(&LegacyEngine::new(c.clone()).unwrap());
+    let default = version(&LegacyConfig::default());
+    assert_eq!(default, 1);
+    let mut small = LegacyConfig::default();
+    small.set_max_module_size(1000);
+    let mut shallow = LegacyConfig::default();
+    shallow.set_max_call_depth(8);
+    let versions = [default, version(&small), version(&shallow)];
+    let distinct: std::collections::BTreeSet<_> = versions.iter().collect();
+    assert_eq!(distinct.len(), 3, "{versions:?}");
+    assert!(versions[1] >= 0x8000_0000 && versions[2] >= 0x8000_0000);
 }

@@ -8,16 +8,17 @@ use std::fmt;
 use std::mem::discriminant;
 use std::sync::Arc;
 
-use tos_engine_api::{EngineFault, FeatureSet, Gas, GasMeter, HostAbi, LoadError, Trap};
+use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, LoadError, Protocol, Trap};
 use tos_syscalls::SyscallTable;
 
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_STACK_SIZE};
 use crate::opcode::{Instr, Opcode};
-use crate::program::Program;
+use crate::program::{Costs, Program};
 use crate::value::check_key;
 use crate::{ENGINE_NAME, Module, ValueCell, syscall};
 
-/// Gas for `bytes` bytes of values created or copied: one unit per started 8-byte word.
+/// Started 8-byte words in `bytes` bytes: values created or copied are charged per word
+/// (`legacy.word` of the gas schedule each).
 #[inline]
 pub(crate) fn words(bytes: u64) -> u64 {
     bytes.div_ceil(8)
@@ -157,7 +158,7 @@ struct Frame {
 ///
 /// let module = assemble(".chunk main args=1 locals=1\n load 0\n len\n exit\n.entry 0 main\n")?;
 /// let mut host = RecordingHost::default();
-/// let mut vm = VM::new(&mut host, &FeatureSet::new());
+/// let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
 /// vm.append_module(module)?;
 /// vm.invoke_entry_chunk(0)?;
 /// vm.push_stack(ValueCell::Bytes(b"four".to_vec()))?;
@@ -169,7 +170,7 @@ struct Frame {
 /// ```
 pub struct VM<'a> {
     host: &'a mut dyn HostAbi,
-    features: FeatureSet,
+    protocol: Protocol,
     program: Option<Arc<Program>>,
     context: Context,
     invoked: Option<u16>,
@@ -190,11 +191,12 @@ impl fmt::Debug for VM<'_> {
 }
 
 impl<'a> VM<'a> {
-    /// A VM over `host` whose modules may use the syscalls live under `features`.
-    pub fn new(host: &'a mut dyn HostAbi, features: &FeatureSet) -> Self {
+    /// A VM over `host` whose modules may use the syscalls live under `protocol`, at the
+    /// costs of its gas schedule.
+    pub fn new(host: &'a mut dyn HostAbi, protocol: &Protocol) -> Self {
         VM {
             host,
-            features: features.clone(),
+            protocol: protocol.clone(),
             program: None,
             context: Context::default(),
             invoked: None,
@@ -207,7 +209,7 @@ impl<'a> VM<'a> {
 
     /// A VM over an already validated program (the engine's path: no validation per call).
     pub(crate) fn with_program(host: &'a mut dyn HostAbi, program: Arc<Program>) -> Self {
-        let mut vm = VM::new(host, &FeatureSet::new());
+        let mut vm = VM::new(host, &Protocol::default());
         vm.program = Some(program);
         vm
     }
@@ -223,7 +225,7 @@ impl<'a> VM<'a> {
         let table = SyscallTable::global()
             .map_err(|e| VmError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
         let size = module.to_bytes().map(|b| b.len())?;
-        self.program = Some(Arc::new(Program::new(module, table, &self.features, size)?));
+        self.program = Some(Arc::new(Program::new(module, table, &self.protocol, size)?));
         Ok(())
     }
 
@@ -359,6 +361,7 @@ impl<'a> VM<'a> {
         let max_depth = context.max_call_depth;
         let gas = &mut context.gas;
         let consts = &program.module.constants;
+        let costs = &program.costs;
 
         let mut ci = entry;
         let Some(mut chunk) = program.chunks.get(usize::from(entry)) else {
@@ -421,7 +424,10 @@ impl<'a> VM<'a> {
             at = pc;
             // Cannot overflow: `pc < code.len()`.
             pc = pc.wrapping_add(1);
-            if gas.consume(instr.opcode().gas()).is_err() {
+            if gas
+                .consume(costs.op[instr.opcode() as u8 as usize])
+                .is_err()
+            {
                 break 'run Err(Trap::OutOfGas.into());
             }
 
@@ -452,7 +458,7 @@ impl<'a> VM<'a> {
                     let Some(v) = v else {
                         break 'run Err(fault("copy below the stack"));
                     };
-                    tri!(charge(gas, words(v.heap_size())));
+                    tri!(charge(gas, costs.words(v.heap_size())));
                     let v = v.clone();
                     push!(v);
                 }
@@ -470,7 +476,7 @@ impl<'a> VM<'a> {
                     let Some(v) = locals.get(lbase.saturating_add(usize::from(l))) else {
                         break 'run Err(fault("local out of range"));
                     };
-                    tri!(charge(gas, words(v.heap_size())));
+                    tri!(charge(gas, costs.words(v.heap_size())));
                     push!(v.clone());
                 }
                 Instr::Store(l) => {
@@ -539,7 +545,7 @@ impl<'a> VM<'a> {
                 Instr::Eq() | Instr::Ne() => {
                     let b = pop!();
                     let a = top!();
-                    tri!(charge(gas, words(a.heap_size().min(b.heap_size()))));
+                    tri!(charge(gas, costs.words(a.heap_size().min(b.heap_size()))));
                     *a = ValueCell::Bool((*a == b) == matches!(instr, Instr::Eq()));
                 }
                 Instr::Lt() | Instr::Le() | Instr::Gt() | Instr::Ge() => {
@@ -547,7 +553,7 @@ impl<'a> VM<'a> {
                     let a = top!();
                     let op = instr.opcode();
                     let ord = tri!(op_order(op, a, &b));
-                    tri!(charge(gas, words(a.heap_size().min(b.heap_size()))));
+                    tri!(charge(gas, costs.words(a.heap_size().min(b.heap_size()))));
                     *a = ValueCell::Bool(match instr {
                         Instr::Lt() => ord == Ordering::Less,
                         Instr::Le() => ord != Ordering::Greater,
@@ -641,7 +647,7 @@ impl<'a> VM<'a> {
                     let Some(bound) = program.syscalls.get(s as usize) else {
                         break 'run Err(fault("unbound syscall"));
                     };
-                    if let Err(e) = syscall::call(bound, stack, scratch, &mut **host, gas) {
+                    if let Err(e) = syscall::call(bound, stack, scratch, &mut **host, gas, costs) {
                         break 'run Err(e);
                     }
                 }
@@ -651,7 +657,7 @@ impl<'a> VM<'a> {
                         break 'run Err(fault("array items missing"));
                     };
                     let v = ValueCell::Array(stack.drain(first..).collect());
-                    tri!(built(gas, &v));
+                    tri!(built(gas, costs, &v));
                     push!(v);
                 }
                 Instr::ArrayGet() => {
@@ -671,7 +677,7 @@ impl<'a> VM<'a> {
                         *slot = v;
                     }
                     let a = ValueCell::Array(items);
-                    tri!(built(gas, &a));
+                    tri!(built(gas, costs, &a));
                     push!(a);
                 }
                 Instr::ArrayPush() => {
@@ -680,7 +686,7 @@ impl<'a> VM<'a> {
                     let mut items = tri!(array(Opcode::ArrayPush, a));
                     items.push(v);
                     let a = ValueCell::Array(items);
-                    tri!(built(gas, &a));
+                    tri!(built(gas, costs, &a));
                     push!(a);
                 }
                 Instr::ArrayPop() => {
@@ -722,7 +728,7 @@ impl<'a> VM<'a> {
                     let mut m = tri!(map(Opcode::MapSet, m, &k));
                     m.insert(k, v);
                     let m = ValueCell::Map(m);
-                    tri!(built(gas, &m));
+                    tri!(built(gas, costs, &m));
                     push!(m);
                 }
                 Instr::MapHas() => {
@@ -742,7 +748,7 @@ impl<'a> VM<'a> {
                 Instr::BytesNew() => {
                     let n = pop!();
                     let n = tri!(length(Opcode::BytesNew, &n));
-                    tri!(charge(gas, words(n as u64)));
+                    tri!(charge(gas, costs.words(n as u64)));
                     push!(ValueCell::Bytes(vec![0; n]));
                 }
                 Instr::BytesGet() => {
@@ -780,7 +786,7 @@ impl<'a> VM<'a> {
                     }
                     // Both fit `usize`: `e <= b.len()`.
                     let (start, end) = (s as usize, e as usize);
-                    tri!(charge(gas, words(end.saturating_sub(start) as u64)));
+                    tri!(charge(gas, costs.words(end.saturating_sub(start) as u64)));
                     b.truncate(end);
                     b.drain(..start);
                     push!(ValueCell::Bytes(b));
@@ -797,7 +803,7 @@ impl<'a> VM<'a> {
                              {MAX_BYTES_LEN}"
                         )));
                     }
-                    tri!(charge(gas, words(total as u64)));
+                    tri!(charge(gas, costs.words(total as u64)));
                     a.extend_from_slice(&b);
                     push!(ValueCell::Bytes(a));
                 }
@@ -811,7 +817,7 @@ impl<'a> VM<'a> {
                         ValueCell::U128(x) => x.to_le_bytes().to_vec(),
                         other => trap!(type_error(Opcode::BytesFromInt, "an integer", &other)),
                     };
-                    tri!(charge(gas, words(out.len() as u64)));
+                    tri!(charge(gas, costs.words(out.len() as u64)));
                     push!(ValueCell::Bytes(out));
                 }
                 Instr::BytesToU16() => {
@@ -839,13 +845,13 @@ impl<'a> VM<'a> {
                         ValueCell::String(s) => s,
                         other => trap!(type_error(Opcode::StrBytes, "a string", &other)),
                     };
-                    tri!(charge(gas, words(s.len() as u64)));
+                    tri!(charge(gas, costs.words(s.len() as u64)));
                     push!(ValueCell::Bytes(s.into_bytes()));
                 }
                 Instr::StrFromBytes() => {
                     let b = pop!();
                     let b = tri!(bytes(Opcode::StrFromBytes, b));
-                    tri!(charge(gas, words(b.len() as u64)));
+                    tri!(charge(gas, costs.words(b.len() as u64)));
                     let s = tri!(String::from_utf8(b).map_err(|e| Trap::Invalid(format!(
                         "`str.from_bytes`: bytes are not UTF-8 (invalid at byte {})",
                         e.utf8_error().valid_up_to()
@@ -881,9 +887,9 @@ fn charge(gas: &mut GasMeter, amount: u64) -> Result<(), Trap> {
 }
 
 /// Checks the limits of a value just built and charges for its size.
-fn built(gas: &mut GasMeter, v: &ValueCell) -> Result<(), Trap> {
+fn built(gas: &mut GasMeter, costs: &Costs, v: &ValueCell) -> Result<(), Trap> {
     let size = v.check_limits().map_err(|e| Trap::Invalid(e.0))?;
-    charge(gas, words(size))
+    charge(gas, costs.words(size))
 }
 
 fn type_error(op: Opcode, expected: &str, found: &ValueCell) -> Trap {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet, Hash, Outcome, PreparedModule, Trap,
+    Call, CallInput, ExecutionEngine, ExitStatus, Hash, Outcome, PreparedModule, Trap,
 };
 use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
 use tos_syscalls::testing::RecordingHost;
@@ -14,7 +14,7 @@ const GAS: u64 = 1_000_000;
 fn prepare(code: &[u8]) -> Arc<dyn PreparedModule> {
     LegacyEngine::new(LegacyConfig::default())
         .unwrap()
-        .prepare(code, &FeatureSet::new())
+        .prepare(code, &tos_syscalls::testing::abi_v1())
         .unwrap()
 }
 

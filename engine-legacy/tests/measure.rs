@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus};
 use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
 use tos_syscalls::testing::RecordingHost;
 
@@ -39,7 +39,9 @@ done:
 ";
     let code = assemble(text).unwrap().to_bytes().unwrap();
     let engine = LegacyEngine::new(LegacyConfig::default()).unwrap();
-    let prepared = engine.prepare(&code, &FeatureSet::new()).unwrap();
+    let prepared = engine
+        .prepare(&code, &tos_syscalls::testing::abi_v1())
+        .unwrap();
     let n: u64 = 5_000_000;
     let params = n.to_le_bytes();
     let call = Call::Entry(0);
@@ -61,10 +63,14 @@ done:
     let start = Instant::now();
     let rounds = 2_000;
     for _ in 0..rounds {
-        engine.prepare(token, &FeatureSet::new()).unwrap();
+        engine
+            .prepare(token, &tos_syscalls::testing::abi_v1())
+            .unwrap();
     }
     println!("prepare token.tosl: {:?} each", start.elapsed() / rounds);
-    let prepared = engine.prepare(token, &FeatureSet::new()).unwrap();
+    let prepared = engine
+        .prepare(token, &tos_syscalls::testing::abi_v1())
+        .unwrap();
     let mut host = RecordingHost::default();
     let mut params = vec![0x22; 32];
     params.extend_from_slice(&1u64.to_le_bytes());

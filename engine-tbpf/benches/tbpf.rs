@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use tos_engine_api::{Call, CallInput, ExecutionEngine, FeatureSet};
+use tos_engine_api::{Call, CallInput, ExecutionEngine};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_syscalls::testing::RecordingHost;
 
@@ -31,7 +31,7 @@ fn modes() -> Vec<(&'static str, bool)> {
 
 fn bench(c: &mut Criterion) {
     let code = compute_module();
-    let features = FeatureSet::new();
+    let features = tos_syscalls::testing::abi_v1();
     for (mode, jit) in modes() {
         let engine = engine(jit);
         c.bench_function(&format!("prepare/compute/{mode}"), |b| {

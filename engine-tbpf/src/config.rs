@@ -221,21 +221,17 @@ impl TbpfConfig {
         {
             return ENGINE_REVISION;
         }
-        let mut h: u32 = 0x811c_9dc5;
-        let fields = [
-            u64::from(ENGINE_REVISION),
-            u64::from(*self.sbpf_versions.start()),
-            u64::from(*self.sbpf_versions.end()),
-            self.max_module_size as u64,
-            self.call_depth as u64,
-            self.stack_frame_size as u64,
-            self.heap_size as u64,
-        ];
-        for b in fields.iter().flat_map(|f| f.to_le_bytes()) {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        h | 0x8000_0000
+        tos_engine_api::derived_version(
+            ENGINE_REVISION,
+            &[
+                u64::from(*self.sbpf_versions.start()),
+                u64::from(*self.sbpf_versions.end()),
+                self.max_module_size as u64,
+                self.call_depth as u64,
+                self.stack_frame_size as u64,
+                self.heap_size as u64,
+            ],
+        )
     }
 
     /// The stack in bytes: call depth × frame size.

@@ -11,7 +11,7 @@ use solana_rbpf::{
     verifier::RequisiteVerifier,
 };
 use tos_engine_api::{
-    ExecutionEngine, FeatureSet, LoadError, ModuleInfo, ModuleTag, PreparedModule,
+    ExecutionEngine, FeatureSet, Gas, LoadError, ModuleInfo, ModuleTag, PreparedModule, Protocol,
 };
 use tos_syscalls::{ActiveSyscalls, SyscallTable};
 
@@ -33,9 +33,13 @@ pub(crate) type Loader = BuiltinProgram<RunContext>;
 
 struct CachedLoader {
     features: FeatureSet,
-    active: ActiveSyscalls,
     loader: Arc<Loader>,
 }
+
+/// The gas-schedule name of the cost of one instruction.
+pub(crate) const INSTRUCTION_COST: &str = "tbpf.instruction";
+/// Its value in a network's first gas schedule.
+pub(crate) const INSTRUCTION_COST_V1: Gas = 1;
 
 /// The TBPF execution engine: Solana-style eBPF modules (ELF shared objects, SBPFv1/v2) run on
 /// solana-rbpf 0.8.5, interpreted or JIT-compiled, with one gas unit per instruction.
@@ -91,8 +95,16 @@ impl TbpfEngine {
         &self.config
     }
 
-    /// The loader for `features`, built once per feature set and shared by its modules.
-    fn loader(&self, features: &FeatureSet) -> Result<Arc<CachedLoader>, LoadError> {
+    /// The loader for the syscalls live under `features` (`active`, their resolution under the
+    /// protocol being prepared for), built once per feature set and shared by its modules.
+    /// The adapter in slot `i` serves the `i`-th live syscall in id order: which syscalls are
+    /// live depends on the features alone, so the slots are the same for every protocol with
+    /// these features.
+    fn loader(
+        &self,
+        features: &FeatureSet,
+        active: &ActiveSyscalls,
+    ) -> Result<Arc<CachedLoader>, LoadError> {
         let key = features.fingerprint();
         let mut cache = self.loaders.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(hit) = cache
@@ -101,24 +113,18 @@ impl TbpfEngine {
         {
             return Ok(hit.clone());
         }
-        let active = self.table.active(features);
         let mut registry = FunctionRegistry::<BuiltinFunction<RunContext>>::default();
-        for def in active.iter() {
-            let slot = self
-                .table
-                .iter()
-                .position(|d| d.id == def.id)
-                .and_then(|i| ADAPTERS.get(i))
-                .ok_or_else(|| {
-                    LoadError::Unsupported(format!("syscall `{}` has no adapter slot", def.name))
-                })?;
+        for (slot, live) in active.iter().enumerate() {
+            let def = live.def;
+            let adapter = ADAPTERS.get(slot).ok_or_else(|| {
+                LoadError::Unsupported(format!("syscall `{}` has no adapter slot", def.name))
+            })?;
             registry
-                .register_function(def.id, def.name.as_bytes(), *slot)
+                .register_function(def.id, def.name.as_bytes(), *adapter)
                 .map_err(|e| LoadError::Unsupported(format!("syscall `{}`: {e}", def.name)))?;
         }
         let entry = Arc::new(CachedLoader {
             features: features.clone(),
-            active,
             loader: Arc::new(BuiltinProgram::new_loader(
                 self.config.rbpf_config(),
                 registry,
@@ -144,19 +150,19 @@ impl ExecutionEngine for TbpfEngine {
         self.config.version()
     }
 
+    fn gas_costs(&self) -> Vec<(String, Gas)> {
+        vec![(INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1)]
+    }
+
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
         LoadError::check_size(code, self.config.max_module_size)?;
-        let cached = self.loader(features)?;
-        let facts = inspect(
-            code,
-            |v| self.config.accepts_sbpf(v),
-            &cached.active,
-            self.table,
-        )?;
+        let active = self.table.active(protocol);
+        let cached = self.loader(protocol.features(), &active)?;
+        let facts = inspect(code, |v| self.config.accepts_sbpf(v), &active, self.table)?;
         let mut executable = Executable::load(code, cached.loader.clone()).map_err(elf_error)?;
         executable
             .verify::<RequisiteVerifier>()
@@ -180,11 +186,16 @@ impl ExecutionEngine for TbpfEngine {
             imports: imports.into_iter().map(str::to_owned).collect(),
             code_size: code.len(),
         };
+        let instruction_cost = protocol
+            .gas()
+            .cost_or(INSTRUCTION_COST, INSTRUCTION_COST_V1);
         Ok(Arc::new(TbpfModule::new(
             executable,
             info,
             !jit,
             &self.config,
+            active,
+            instruction_cost,
         )))
     }
 }
@@ -303,23 +314,28 @@ mod tests {
         let mut config = TbpfConfig::default();
         config.set_jit(false);
         let engine = TbpfEngine::new(config).unwrap();
-        let none = FeatureSet::new();
+        let v1 = tos_syscalls::testing::abi_v1();
         let some: FeatureSet = ["x"].into_iter().collect();
-        let a = engine.loader(&none).unwrap();
-        let b = engine.loader(&none).unwrap();
-        let c = engine.loader(&some).unwrap();
+        let active = engine.table.active(&v1);
+        let a = engine.loader(v1.features(), &active).unwrap();
+        let b = engine.loader(v1.features(), &active).unwrap();
+        let c = engine
+            .loader(&some, &engine.table.active(&some.clone().into()))
+            .unwrap();
         assert!(Arc::ptr_eq(&a.loader, &b.loader));
         assert!(!Arc::ptr_eq(&a.loader, &c.loader));
-        assert_eq!(a.active.len(), SyscallTable::global().unwrap().len());
-        // Every live syscall is registered under its id.
-        for def in a.active.iter() {
+        assert_eq!(active.len(), 17, "the syscalls of ABI v1");
+        // Every live syscall is registered under its id, and nothing else is.
+        for live in active.iter() {
             let (name, _) = a
                 .loader
                 .get_function_registry()
-                .lookup_by_key(def.id)
+                .lookup_by_key(live.def.id)
                 .unwrap();
-            assert_eq!(name, def.name.as_bytes());
+            assert_eq!(name, live.def.name.as_bytes());
         }
+        assert_eq!(a.loader.get_function_registry().iter().count(), 17);
+        assert_eq!(c.loader.get_function_registry().iter().count(), 0);
     }
 
     #[test]

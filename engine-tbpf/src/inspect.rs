@@ -383,8 +383,8 @@ pub(crate) fn inspect(
     let mut entries = EntryTable::default();
     let mut imports = BTreeSet::new();
     let import = |name: &str, imports: &mut BTreeSet<&'static str>| match active.by_name(name) {
-        Some(def) => {
-            imports.insert(def.name);
+        Some(live) => {
+            imports.insert(live.def.name);
             Ok(())
         }
         None => Err(LoadError::UnknownSyscall(name.to_owned())),
@@ -507,8 +507,8 @@ pub(crate) fn inspect(
             }
             let id = u32_at(insn, 4).unwrap_or_default();
             match active.get(id) {
-                Some(def) => {
-                    imports.insert(def.name);
+                Some(live) => {
+                    imports.insert(live.def.name);
                 }
                 None => {
                     let name = all

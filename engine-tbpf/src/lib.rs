@@ -8,7 +8,7 @@
 //! assert_eq!((engine.name(), engine.tag(), engine.version()), ("tbpf", ModuleTag::TBPF, 1));
 //!
 //! // Refusals are data that name the problem.
-//! let err = engine.prepare(b"\x7fELF but not really", &FeatureSet::new()).err().unwrap();
+//! let err = engine.prepare(b"\x7fELF but not really", &tos_syscalls::testing::abi_v1()).err().unwrap();
 //! assert!(matches!(err, LoadError::Malformed(_)), "{err}");
 //! ```
 //!

@@ -21,6 +21,7 @@ use tos_engine_api::{
 use crate::ENGINE_NAME;
 use crate::config::TbpfConfig;
 use crate::runtime::{RunContext, Stop};
+use tos_syscalls::ActiveSyscalls;
 
 /// A module ready to run: what the host caches. A call only maps memory and runs; no ELF
 /// parsing, verification or compilation happens here.
@@ -31,6 +32,11 @@ pub(crate) struct TbpfModule {
     heap_size: usize,
     stack_size: usize,
     call_depth: u64,
+    /// The syscalls live under the protocol the module was prepared for, with their costs; the
+    /// adapter in slot `i` serves the `i`-th.
+    syscalls: ActiveSyscalls,
+    /// Gas per instruction under that protocol.
+    instruction_cost: Gas,
 }
 
 // The host shares prepared modules between threads. `Executable` is `Send + Sync` on its own
@@ -61,6 +67,8 @@ impl TbpfModule {
         info: ModuleInfo,
         interpreted: bool,
         config: &TbpfConfig,
+        syscalls: ActiveSyscalls,
+        instruction_cost: Gas,
     ) -> Self {
         TbpfModule {
             executable,
@@ -69,6 +77,8 @@ impl TbpfModule {
             heap_size: config.heap_size,
             stack_size: config.stack_size(),
             call_depth: config.call_depth as u64,
+            syscalls,
+            instruction_cost,
         }
     }
 
@@ -176,7 +186,7 @@ impl PreparedModule for TbpfModule {
         let mapping = MemoryMapping::new(regions, config, version)
             .map_err(|e| fault(format!("memory mapping: {e}")))?;
 
-        let mut ctx = RunContext::new(host, gas_limit);
+        let mut ctx = RunContext::new(host, gas_limit, &self.syscalls, self.instruction_cost);
         let (result, pc) = {
             let mut vm = EbpfVm::new(
                 exe.get_loader().clone(),

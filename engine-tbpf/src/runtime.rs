@@ -7,7 +7,8 @@
 //! [`GasMeter`]: at a syscall the adapter first charges the instructions run since the last
 //! settlement, then [`tos_syscalls::invoke`] charges the syscall's cost to the same meter, and
 //! the adapter hands rbpf the new remainder, so the instructions left shrink by what the syscall
-//! cost. One unit of gas is one instruction.
+//! cost. Each instruction costs `tbpf.instruction` gas of the schedule in force (1 in version
+//! 1): rbpf counts instructions, and the context converts between instructions and gas.
 
 use std::ptr::NonNull;
 
@@ -18,7 +19,7 @@ use solana_rbpf::{
     vm::{ContextObject, EbpfVm, get_runtime_environment_key},
 };
 use tos_engine_api::{Access, EngineFault, GasMeter, GuestMemory, HostAbi, MemoryError, Trap};
-use tos_syscalls::{SyscallCtx, SyscallDef, SyscallTable, invoke};
+use tos_syscalls::{ActiveSyscalls, invoke};
 
 use crate::ENGINE_NAME;
 use crate::config::MAX_METERED_INSTRUCTIONS;
@@ -45,6 +46,10 @@ pub(crate) struct RunContext {
     pub(crate) gas: GasMeter,
     /// The host of the running call, with its lifetime erased; see [`RunContext::new`].
     host: NonNull<dyn HostAbi>,
+    /// The live syscalls of the running module, with its lifetime erased likewise.
+    syscalls: NonNull<ActiveSyscalls>,
+    /// Gas per instruction (at least 1).
+    instruction_cost: u64,
     /// Set when rbpf settled more instructions than the meter had left.
     pub(crate) overdrawn: bool,
     /// Why a syscall stopped the run, if one did.
@@ -52,12 +57,18 @@ pub(crate) struct RunContext {
 }
 
 impl RunContext {
-    /// A context over `host` with `gas_limit`.
+    /// A context over `host` with `gas_limit`, serving `syscalls`, charging `instruction_cost`
+    /// gas per instruction (0 is taken as 1: an instruction is never free).
     ///
-    /// The host's lifetime is erased because rbpf's executable is generic over one context
-    /// type for all calls. The context must not outlive the borrow of `host`: the engine
-    /// creates it in `run`, lends it to one VM and drops both before `run` returns.
-    pub(crate) fn new(host: &mut dyn HostAbi, gas_limit: u64) -> Self {
+    /// The lifetimes of `host` and `syscalls` are erased because rbpf's executable is generic
+    /// over one context type for all calls. The context must not outlive either borrow: the
+    /// engine creates it in `run`, lends it to one VM and drops both before `run` returns.
+    pub(crate) fn new(
+        host: &mut dyn HostAbi,
+        gas_limit: u64,
+        syscalls: &ActiveSyscalls,
+        instruction_cost: u64,
+    ) -> Self {
         let ptr: NonNull<dyn HostAbi + '_> = NonNull::from(host);
         // SAFETY: only the trait object's lifetime bound changes (same layout and vtable).
         // The pointer is dereferenced only by `syscall_adapter`, during the `run` that created
@@ -68,6 +79,8 @@ impl RunContext {
         RunContext {
             gas: GasMeter::new(gas_limit),
             host,
+            syscalls: NonNull::from(syscalls),
+            instruction_cost: instruction_cost.max(1),
             overdrawn: false,
             stop: None,
         }
@@ -77,20 +90,23 @@ impl RunContext {
 impl ContextObject for RunContext {
     fn trace(&mut self, _state: [u64; 12]) {}
 
-    fn consume(&mut self, amount: u64) {
-        if self.gas.consume(amount).is_err() {
+    /// Charges `instructions` instructions.
+    fn consume(&mut self, instructions: u64) {
+        let gas = instructions.saturating_mul(self.instruction_cost);
+        if self.gas.consume(gas).is_err() {
             self.overdrawn = true;
         }
     }
 
+    /// Instructions the remaining gas pays for.
     fn get_remaining(&self) -> u64 {
-        self.gas.remaining().min(MAX_METERED_INSTRUCTIONS)
+        // `instruction_cost >= 1` (see `new`), so the division cannot fail.
+        self.gas
+            .remaining()
+            .checked_div(self.instruction_cost)
+            .unwrap_or_default()
+            .min(MAX_METERED_INSTRUCTIONS)
     }
-}
-
-/// The syscall the adapter in `slot` serves: the table entry at that index.
-fn def_in_slot(slot: usize) -> Option<&'static SyscallDef> {
-    SyscallTable::global().ok()?.iter().nth(slot)
 }
 
 /// The adapter registered for the syscall at index `SLOT` of the global table (sorted by id).
@@ -136,7 +152,9 @@ fn dispatch(slot: usize, vm: &mut EbpfVm<'_, RunContext>, args: [u64; 5]) -> Pro
     if ctx.overdrawn {
         return ProgramResult::Err(EbpfError::ExceededMaxInstructions);
     }
-    let Some(def) = def_in_slot(slot) else {
+    // SAFETY: see `RunContext::new`: the module's syscall table outlives the run.
+    let syscalls = unsafe { ctx.syscalls.as_ref() };
+    let Some(live) = syscalls.at(slot) else {
         ctx.stop = Some(Stop::Fault(EngineFault::new(
             ENGINE_NAME,
             format!("no syscall in adapter slot {slot}"),
@@ -149,15 +167,10 @@ fn dispatch(slot: usize, vm: &mut EbpfVm<'_, RunContext>, args: [u64; 5]) -> Pro
     let mut memory = MappedMemory {
         mapping: &vm.memory_mapping,
     };
-    let mut sctx = SyscallCtx {
-        host,
-        memory: &mut memory,
-        gas: &mut ctx.gas,
-    };
-    match invoke(def, &mut sctx, args) {
+    match invoke(live, host, &mut memory, &mut ctx.gas, args) {
         Ok(value) => ProgramResult::Ok(value),
         Err(e) => {
-            ctx.stop = Some(match e.into_trap(def.name, ENGINE_NAME) {
+            ctx.stop = Some(match e.into_trap(live.def.name, ENGINE_NAME) {
                 Ok(trap) => Stop::Trap(trap),
                 Err(fault) => Stop::Fault(fault),
             });

@@ -5,7 +5,7 @@ mod support;
 
 use solana_rbpf::ebpf::{MM_INPUT_START, MM_PROGRAM_START};
 use support::*;
-use tos_engine_api::{Access, Call, ExecutionEngine, ExitStatus, FeatureSet, Trap};
+use tos_engine_api::{Access, Call, ExecutionEngine, ExitStatus, Trap};
 use tos_syscalls::SyscallTable;
 
 const BOTH: [Sbpf; 2] = [Sbpf::V1, Sbpf::V2];
@@ -587,7 +587,9 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
     .build()
     .bytes;
     for (name, engine) in engines() {
-        let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
+        let module = engine
+            .prepare(&code, &tos_syscalls::testing::abi_v1())
+            .unwrap();
         let mut host = Failing(host_for(Call::Entry(0), &[]));
         let fault = module
             .run(Call::Entry(0), &[], &mut host, 1_000)
@@ -625,7 +627,9 @@ fn memory_is_fresh_for_every_call() {
     for v in BOTH {
         let code = Module::new(v, asm).build().bytes;
         for (_, engine) in engines() {
-            let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
+            let module = engine
+                .prepare(&code, &tos_syscalls::testing::abi_v1())
+                .unwrap();
             for _ in 0..2 {
                 let mut host = host_for(Call::Entry(0), &[]);
                 let o = module.run(Call::Entry(0), &[], &mut host, 100).unwrap();
@@ -642,7 +646,9 @@ fn prepared_modules_run_concurrently() {
         .build()
         .bytes;
     for (_, engine) in engines() {
-        let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
+        let module = engine
+            .prepare(&code, &tos_syscalls::testing::abi_v1())
+            .unwrap();
         std::thread::scope(|s| {
             for i in 0..4u64 {
                 let module = module.clone();

@@ -4,7 +4,7 @@
 mod support;
 
 use support::*;
-use tos_engine_api::{Call, ExecutionEngine, FeatureSet, LoadError};
+use tos_engine_api::{Call, ExecutionEngine, LoadError};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_syscalls::murmur3_32;
 
@@ -134,7 +134,7 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             c.set_max_module_size(512).set_jit(false);
             TbpfEngine::new(c)
                 .unwrap()
-                .prepare(&v1, &FeatureSet::new())
+                .prepare(&v1, &tos_syscalls::testing::abi_v1())
                 .err()
                 .unwrap()
         }),
@@ -143,7 +143,7 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             c.set_sbpf_versions(1..=1).set_jit(false);
             TbpfEngine::new(c)
                 .unwrap()
-                .prepare(&v2, &FeatureSet::new())
+                .prepare(&v2, &tos_syscalls::testing::abi_v1())
                 .err()
                 .unwrap()
         }),
@@ -287,11 +287,11 @@ fn sbpf_version_filter_refuses_v1_when_asked() {
     c.set_sbpf_versions(2..=2).set_jit(false);
     let e = TbpfEngine::new(c).unwrap();
     assert!(matches!(
-        e.prepare(&ok_module(Sbpf::V1).bytes, &FeatureSet::new()),
+        e.prepare(&ok_module(Sbpf::V1).bytes, &tos_syscalls::testing::abi_v1()),
         Err(LoadError::Unsupported(m)) if m.contains("SBPFv1")
     ));
     assert!(
-        e.prepare(&ok_module(Sbpf::V2).bytes, &FeatureSet::new())
+        e.prepare(&ok_module(Sbpf::V2).bytes, &tos_syscalls::testing::abi_v1())
             .is_ok()
     );
 }
@@ -341,12 +341,19 @@ fn corrupted_modules_never_panic_and_run_identically() {
 
 #[test]
 fn tbpf_features_pick_the_loader() {
-    // All syscalls are live from genesis today, so any feature set loads the same modules.
+    // A module importing ABI v1 syscalls loads only where `abi_v1` is live.
     let code = ok_module(Sbpf::V1).bytes;
     let engine = engine(false);
-    let a = engine.prepare(&code, &FeatureSet::new()).unwrap();
-    let b = engine
-        .prepare(&code, &["some_future_feature"].into_iter().collect())
+    let a = engine
+        .prepare(&code, &tos_syscalls::testing::abi_v1())
         .unwrap();
-    assert_eq!(a.info(), b.info());
+    assert!(!a.info().imports.is_empty());
+    let without = tos_engine_api::FeatureSet::from_iter(["some_future_feature"]);
+    match engine.prepare(&code, &without.into()) {
+        Err(LoadError::UnknownSyscall(name)) => {
+            assert!(a.info().imports.contains(&name), "{name}")
+        }
+        Err(e) => panic!("expected an unknown syscall, got {e}"),
+        Ok(_) => panic!("a module importing syscalls of an inactive feature loaded"),
+    }
 }

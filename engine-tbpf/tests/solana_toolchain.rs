@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use solana_rbpf::ebpf::MM_PROGRAM_START;
 use support::*;
-use tos_engine_api::{Call, ExecutionEngine, ExitStatus, FeatureSet, LoadError};
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus, LoadError};
 
 /// The rbpf version whose test files are checked: the one the engine is built on.
 const RBPF_DIR: &str = "solana_rbpf-0.8.5";
@@ -240,7 +240,7 @@ fn check(code: &[u8], verdict: &Verdict) -> Result<(), String> {
         Verdict::RunsWith(runs) => runs.clone(),
         Verdict::Refused(want) => {
             for (mode, engine) in engines() {
-                match engine.prepare(code, &FeatureSet::new()) {
+                match engine.prepare(code, &tos_syscalls::testing::abi_v1()) {
                     Err(got) if got == *want => {}
                     Err(got) => return Err(format!("{mode}: refused with `{got}`, not `{want}`")),
                     Ok(_) => return Err(format!("{mode}: loaded; expected `{want}`")),
@@ -250,7 +250,7 @@ fn check(code: &[u8], verdict: &Verdict) -> Result<(), String> {
         }
         Verdict::RefusedWith(kind, texts) => {
             for (mode, engine) in engines() {
-                match engine.prepare(code, &FeatureSet::new()) {
+                match engine.prepare(code, &tos_syscalls::testing::abi_v1()) {
                     Err(got) if kind(&got) && texts.iter().all(|t| got.to_string().contains(t)) => {
                         println!("{mode}: refused as expected: {got}");
                     }
@@ -267,7 +267,7 @@ fn check(code: &[u8], verdict: &Verdict) -> Result<(), String> {
     };
     for (mode, engine) in engines() {
         let module = engine
-            .prepare(code, &FeatureSet::new())
+            .prepare(code, &tos_syscalls::testing::abi_v1())
             .map_err(|e| format!("{mode}: refused: {e}"))?;
         if !module.info().entries.self_dispatch {
             return Err(format!(
@@ -324,7 +324,7 @@ fn a_toolchain_shaped_module_importing_a_tos_syscall_runs_it() {
             let code = m.build().bytes;
             for (mode, engine) in engines() {
                 let module = engine
-                    .prepare(&code, &FeatureSet::new())
+                    .prepare(&code, &tos_syscalls::testing::abi_v1())
                     .unwrap_or_else(|e| panic!("{mode} {version:?} machine {machine}: {e}"));
                 assert_eq!(module.info().imports, vec!["tos_log".to_owned()]);
             }

@@ -8,8 +8,8 @@
 
 use std::ptr::NonNull;
 
-use tos_engine_api::{EngineFault, FeatureSet, Gas, GasMeter, HostAbi, SliceMemory, Trap};
-use tos_syscalls::{SyscallCtx, SyscallDef, SyscallTable, invoke};
+use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, SliceMemory, Trap};
+use tos_syscalls::{ActiveSyscalls, LiveSyscall, invoke};
 use wasmtime::{Caller, Engine, Extern, Linker, ModuleExport, ResourceLimiter};
 
 use crate::ENGINE_NAME;
@@ -125,21 +125,21 @@ impl ResourceLimiter for Limits {
     }
 }
 
-/// Builds the linker that binds every syscall live under `features`.
+/// Builds the linker that binds every syscall of `active`, at its cost there.
 pub(crate) fn build_linker(
     engine: &Engine,
-    table: &SyscallTable,
-    features: &FeatureSet,
+    active: &ActiveSyscalls,
 ) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
-    for def in table.active(features).iter() {
-        bind(&mut linker, def)?;
+    for live in active.iter() {
+        bind(&mut linker, *live)?;
     }
     Ok(linker)
 }
 
 /// Binds one syscall as `env.<name>`, a function of `arity` i64 arguments returning i64.
-fn bind(linker: &mut Linker<CallState>, def: &'static SyscallDef) -> wasmtime::Result<()> {
+fn bind(linker: &mut Linker<CallState>, live: LiveSyscall) -> wasmtime::Result<()> {
+    let def = live.def;
     macro_rules! wrap {
         ($($arg:ident),*) => {
             linker.func_wrap(
@@ -152,7 +152,7 @@ fn bind(linker: &mut Linker<CallState>, def: &'static SyscallDef) -> wasmtime::R
                         // Arguments are u64 (ABI.md); wasm only has i64: same bits.
                         *slot = *value as u64;
                     }
-                    syscall(&mut caller, def, args)
+                    syscall(&mut caller, &live, args)
                 },
             )
         };
@@ -200,9 +200,10 @@ pub(crate) fn remaining_for(fuel: u64) -> Option<Gas> {
 /// Runs `def` for the guest: settles fuel with the meter, invokes the body, settles back.
 fn syscall(
     caller: &mut Caller<'_, CallState>,
-    def: &'static SyscallDef,
+    live: &LiveSyscall,
     args: [u64; 5],
 ) -> wasmtime::Result<i64> {
+    let def = live.def;
     let Some(remaining) = remaining_for(caller.get_fuel()?) else {
         caller.data_mut().trap = Some(Trap::OutOfGas);
         return Err(stop("out of gas"));
@@ -236,15 +237,7 @@ fn syscall(
     // SAFETY: `CallState::new`'s contract: the host outlives the store and nothing else uses
     // it while wasm code of this call runs; this is the only live reference made from it.
     let host = unsafe { state.host.as_mut() };
-    let result = invoke(
-        def,
-        &mut SyscallCtx {
-            host,
-            memory: &mut guest,
-            gas: &mut meter,
-        },
-        args,
-    );
+    let result = invoke(live, host, &mut guest, &mut meter, args);
     let outcome = match result {
         Ok(value) => Ok(value as i64),
         Err(e) => {

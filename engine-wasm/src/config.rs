@@ -84,14 +84,36 @@ impl WasmConfig {
         self
     }
 
-    /// Whether Cranelift optimizes the code it generates. It changes compile time and speed,
-    /// never results or gas (gas counts wasm operators, not machine instructions); turning it
-    /// off can help debugging.
+    /// Whether Cranelift optimizes the code it generates. Gas counts wasm operators, not
+    /// machine instructions, so it never changes gas, but it changes native frame sizes and so
+    /// the recursion depth at which the wasm stack overflows: it is part of the
+    /// [`version`](tos_engine_api::ExecutionEngine::version).
     ///
     /// Default: `true`.
     pub fn set_optimize(&mut self, optimize: bool) -> &mut Self {
         self.optimize = optimize;
         self
+    }
+
+    /// The engine version this configuration gives: the engine's revision for the defaults
+    /// (the network's values), otherwise a version derived from every option, since each can
+    /// change an outcome: the size, memory and table limits decide which modules load and
+    /// where growth fails, the stack limit and the optimization level decide where deep
+    /// recursion overflows (Cranelift's frames are smaller when it optimizes).
+    pub(crate) fn version(&self) -> u32 {
+        if *self == Self::new() {
+            return crate::ENGINE_VERSION;
+        }
+        tos_engine_api::derived_version(
+            crate::ENGINE_VERSION,
+            &[
+                self.max_module_size as u64,
+                u64::from(self.max_memory_pages),
+                u64::from(self.max_table_elements),
+                self.max_wasm_stack as u64,
+                u64::from(self.optimize),
+            ],
+        )
     }
 
     /// Checks the configuration against the hard ceilings.
@@ -152,6 +174,35 @@ pub(crate) const MAX_CACHED_LINKERS: usize = 16;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_option_changes_the_version() {
+        let default = WasmConfig::new().version();
+        assert_eq!(default, crate::ENGINE_VERSION);
+        let flips: [fn(&mut WasmConfig); 5] = [
+            |c| {
+                c.set_max_module_size(1000);
+            },
+            |c| {
+                c.set_max_memory_pages(17);
+            },
+            |c| {
+                c.set_max_table_elements(10);
+            },
+            |c| {
+                c.set_max_wasm_stack(64 * 1024);
+            },
+            |c| {
+                c.set_optimize(false);
+            },
+        ];
+        let mut seen = std::collections::BTreeSet::from([default]);
+        for flip in flips {
+            let mut c = WasmConfig::new();
+            flip(&mut c);
+            assert!(seen.insert(c.version()), "{c:?} shares a version");
+        }
+    }
 
     #[test]
     fn defaults_are_valid_and_ceilings_are_enforced() {

@@ -4,15 +4,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tos_engine_api::{
-    EngineFault, ExecutionEngine, FeatureSet, LoadError, ModuleTag, PreparedModule,
+    EngineFault, ExecutionEngine, Gas, GasSchedule, LoadError, ModuleTag, PreparedModule, Protocol,
 };
-use tos_syscalls::SyscallTable;
-use wasmtime::{Linker, Module, OperatorCost, OptLevel, WasmFeatures};
+use tos_syscalls::{ActiveSyscalls, SyscallTable};
+use wasmtime::{Linker, Module, OptLevel, WasmFeatures};
 
+use crate::ENGINE_NAME;
 use crate::bind::{CallState, build_linker};
 use crate::config::{MAX_CACHED_LINKERS, WasmConfig};
+use crate::costs::{COSTS, WasmCosts};
 use crate::module::check;
-use crate::{ENGINE_NAME, ENGINE_VERSION};
 
 /// The proposals a module may use: WebAssembly 1.0 plus the deterministic, widely emitted
 /// extensions (what `clang --target=wasm32` and `rustc` produce by default). Floats stay
@@ -48,37 +49,37 @@ const DISABLED: &[WasmFeatures] = &[
     WasmFeatures::COMPONENT_MODEL,
 ];
 
-/// The fuel cost table: wasmtime's per-operator costs (1 per operator; 0 for `nop`, `drop`,
-/// `block`, `loop`, `unreachable`, `return`, `else`, `end`; 1 per byte or element moved by
-/// bulk memory and table operators) pinned explicitly, plus
-/// [`WasmConfig::GAS_PER_MEMORY_PAGE`] per page `memory.grow` asks for.
-fn operator_cost() -> OperatorCost {
-    const GROW: u8 = {
-        assert!(WasmConfig::GAS_PER_MEMORY_PAGE <= u8::MAX as u64);
-        WasmConfig::GAS_PER_MEMORY_PAGE as u8
-    };
-    let mut cost = OperatorCost::new();
-    cost.variable.memory_grow_per_page = GROW;
-    cost
-}
-
 /// Runs TOS contracts compiled to core WebAssembly, on wasmtime (Cranelift).
 ///
 /// Built once per node and shared across threads. It compiles each module once in
 /// [`prepare`](ExecutionEngine::prepare); each call then gets a fresh `Store` and instance.
-/// The syscall imports of each feature set are bound into a `Linker` once and kept.
+/// The syscall imports of each live table (syscalls and their costs) are bound into a `Linker`
+/// once and kept.
 ///
 /// # Determinism
-/// Fuel metering is the gas meter (one fuel is one gas; see the crate docs for the cost
-/// table), NaN results are canonicalized, and every nondeterministic proposal (threads, SIMD,
-/// relaxed SIMD) is refused at load. Memory, tables and the wasm stack are bounded by
-/// [`WasmConfig`].
+/// Fuel metering is the gas meter (one fuel is one gas; the fuel table comes from the `wasm.*`
+/// costs of the gas schedule in force, see the crate docs), NaN results are canonicalized, and
+/// every nondeterministic proposal (threads, SIMD, relaxed SIMD) is refused at load. Memory,
+/// tables and the wasm stack are bounded by [`WasmConfig`].
 pub struct WasmEngine {
     config: WasmConfig,
-    engine: wasmtime::Engine,
     syscalls: &'static SyscallTable,
-    linkers: Mutex<HashMap<FeatureSet, Arc<Linker<CallState>>>>,
+    /// One wasmtime engine per distinct set of wasm costs: wasmtime fixes its fuel table
+    /// when an engine is built.
+    backends: Mutex<HashMap<WasmCosts, Arc<Backend>>>,
 }
+
+/// A wasmtime engine with one fuel table, and the linkers built on it.
+pub(crate) struct Backend {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) costs: WasmCosts,
+    /// Linkers by the digest of the live syscall table they bind (syscalls and costs).
+    linkers: Mutex<HashMap<[u8; 32], Arc<Linker<CallState>>>>,
+}
+
+/// The most wasmtime engines kept (one per distinct set of wasm costs; a gas schedule changes
+/// them a handful of times over a chain's life). Past it the map is emptied and refilled.
+const MAX_BACKENDS: usize = 8;
 
 impl std::fmt::Debug for WasmEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,9 +102,27 @@ impl WasmEngine {
     pub fn new(config: WasmConfig) -> Result<Self, String> {
         config.validate()?;
         let syscalls = SyscallTable::global().map_err(|e| format!("syscall table: {e}"))?;
+        let engine = WasmEngine {
+            config,
+            syscalls,
+            backends: Mutex::new(HashMap::new()),
+        };
+        // Build the version-1 backend now, so a configuration wasmtime refuses fails here.
+        engine.backend(&GasSchedule::new(0))?;
+        Ok(engine)
+    }
+
+    /// The wasmtime engine for the wasm costs of `schedule`, built on first use.
+    fn backend(&self, schedule: &GasSchedule) -> Result<Arc<Backend>, String> {
+        let costs = WasmCosts::of(schedule)?;
+        let mut backends = self.backends.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(b) = backends.get(&costs) {
+            return Ok(Arc::clone(b));
+        }
+        let config = &self.config;
         let mut wasm = wasmtime::Config::new();
         wasm.consume_fuel(true)
-            .operator_cost(operator_cost())
+            .operator_cost(costs.operator_cost()?)
             .cranelift_nan_canonicalization(true)
             .cranelift_opt_level(if config.optimize {
                 OptLevel::Speed
@@ -130,39 +149,45 @@ impl WasmEngine {
             wasm.wasm_features(*feature, false);
         }
         let engine = wasmtime::Engine::new(&wasm).map_err(|e| format!("wasmtime: {e:#}"))?;
-        Ok(WasmEngine {
-            config,
+        let backend = Arc::new(Backend {
             engine,
-            syscalls,
+            costs,
             linkers: Mutex::new(HashMap::new()),
-        })
+        });
+        if backends.len() >= MAX_BACKENDS {
+            backends.clear();
+        }
+        backends.insert(costs, Arc::clone(&backend));
+        Ok(backend)
     }
 
     /// The configuration the engine was built with.
     pub fn config(&self) -> &WasmConfig {
         &self.config
     }
+}
 
-    /// The linker binding the syscalls live under `features`, built on first use.
-    fn linker(&self, features: &FeatureSet) -> Result<Arc<Linker<CallState>>, LoadError> {
+impl Backend {
+    /// The linker binding `active` (the syscalls live under a protocol, with their costs),
+    /// built on first use.
+    fn linker(&self, active: &ActiveSyscalls) -> Result<Arc<Linker<CallState>>, LoadError> {
+        let key = active.digest();
         // A panic while holding the lock cannot leave the map inconsistent (inserts are
         // atomic from its point of view), so a poisoned lock is still usable.
         let mut cache = self.linkers.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(linker) = cache.get(features) {
+        if let Some(linker) = cache.get(&key) {
             return Ok(Arc::clone(linker));
         }
-        let linker = Arc::new(build_linker(&self.engine, self.syscalls, features).map_err(
-            |e| {
-                LoadError::Fault(EngineFault::new(
-                    ENGINE_NAME,
-                    format!("binding the syscall table: {e:#}"),
-                ))
-            },
-        )?);
+        let linker = Arc::new(build_linker(&self.engine, active).map_err(|e| {
+            LoadError::Fault(EngineFault::new(
+                ENGINE_NAME,
+                format!("binding the syscall table: {e:#}"),
+            ))
+        })?);
         if cache.len() >= MAX_CACHED_LINKERS {
             cache.clear();
         }
-        cache.insert(features.clone(), Arc::clone(&linker));
+        cache.insert(key, Arc::clone(&linker));
         Ok(linker)
     }
 }
@@ -206,42 +231,65 @@ impl ExecutionEngine for WasmEngine {
     }
 
     fn version(&self) -> u32 {
-        ENGINE_VERSION
+        self.config.version()
+    }
+
+    fn gas_costs(&self) -> Vec<(String, Gas)> {
+        COSTS
+            .iter()
+            .map(|(name, v1, _)| ((*name).to_owned(), *v1))
+            .collect()
+    }
+
+    fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String> {
+        WasmCosts::of(schedule).map(|_| ())
     }
 
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
         LoadError::check_size(code, self.config.max_module_size)?;
         check_header(code)?;
+        let backend = self.backend_for(protocol)?;
         // `from_binary`, not `new`: the text format is for tests and tools, never for code
         // that reaches the chain.
-        let module = Module::from_binary(&self.engine, code)
+        let module = Module::from_binary(&backend.engine, code)
             .map_err(|e| LoadError::Verification(format!("{e:#}")))?;
-        self.prepare_module(&module, code.len(), features)
+        self.prepare_module(&backend, &module, code.len(), protocol)
     }
 }
 
 impl WasmEngine {
-    /// Checks a compiled module and binds it to the syscalls of `features`.
+    /// The backend of `protocol`'s wasm costs. A cost wasmtime cannot hold is the node's
+    /// misconfiguration (the host refuses such a schedule when it loads it), not the module's.
+    pub(crate) fn backend_for(&self, protocol: &Protocol) -> Result<Arc<Backend>, LoadError> {
+        self.backend(protocol.gas())
+            .map_err(|e| LoadError::Fault(EngineFault::new(ENGINE_NAME, e)))
+    }
+
+    /// Checks a module compiled by `backend` and binds it to the syscalls live under
+    /// `protocol`.
     pub(crate) fn prepare_module(
         &self,
+        backend: &Backend,
         module: &Module,
         code_size: usize,
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        let linker = self.linker(features)?;
-        let syscalls = self.syscalls.active(features);
-        let prepared = check(module, code_size, &syscalls, &linker, &self.config)?;
+        let syscalls = self.syscalls.active(protocol);
+        let linker = backend.linker(&syscalls)?;
+        let prepared = check(module, code_size, &syscalls, &linker, &self.config, backend)?;
         Ok(Arc::new(prepared))
     }
 
-    /// The wasmtime engine, for tests that compile the text format.
+    /// The version-1 wasmtime engine, for tests that compile the text format.
     #[cfg(test)]
-    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
-        &self.engine
+    pub(crate) fn wasmtime(&self) -> wasmtime::Engine {
+        self.backend(&GasSchedule::new(0))
+            .map(|b| b.engine.clone())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -271,14 +319,31 @@ mod tests {
     }
 
     #[test]
-    fn linkers_are_cached_per_feature_set() {
+    fn linkers_are_cached_per_live_table_and_backends_per_wasm_costs() {
         let engine = WasmEngine::new(WasmConfig::new()).unwrap();
-        let none = FeatureSet::new();
-        let a = engine.linker(&none).unwrap();
-        let b = engine.linker(&none).unwrap();
+        let v1 = tos_syscalls::testing::abi_v1();
+        let backend = engine.backend_for(&v1).unwrap();
+        let active = engine.syscalls.active(&v1);
+        let a = backend.linker(&active).unwrap();
+        let b = backend.linker(&active).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        let other: FeatureSet = ["some_feature"].into_iter().collect();
-        let c = engine.linker(&other).unwrap();
+        let none = engine
+            .syscalls
+            .active(&tos_engine_api::FeatureSet::new().into());
+        let c = backend.linker(&none).unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
+        // Re-pricing a syscall binds a new linker; re-pricing a wasm cost builds a new engine.
+        let mut gas = GasSchedule::new(2);
+        gas.set("syscall.tos_log.base", 7);
+        let repriced = Protocol::new(v1.features().clone(), Arc::new(gas.clone()));
+        let d = backend.linker(&engine.syscalls.active(&repriced)).unwrap();
+        assert!(!Arc::ptr_eq(&a, &d));
+        assert!(Arc::ptr_eq(
+            &backend,
+            &engine.backend_for(&repriced).unwrap()
+        ));
+        gas.set("wasm.memory_page", 300 - 100);
+        let other = Protocol::new(v1.features().clone(), Arc::new(gas));
+        assert!(!Arc::ptr_eq(&backend, &engine.backend_for(&other).unwrap()));
     }
 }

@@ -13,7 +13,7 @@
 //! let engine = WasmEngine::new(WasmConfig::default())?;
 //! // The counter of docs/EXAMPLES.md, assembled from examples/counter.wat.
 //! let code = include_bytes!("../examples/counter.wasm");
-//! let module = engine.prepare(code, &FeatureSet::new())?;
+//! let module = engine.prepare(code, &tos_syscalls::testing::abi_v1())?;
 //!
 //! let call = Call::Entry(0); // increment
 //! let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
@@ -81,6 +81,7 @@
 
 mod bind;
 mod config;
+mod costs;
 mod engine;
 mod module;
 
@@ -132,8 +133,8 @@ mod tests {
                 let binary = std::fs::read(&wasm)
                     .unwrap_or_else(|e| panic!("{}: {e} (run examples/build.sh)", wasm.display()));
                 let (from_text, from_binary) = (
-                    Module::new(engine.wasmtime(), &text),
-                    Module::from_binary(engine.wasmtime(), &binary),
+                    Module::new(&engine.wasmtime(), &text),
+                    Module::from_binary(&engine.wasmtime(), &binary),
                 );
                 match (from_text, from_binary) {
                     (Ok(t), Ok(b)) => assert!(

@@ -7,7 +7,7 @@ use tos_engine_api::{
     Access, Call, EngineFault, EntryTable, ExitStatus, Gas, GasMeter, HostAbi, LoadError,
     ModuleInfo, Outcome, PreparedModule, Trap,
 };
-use tos_syscalls::SyscallTable;
+use tos_syscalls::ActiveSyscalls;
 use wasmtime::{ExternType, FuncType, InstancePre, Module, ModuleExport, Store, ValType};
 
 use crate::ENGINE_NAME;
@@ -28,6 +28,8 @@ pub(crate) struct WasmModule {
     pre: InstancePre<CallState>,
     memory: ModuleExport,
     initial_pages: u64,
+    /// Gas per page of linear memory under the protocol the module was prepared for.
+    page_cost: Gas,
     max_memory_bytes: usize,
     max_table_elements: usize,
     summary: String,
@@ -88,9 +90,10 @@ fn kind(ty: &ExternType) -> &'static str {
 pub(crate) fn check(
     module: &Module,
     code_size: usize,
-    syscalls: &SyscallTable,
+    syscalls: &ActiveSyscalls,
     linker: &wasmtime::Linker<CallState>,
     config: &WasmConfig,
+    backend: &crate::engine::Backend,
 ) -> Result<WasmModule, LoadError> {
     let mut summary = String::new();
     let _ = writeln!(summary, "wasm module, {code_size} bytes");
@@ -113,7 +116,8 @@ pub(crate) fn check(
         };
         let def = syscalls
             .by_name(name)
-            .ok_or_else(|| LoadError::UnknownSyscall(name.to_owned()))?;
+            .ok_or_else(|| LoadError::UnknownSyscall(name.to_owned()))?
+            .def;
         if !is_syscall_type(func, def.arity) {
             return Err(LoadError::Verification(format!(
                 "import `{from}`.`{name}` has type {}; syscall `{name}` takes {} i64 \
@@ -255,6 +259,7 @@ pub(crate) fn check(
         pre,
         memory,
         initial_pages: memory_type.minimum(),
+        page_cost: backend.costs.memory_page(),
         max_memory_bytes: config.max_memory_bytes(),
         // At most MAX_TABLE_ELEMENTS (4096): fits every usize.
         max_table_elements: config.max_table_elements as usize,
@@ -349,7 +354,7 @@ impl PreparedModule for WasmModule {
         let mut meter = GasMeter::new(gas_limit);
         let setup = self
             .initial_pages
-            .checked_mul(WasmConfig::GAS_PER_MEMORY_PAGE)
+            .checked_mul(self.page_cost)
             .unwrap_or(Gas::MAX);
         if meter.consume(setup).is_err() {
             return Ok(Outcome::finish(

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{engine, fixture, load_error, prepare};
-use tos_engine_api::{Call, ExecutionEngine, FeatureSet, LoadError};
+use tos_engine_api::{Call, ExecutionEngine, LoadError};
 use tos_engine_wasm::{WasmConfig, WasmEngine};
 
 #[test]
@@ -126,12 +126,12 @@ fn oversized_modules_are_refused_before_parsing() {
     let code = fixture("traps");
     assert!(code.len() > 100);
     assert!(matches!(
-        small.prepare(&code, &FeatureSet::new()),
+        small.prepare(&code, &tos_syscalls::testing::abi_v1()),
         Err(LoadError::TooLarge { size, limit: 100 }) if size == code.len()
     ));
     let big = vec![0u8; WasmConfig::MAX_MODULE_SIZE + 1];
     assert!(matches!(
-        engine().prepare(&big, &FeatureSet::new()),
+        engine().prepare(&big, &tos_syscalls::testing::abi_v1()),
         Err(LoadError::TooLarge { .. })
     ));
 }

@@ -1,7 +1,7 @@
 //! The engine reaches a binary only through `inventory`: this test names nothing of the crate
 //! but links it, as a node would.
 
-use tos_engine_api::{Call, CallInput, ExitStatus, FeatureSet, ModuleTag, plugins};
+use tos_engine_api::{Call, CallInput, ExitStatus, ModuleTag, plugins};
 use tos_engine_wasm as _;
 use tos_syscalls::testing::RecordingHost;
 
@@ -22,7 +22,9 @@ fn the_plugin_registry_finds_the_wasm_engine() {
         "/examples/counter.wasm"
     ))
     .unwrap();
-    let module = engine.prepare(&code, &FeatureSet::new()).unwrap();
+    let module = engine
+        .prepare(&code, &tos_syscalls::testing::abi_v1())
+        .unwrap();
     let mut host = RecordingHost::with_input(CallInput::new(Call::Entry(0), vec![]).encode());
     let outcome = module.run(Call::Entry(0), &[], &mut host, 100_000).unwrap();
     assert_eq!(outcome.status, ExitStatus::Exit(0));

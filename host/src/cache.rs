@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use tos_engine_api::{Hash, PreparedModule};
 
-/// What a prepared module depends on: the code, the engine and its version, and the live
-/// syscalls it was linked against.
+/// What a prepared module depends on: the code, the engine and its version, and the protocol
+/// it was prepared under (live syscalls and every cost).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct CacheKey {
     /// blake3 of the code.
@@ -15,8 +15,8 @@ pub struct CacheKey {
     pub engine: &'static str,
     /// Engine version.
     pub version: u32,
-    /// [`FeatureSet::fingerprint`](tos_engine_api::FeatureSet::fingerprint) of the live features.
-    pub features: u64,
+    /// [`ActiveProtocol::digest`](crate::ActiveProtocol::digest) of the protocol in force.
+    pub protocol: [u8; 32],
 }
 
 /// Counters of a [`ModuleCache`].

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, CallInput, EngineFault, ExitStatus, FeatureSet, Gas, Hash, Height, HostAbi, HostError,
-    ModuleTag, Outcome, PreparedModule, Trap,
+    Call, CallInput, EngineFault, ExitStatus, FeatureSet, Gas, GasMeter, Hash, Height, HostAbi,
+    HostError, ModuleTag, Outcome, PreparedModule, Trap,
 };
 use tos_syscalls::limits;
 
@@ -12,11 +12,13 @@ use crate::cache::{CacheKey, ModuleCache};
 use crate::envelope::{
     ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, asset_id, contract_address,
 };
+use crate::protocol::{ActiveProtocol, Protocols};
 use crate::provider::{AssetInfo, ContractProvider, Journal, ProviderError, StoredContract};
 use crate::registry::{Engine, EngineRegistry, RegisteredEngine};
-use crate::schedule::{ActivationError, ActivationSchedule};
+use crate::schedule::{ActivationError, ActivationSchedule, ScheduleError};
 
-/// Gas every call costs before the contract runs: reading the contract, the journal and the
+/// Gas every call costs before the contract runs, in gas schedule version 1 (the cost
+/// `call.intrinsic`; the schedule in force decides): reading the contract, the journal and the
 /// input. A gas limit below it is refused before anything happens.
 pub const INTRINSIC_GAS: Gas = 1_000;
 
@@ -77,6 +79,26 @@ pub enum Error {
         limit: Gas,
         /// The intrinsic cost.
         needed: Gas,
+    },
+    /// The gas limit does not cover the deploy's own cost (before any constructor).
+    #[error(
+        "gas limit {limit} is below the {needed} gas a deploy of {code_len} bytes of code costs"
+    )]
+    DeployGasTooLow {
+        /// The limit given.
+        limit: Gas,
+        /// The deploy's cost: base + per byte of code.
+        needed: Gas,
+        /// Bytes of (decompressed) code.
+        code_len: usize,
+    },
+    /// The gas limit is above the per-transaction cap of the schedule in force.
+    #[error("gas limit {limit} is above the cap of {cap} gas per transaction")]
+    GasAboveCap {
+        /// The limit given.
+        limit: Gas,
+        /// The cap (`tx.max_gas`).
+        cap: Gas,
     },
     /// Params longer than [`MAX_PARAMS_LEN`].
     #[error("params are {len} bytes, over the limit of {limit}")]
@@ -168,6 +190,8 @@ impl CallReport {
 /// What a deploy did.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct DeployResult {
+    /// Gas the deploy itself cost (base + per byte of code), before the constructor.
+    pub deploy_gas: Gas,
     /// The contract's address (see [`contract_address`]).
     pub address: Hash,
     /// blake3 of the code.
@@ -179,7 +203,7 @@ pub struct DeployResult {
     /// Whether the contract now exists: false when the constructor failed (then nothing
     /// of the deploy was stored).
     pub deployed: bool,
-    /// Gas charged.
+    /// Gas charged in all: the deploy's own cost plus the constructor's.
     pub gas_used: Gas,
 }
 
@@ -207,7 +231,8 @@ pub struct DeployRequest {
     pub envelope: Vec<u8>,
     /// Params of the constructor.
     pub params: Vec<u8>,
-    /// Gas limit of the constructor, intrinsic gas included.
+    /// Gas limit of the whole deploy: its own cost (base + per byte of code), then the
+    /// constructor's intrinsic gas and execution.
     pub gas_limit: Gas,
 }
 
@@ -247,28 +272,47 @@ impl HostConfig {
 pub struct Host {
     registry: EngineRegistry,
     schedule: ActivationSchedule,
+    protocols: Protocols,
     cache: ModuleCache,
     config: HostConfig,
 }
 
 impl Host {
     /// A host over `registry` following `schedule`.
-    pub fn new(registry: EngineRegistry, schedule: ActivationSchedule) -> Self {
+    ///
+    /// # Errors
+    /// [`ScheduleError::Protocol`] when the schedule names a feature no linked syscall
+    /// declares or a cost no syscall or engine declares, orders its gas schedules wrongly, or
+    /// sets a cost an engine cannot take.
+    pub fn new(
+        registry: EngineRegistry,
+        schedule: ActivationSchedule,
+    ) -> Result<Self, ScheduleError> {
         Self::with_config(registry, schedule, HostConfig::default())
     }
 
     /// A host with an explicit configuration.
+    ///
+    /// # Errors
+    /// As [`Host::new`].
     pub fn with_config(
         registry: EngineRegistry,
         schedule: ActivationSchedule,
         config: HostConfig,
-    ) -> Self {
-        Host {
+    ) -> Result<Self, ScheduleError> {
+        let protocols = Protocols::build(&schedule, &registry)?;
+        Ok(Host {
             registry,
             schedule,
+            protocols,
             cache: ModuleCache::new(config.cache_capacity),
             config,
-        }
+        })
+    }
+
+    /// The protocol in force at `height`: live syscalls, gas schedule, digests, constants.
+    pub fn protocol_at(&self, height: Height) -> &ActiveProtocol {
+        self.protocols.at(height)
     }
 
     /// The engines.
@@ -322,7 +366,7 @@ impl Host {
     ) -> Result<Arc<dyn PreparedModule>, Error> {
         let engine = self.engine_at(module.tag, height)?;
         engine
-            .prepare(&module.code, &self.schedule.features_at(height))
+            .prepare(&module.code, self.protocol_at(height).protocol())
             .map_err(|source| Error::from_load(module.tag, source))
     }
 
@@ -333,16 +377,16 @@ impl Host {
         height: Height,
     ) -> Result<Prepared, Error> {
         let engine = self.engine_at(module.tag, height)?;
-        let features = self.schedule.features_at(height);
+        let protocol = self.protocol_at(height);
         let key = CacheKey {
             code_hash: *code_hash,
             engine: engine.name(),
             version: engine.version(),
-            features: features.fingerprint(),
+            protocol: protocol.digest(),
         };
         let module = self.cache.get_or_prepare(&key, || {
             engine
-                .prepare(&module.code, &features)
+                .prepare(&module.code, protocol.protocol())
                 .map_err(|source| Error::from_load(module.tag, source))
         })?;
         Ok(Prepared {
@@ -354,12 +398,24 @@ impl Host {
 
     /// The features live at `height`.
     pub fn features_at(&self, height: Height) -> FeatureSet {
-        self.schedule.features_at(height)
+        self.protocol_at(height).features().clone()
     }
 
-    /// Deploys a module: checks the envelope and the schedule, prepares the module (so a
-    /// broken one never reaches the state), stores it at its address and runs the constructor
-    /// (hook 0) when the module has one. If the constructor fails nothing is stored.
+    /// Refuses a gas limit above the per-transaction cap in force.
+    fn check_cap(protocol: &ActiveProtocol, limit: Gas) -> Result<(), Error> {
+        if limit > protocol.max_tx_gas() {
+            return Err(Error::GasAboveCap {
+                limit,
+                cap: protocol.max_tx_gas(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deploys a module: checks the envelope, the schedule and that the gas limit covers the
+    /// deploy's cost (all before any compilation), prepares the module (so a broken one never
+    /// reaches the state), stores it at its address and runs the constructor (hook 0) when the
+    /// module has one, with the gas left. If the constructor fails nothing is stored.
     ///
     /// # Errors
     /// An [`Error`] when the deploy is refused before anything ran.
@@ -369,8 +425,24 @@ impl Host {
         tx: &TxContext,
         request: &DeployRequest,
     ) -> Result<DeployResult, Error> {
+        let protocol = self.protocol_at(tx.height);
+        Self::check_cap(protocol, request.gas_limit)?;
         let module = ContractModule::decode(&request.envelope, self.config.max_module_size)?;
         self.schedule.check_deploy(module.tag, tx.height)?;
+        let deploy_gas = protocol.deploy_cost(module.code.len());
+        if request.gas_limit < deploy_gas {
+            return Err(Error::DeployGasTooLow {
+                limit: request.gas_limit,
+                needed: deploy_gas,
+                code_len: module.code.len(),
+            });
+        }
+        if request.params.len() > MAX_PARAMS_LEN {
+            return Err(Error::ParamsTooLarge {
+                len: request.params.len(),
+                limit: MAX_PARAMS_LEN,
+            });
+        }
         let code_hash = module.code_hash();
         let prepared = self.prepare_hashed(&module, &code_hash, tx.height)?;
         let address = contract_address(&tx.source, module.tag, &code_hash);
@@ -389,12 +461,12 @@ impl Host {
             let mut journal = Journal::new(&*state);
             journal.set_contract(address, Some(stored));
             if has_constructor {
-                Self::check_call_limits(request.params.len(), request.gas_limit)?;
                 let call = CallSpec {
                     contract: address,
                     call: Call::CONSTRUCTOR,
                     params: &request.params,
-                    gas_limit: request.gas_limit,
+                    gas_limit: request.gas_limit - deploy_gas,
+                    intrinsic: protocol.intrinsic(),
                 };
                 let report = run_call(&mut journal, &prepared, tx, &call)?;
                 let ok = report.is_success();
@@ -407,8 +479,12 @@ impl Host {
         if let Some(changes) = changes {
             state.apply(&changes)?;
         }
-        let gas_used = constructor.as_ref().map_or(0, |r| r.outcome.gas_used);
+        let gas_used = constructor
+            .as_ref()
+            .map_or(0, |r| r.outcome.gas_used)
+            .saturating_add(deploy_gas);
         Ok(DeployResult {
+            deploy_gas,
             address,
             code_hash,
             tag,
@@ -418,17 +494,22 @@ impl Host {
         })
     }
 
-    fn check_call_limits(params_len: usize, gas_limit: Gas) -> Result<(), Error> {
+    fn check_call_limits(
+        protocol: &ActiveProtocol,
+        params_len: usize,
+        gas_limit: Gas,
+    ) -> Result<(), Error> {
+        Self::check_cap(protocol, gas_limit)?;
         if params_len > MAX_PARAMS_LEN {
             return Err(Error::ParamsTooLarge {
                 len: params_len,
                 limit: MAX_PARAMS_LEN,
             });
         }
-        if gas_limit < INTRINSIC_GAS {
+        if gas_limit < protocol.intrinsic() {
             return Err(Error::GasTooLow {
                 limit: gas_limit,
-                needed: INTRINSIC_GAS,
+                needed: protocol.intrinsic(),
             });
         }
         Ok(())
@@ -448,7 +529,8 @@ impl Host {
         if request.call == Call::CONSTRUCTOR {
             return Err(Error::ConstructorCall);
         }
-        Self::check_call_limits(request.params.len(), request.gas_limit)?;
+        let protocol = self.protocol_at(tx.height);
+        Self::check_call_limits(protocol, request.params.len(), request.gas_limit)?;
         let contract = state
             .contract(&request.contract)?
             .ok_or(Error::UnknownContract(request.contract))?;
@@ -468,6 +550,7 @@ impl Host {
                 call: request.call,
                 params: &request.params,
                 gas_limit: request.gas_limit,
+                intrinsic: protocol.intrinsic(),
             };
             let report = run_call(&mut journal, &prepared, tx, &call)?;
             (report.is_success().then(|| journal.into_changes()), report)
@@ -491,7 +574,10 @@ struct CallSpec<'a> {
     contract: Hash,
     call: Call,
     params: &'a [u8],
+    /// Gas limit, the intrinsic cost included.
     gas_limit: Gas,
+    /// The intrinsic cost in force.
+    intrinsic: Gas,
 }
 
 /// Runs one call in a savepoint of `journal`; rolls the savepoint back unless it succeeded.
@@ -506,6 +592,7 @@ fn run_call<P: ContractProvider + ?Sized>(
         call,
         params,
         gas_limit,
+        intrinsic,
     } = spec;
     let module = &*prepared.module;
     let report = |outcome, events, logs, transfers| CallReport {
@@ -516,10 +603,22 @@ fn run_call<P: ContractProvider + ?Sized>(
         engine: prepared.engine,
         engine_version: prepared.version,
     };
+    if gas_limit < intrinsic {
+        // Only a constructor can get here (a call's limit is checked before it is accepted):
+        // the deploy's own cost left too little; it runs out of gas before starting.
+        let mut meter = GasMeter::new(gas_limit);
+        meter.exhaust();
+        let outcome = Outcome {
+            status: ExitStatus::Trap(Trap::OutOfGas),
+            gas_used: meter.used(),
+            return_data: Vec::new(),
+        };
+        return Ok(report(outcome, vec![], vec![], vec![]));
+    }
     if !module.info().entries.accepts(call) {
         let outcome = Outcome {
             status: ExitStatus::Trap(Trap::UnknownEntry(call)),
-            gas_used: INTRINSIC_GAS,
+            gas_used: intrinsic,
             return_data: Vec::new(),
         };
         return Ok(report(outcome, vec![], vec![], vec![]));
@@ -542,12 +641,7 @@ fn run_call<P: ContractProvider + ?Sized>(
         transfers: Vec::new(),
         fault: None,
     };
-    let result = module.run(
-        call,
-        params,
-        &mut host,
-        gas_limit.saturating_sub(INTRINSIC_GAS),
-    );
+    let result = module.run(call, params, &mut host, gas_limit.saturating_sub(intrinsic));
     let CallHost {
         events,
         logs,
@@ -559,10 +653,7 @@ fn run_call<P: ContractProvider + ?Sized>(
         return Err(fault.into());
     }
     let mut outcome = result?;
-    outcome.gas_used = outcome
-        .gas_used
-        .saturating_add(INTRINSIC_GAS)
-        .min(gas_limit);
+    outcome.gas_used = outcome.gas_used.saturating_add(intrinsic).min(gas_limit);
     if outcome.is_success() {
         journal.release();
         Ok(report(outcome, events, logs, transfers))

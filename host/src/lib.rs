@@ -14,7 +14,7 @@
 //!
 //! // Engines (built-ins plus every linked plug-in) and the network's schedule.
 //! let registry = EngineRegistry::builtin(&BuiltinConfig::default())?;
-//! let host = Host::new(registry, ActivationSchedule::devnet());
+//! let host = Host::new(registry, ActivationSchedule::devnet())?;
 //! // The daemon brings its own state; this one lives in memory.
 //! let mut state = MemoryProvider::default();
 //! let tx = TxContext { height: 1, source: [7; 32], ..TxContext::default() };
@@ -48,13 +48,18 @@
 //! ([`asset_id`]).
 //!
 //! # Gas
-//! Every call costs [`INTRINSIC_GAS`] before the contract runs; the engine then meters the
-//! rest of the limit. A call refused because the module lacks the entry is charged the
-//! intrinsic gas only.
+//! Every cost comes from the gas schedule the network's [`ActivationSchedule`] puts in force at
+//! the block's height ([`Host::protocol_at`]). Every call costs `call.intrinsic` (1,000 in
+//! version 1, [`INTRINSIC_GAS`]) before the contract runs; the engine then meters the rest of
+//! the limit. A call refused because the module lacks the entry is charged the intrinsic gas
+//! only. A deploy costs `deploy.base + deploy.per_byte × code length` before its constructor,
+//! and is refused before any compilation when its limit does not cover that. No transaction
+//! may ask for more than `tx.max_gas`.
 
 mod cache;
 mod envelope;
 mod host;
+mod protocol;
 mod provider;
 mod registry;
 mod schedule;
@@ -67,10 +72,11 @@ pub use host::{
     CallReport, DeployRequest, DeployResult, Error, Event, Host, HostConfig, INTRINSIC_GAS,
     InvokeRequest, MAX_PARAMS_LEN, Transfer, TxContext,
 };
+pub use protocol::{ActiveProtocol, costs};
 pub use provider::{
     AssetInfo, ChangeSet, ContractProvider, Journal, MemoryProvider, ProviderError, StoredContract,
 };
 pub use registry::{BuiltinConfig, EngineInfo, EngineOrigin, EngineRegistry, RegistryError};
 pub use schedule::{
-    ActivationError, ActivationSchedule, ScheduleError, TagSchedule, VersionSwitch,
+    ActivationError, ActivationSchedule, GasSwitch, ScheduleError, TagSchedule, VersionSwitch,
 };

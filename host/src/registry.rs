@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use enum_dispatch::enum_dispatch;
-use tos_engine_api::{ExecutionEngine, FeatureSet, LoadError, ModuleTag, PreparedModule};
+use tos_engine_api::{
+    ExecutionEngine, Gas, GasSchedule, LoadError, ModuleTag, PreparedModule, Protocol,
+};
 
 /// The host's view of an engine. It mirrors [`ExecutionEngine`] so that `enum_dispatch` can
 /// generate static dispatch for the built-in engines (`enum_dispatch` needs the trait and the
@@ -16,10 +18,12 @@ pub(crate) trait Engine {
     fn name(&self) -> &'static str;
     fn tag(&self) -> ModuleTag;
     fn version(&self) -> u32;
+    fn gas_costs(&self) -> Vec<(String, Gas)>;
+    fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String>;
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError>;
 }
 
@@ -29,8 +33,12 @@ macro_rules! forward_engine {
             fn name(&self) -> &'static str { ExecutionEngine::name(self) }
             fn tag(&self) -> ModuleTag { ExecutionEngine::tag(self) }
             fn version(&self) -> u32 { ExecutionEngine::version(self) }
-            fn prepare(&self, code: &[u8], features: &FeatureSet) -> Result<Arc<dyn PreparedModule>, LoadError> {
-                ExecutionEngine::prepare(self, code, features)
+            fn gas_costs(&self) -> Vec<(String, Gas)> { ExecutionEngine::gas_costs(self) }
+            fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String> {
+                ExecutionEngine::check_gas(self, schedule)
+            }
+            fn prepare(&self, code: &[u8], protocol: &Protocol) -> Result<Arc<dyn PreparedModule>, LoadError> {
+                ExecutionEngine::prepare(self, code, protocol)
             }
         }
     )*};
@@ -50,12 +58,18 @@ impl Engine for DynEngine {
     fn version(&self) -> u32 {
         self.0.version()
     }
+    fn gas_costs(&self) -> Vec<(String, Gas)> {
+        self.0.gas_costs()
+    }
+    fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String> {
+        self.0.check_gas(schedule)
+    }
     fn prepare(
         &self,
         code: &[u8],
-        features: &FeatureSet,
+        protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        self.0.prepare(code, features)
+        self.0.prepare(code, protocol)
     }
 }
 
@@ -266,6 +280,11 @@ impl EngineRegistry {
             )?;
         }
         Ok(plugins.len())
+    }
+
+    /// Every engine, by tag then version.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RegisteredEngine> {
+        self.engines.values().map(|(e, _)| e)
     }
 
     pub(crate) fn get(&self, tag: ModuleTag, version: u32) -> Option<&RegisteredEngine> {

@@ -1,11 +1,11 @@
-//! Activation: which engines accept deploys, with which engine version, and which syscall
-//! features are live, at every height of a network.
+//! Activation: which engines accept deploys, with which engine version, which syscall
+//! features are live, and which gas schedule is in force, at every height of a network.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use tos_engine_api::{FeatureSet, Height, ModuleTag};
+use tos_engine_api::{FeatureSet, Gas, Height, ModuleTag};
 
 /// How one tag is activated.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
@@ -30,6 +30,20 @@ pub struct VersionSwitch {
     pub from: Height,
     /// The engine version ([`ExecutionEngine::version`](tos_engine_api::ExecutionEngine::version)).
     pub version: u32,
+}
+
+/// From `from` on, gas schedule `version` is in force: the previous version with the costs of
+/// `set` changed. Version 1, the network's first schedule, is in force from height 0.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasSwitch {
+    /// First height at which the version is in force (above 0).
+    pub from: Height,
+    /// The version number: above every earlier switch's.
+    pub version: u32,
+    /// The costs that change, by name (`"syscall.tos_storage_store.base" = 2000`).
+    #[serde(default)]
+    pub set: BTreeMap<String, Gas>,
 }
 
 /// Why the schedule refuses a deploy.
@@ -100,6 +114,15 @@ pub enum ScheduleError {
         /// What is wrong.
         message: String,
     },
+    /// The schedule names something this node's engines and syscalls do not declare, or sets
+    /// a cost an engine cannot take.
+    #[error("schedule of {network}: {message}")]
+    Protocol {
+        /// The network.
+        network: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// The activation schedule of one network.
@@ -119,20 +142,43 @@ pub enum ScheduleError {
 ///     deploy_until = 100
 ///     versions = [{ from = 0, version = 1 }]
 ///     [features]
-///     fancy_syscalls = 1000
+///     abi_v1 = 1000
 /// "#).unwrap();
 /// use tos_engine_api::ModuleTag;
 /// assert!(s.check_deploy(ModuleTag::TBPF, 9).is_err());
 /// assert_eq!(s.engine_version(ModuleTag::TBPF, 499), Some(1));
 /// assert_eq!(s.engine_version(ModuleTag::TBPF, 500), Some(2));
 /// assert!(s.check_deploy(ModuleTag::LEGACY, 100).is_err());
-/// assert!(s.features_at(1000).is_active("fancy_syscalls"));
+/// assert!(s.features_at(1000).is_active("abi_v1"));
+/// ```
+///
+/// Every syscall belongs to a feature and is live only from the height the schedule gives that
+/// feature (the syscalls of ABI v1 belong to `abi_v1`); a feature no linked syscall declares
+/// is refused. Gas schedules after version 1 are listed as `[[gas]]` tables, each overriding
+/// some costs of the one before from a height:
+///
+/// ```
+/// let s = tos_host::ActivationSchedule::from_toml_str(r#"
+///     network = "local"
+///     [features]
+///     abi_v1 = 0
+///     [[gas]]
+///     from = 5000
+///     version = 2
+///     set = { "syscall.tos_storage_store.base" = 2000 }
+/// "#).unwrap();
+/// assert_eq!(s.gas_switches()[0].version, 2);
+/// let typo = tos_host::ActivationSchedule::from_toml_str(
+///     "network = \"x\"\n[features]\nabi_v2_typo = 0\n",
+/// );
+/// assert!(typo.unwrap_err().to_string().contains("`abi_v2_typo`"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ActivationSchedule {
     network: String,
     tags: BTreeMap<ModuleTag, TagSchedule>,
     features: BTreeMap<String, Height>,
+    gas: Vec<GasSwitch>,
 }
 
 #[derive(Deserialize)]
@@ -143,15 +189,19 @@ struct ScheduleFile {
     engines: BTreeMap<String, TagSchedule>,
     #[serde(default)]
     features: BTreeMap<String, Height>,
+    #[serde(default)]
+    gas: Vec<GasSwitch>,
 }
 
 impl ActivationSchedule {
-    /// An empty schedule for `network`: nothing is active.
+    /// An empty schedule for `network`: nothing is active, and gas schedule version 1 is in
+    /// force at every height.
     pub fn new(network: impl Into<String>) -> Self {
         ActivationSchedule {
             network: network.into(),
             tags: BTreeMap::new(),
             features: BTreeMap::new(),
+            gas: Vec::new(),
         }
     }
 
@@ -162,10 +212,83 @@ impl ActivationSchedule {
         self
     }
 
-    /// Activates syscall feature `name` from `height` on.
+    /// Activates syscall feature `name` from `height` on. A name no linked syscall declares
+    /// is refused when a [`Host`](crate::Host) is built on the schedule.
     pub fn set_feature(&mut self, name: impl Into<String>, height: Height) -> &mut Self {
         self.features.insert(name.into(), height);
         self
+    }
+
+    /// Puts gas schedule `switch.version` in force from `switch.from` on: the version in force
+    /// just below with `switch.set` applied. Switches are kept in height order; their heights
+    /// must be above 0 and their versions above 1 and rising with height, which
+    /// [`Host::new`](crate::Host::new) checks along with the cost names.
+    pub fn set_gas(&mut self, switch: GasSwitch) -> &mut Self {
+        self.gas.retain(|g| g.from != switch.from);
+        self.gas.push(switch);
+        self.gas.sort_by_key(|g| g.from);
+        self
+    }
+
+    /// The gas schedule switches after version 1, by height.
+    pub fn gas_switches(&self) -> &[GasSwitch] {
+        &self.gas
+    }
+
+    /// Heights at which anything of the protocol changes (a feature activates, a gas schedule
+    /// switches), with 0, sorted and unique.
+    pub fn protocol_heights(&self) -> Vec<Height> {
+        let mut h: Vec<Height> = std::iter::once(0)
+            .chain(self.features.values().copied())
+            .chain(self.gas.iter().map(|g| g.from))
+            .collect();
+        h.sort_unstable();
+        h.dedup();
+        h
+    }
+
+    /// Checks what only this node can know: that every feature the schedule names is declared
+    /// by a linked syscall, and that the gas switches are ordered.
+    ///
+    /// # Errors
+    /// [`ScheduleError::Protocol`] naming the unknown feature (and the known ones) or the bad
+    /// switch.
+    pub fn check(&self) -> Result<(), ScheduleError> {
+        let protocol = |message: String| ScheduleError::Protocol {
+            network: self.network.clone(),
+            message,
+        };
+        let table = tos_syscalls::SyscallTable::global()
+            .map_err(|e| protocol(format!("the syscall table is inconsistent: {e}")))?;
+        let declared = table.features();
+        if let Some(unknown) = self
+            .features
+            .keys()
+            .find(|f| !declared.contains(f.as_str()))
+        {
+            let known: Vec<&str> = declared.iter().copied().collect();
+            return Err(protocol(format!(
+                "feature `{unknown}` is declared by no linked syscall (known features: {})",
+                known.join(", ")
+            )));
+        }
+        let mut last = (0, 1);
+        for g in &self.gas {
+            if g.from == 0 {
+                return Err(protocol(format!(
+                    "gas schedule version {} starts at height 0; version 1 is in force there",
+                    g.version
+                )));
+            }
+            if g.version <= last.1 {
+                return Err(protocol(format!(
+                    "gas schedule version {} at height {} does not follow version {} at height {}",
+                    g.version, g.from, last.1, last.0
+                )));
+            }
+            last = (g.from, g.version);
+        }
+        Ok(())
     }
 
     /// The network's name.
@@ -189,7 +312,7 @@ impl ActivationSchedule {
     }
 
     /// Mainnet: legacy contracts since genesis, TBPF from 1,500,000, legacy deploys sunset at
-    /// 2,000,000. Wasm is not activated.
+    /// 2,000,000. Wasm is not activated. ABI v1 is live from genesis; gas schedule version 1.
     pub fn mainnet() -> Self {
         Self::preset("mainnet", (0, Some(2_000_000)), 1_500_000, None)
     }
@@ -212,6 +335,7 @@ impl ActivationSchedule {
     ) -> Self {
         let v1 = |from| vec![VersionSwitch { from, version: 1 }];
         let mut s = Self::new(name);
+        s.set_feature(tos_syscalls::ABI_V1, 0);
         s.set_tag(
             ModuleTag::LEGACY,
             TagSchedule {
@@ -328,6 +452,13 @@ impl ActivationSchedule {
             s.set_tag(tag, tag_schedule);
         }
         s.features = file.features;
+        for g in file.gas {
+            s.set_gas(g);
+        }
+        s.check().map_err(|e| match e {
+            ScheduleError::Protocol { message, .. } => invalid(message),
+            other => other,
+        })?;
         Ok(s)
     }
 
@@ -372,6 +503,13 @@ impl ActivationSchedule {
             .rev()
             .find(|v| v.from <= height)
             .map(|v| v.version)
+    }
+
+    /// The gas schedule version in force at `height` and the switches up to it, oldest first.
+    pub fn gas_at(&self, height: Height) -> (u32, impl Iterator<Item = &GasSwitch>) {
+        let upto = self.gas.partition_point(|g| g.from <= height);
+        let version = self.gas[..upto].last().map_or(1, |g| g.version);
+        (version, self.gas[..upto].iter())
     }
 
     /// The syscall features live at `height`.
@@ -451,6 +589,22 @@ mod tests {
                 "deploy_until",
             ),
             ("network = \"x\"\nsurprise = 1", "not valid"),
+            (
+                "network = \"x\"\n[features]\nabi_v1 = 0\nabi_vl = 5",
+                "feature `abi_vl` is declared by no linked syscall (known features: abi_v1",
+            ),
+            (
+                "network = \"x\"\n[[gas]]\nfrom = 0\nversion = 2",
+                "version 1 is in force there",
+            ),
+            (
+                "network = \"x\"\n[[gas]]\nfrom = 9\nversion = 3\n[[gas]]\nfrom = 10\nversion = 2",
+                "version 2 at height 10 does not follow version 3 at height 9",
+            ),
+            (
+                "network = \"x\"\n[[gas]]\nfrom = 9\nversion = 1",
+                "does not follow version 1 at height 0",
+            ),
         ];
         for (text, needle) in bad {
             let e = ActivationSchedule::from_toml_str(text)

@@ -64,14 +64,13 @@ fn check_len(what: &str, len: u64, max: u64) -> Result<(), SyscallError> {
 /// Reads `len` bytes after checking `len <= max` and charging for them.
 fn read_bounded(
     ctx: &mut SyscallCtx<'_>,
-    cost: Cost,
     what: &str,
     ptr: u64,
     len: u64,
     max: u64,
 ) -> Result<Vec<u8>, SyscallError> {
     check_len(what, len, max)?;
-    ctx.charge_bytes(cost, len)?;
+    ctx.charge_bytes(len)?;
     Ok(ctx.memory.read_vec(ptr, len)?)
 }
 
@@ -82,13 +81,12 @@ fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
 /// Copies `min(data.len(), cap)` bytes to `out` after charging for them.
 fn write_capped(
     ctx: &mut SyscallCtx<'_>,
-    cost: Cost,
     out: u64,
     cap: u64,
     data: &[u8],
 ) -> Result<(), SyscallError> {
     let n = usize::try_from(cap).map_or(data.len(), |cap| cap.min(data.len()));
-    ctx.charge_bytes(cost, n as u64)?;
+    ctx.charge_bytes(n as u64)?;
     ctx.memory.write(out, &data[..n])?;
     Ok(())
 }
@@ -104,7 +102,7 @@ macro_rules! syscall {
                 let _ = &$a;
                 $body
             }
-            inventory::submit! { SyscallDef::new(stringify!($name), &[$($param),*], COST, None, body) }
+            inventory::submit! { SyscallDef::new(stringify!($name), &[$($param),*], COST, crate::ABI_V1, body) }
         }
     };
 }
@@ -112,7 +110,7 @@ macro_rules! syscall {
 syscall!(
     /// `tos_log(msg_ptr, msg_len) -> 0`: records a log line (at most `MAX_LOG_LEN` bytes).
     tos_log, params [Bytes], cost(100, 1), |ctx, a| {
-        let msg = read_bounded(ctx, COST, "log message", a[0], a[1], MAX_LOG_LEN)?;
+        let msg = read_bounded(ctx, "log message", a[0], a[1], MAX_LOG_LEN)?;
         ctx.host.log(&msg)?;
         Ok(0)
     }
@@ -122,7 +120,7 @@ syscall!(
     /// `tos_get_input(out_ptr, cap) -> input length`: copies `min(len, cap)` bytes of the input.
     tos_get_input, params [OutBuf(OutSize::Input)], cost(50, 1), |ctx, a| {
         let input = ctx.host.input().to_vec();
-        write_capped(ctx, COST, a[0], a[1], &input)?;
+        write_capped(ctx, a[0], a[1], &input)?;
         Ok(input.len() as u64)
     }
 );
@@ -130,7 +128,7 @@ syscall!(
 syscall!(
     /// `tos_set_return_data(ptr, len) -> 0`: replaces the call's return data.
     tos_set_return_data, params [Bytes], cost(50, 1), |ctx, a| {
-        let data = read_bounded(ctx, COST, "return data", a[0], a[1], MAX_RETURN_DATA_LEN)?;
+        let data = read_bounded(ctx, "return data", a[0], a[1], MAX_RETURN_DATA_LEN)?;
         ctx.host.set_return_data(&data)?;
         Ok(0)
     }
@@ -201,10 +199,10 @@ syscall!(
     /// `tos_storage_load(key_ptr, key_len, out_ptr, cap) -> value length, or u64::MAX if absent`.
     /// Copies `min(len, cap)` bytes of the value.
     tos_storage_load, params [Bytes, OutBuf(OutSize::Max(MAX_VALUE_LEN))], cost(500, 1), |ctx, a| {
-        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         match ctx.host.storage_load(&key)? {
             Some(value) => {
-                write_capped(ctx, COST, a[2], a[3], &value)?;
+                write_capped(ctx, a[2], a[3], &value)?;
                 Ok(value.len() as u64)
             }
             None => Ok(ABSENT),
@@ -216,8 +214,8 @@ syscall!(
     /// `tos_storage_store(key_ptr, key_len, val_ptr, val_len) -> 0`.
     tos_storage_store, params [Bytes, Bytes], cost(1000, 5), |ctx, a| {
         check_len("storage value", a[3], MAX_VALUE_LEN)?;
-        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
-        let value = read_bounded(ctx, COST, "storage value", a[2], a[3], MAX_VALUE_LEN)?;
+        let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        let value = read_bounded(ctx, "storage value", a[2], a[3], MAX_VALUE_LEN)?;
         ctx.host.storage_store(&key, &value)?;
         Ok(0)
     }
@@ -226,7 +224,7 @@ syscall!(
 syscall!(
     /// `tos_storage_delete(key_ptr, key_len) -> 1 if the key existed, else 0`.
     tos_storage_delete, params [Bytes], cost(500, 1), |ctx, a| {
-        let key = read_bounded(ctx, COST, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         Ok(u64::from(ctx.host.storage_delete(&key)?))
     }
 );
@@ -243,7 +241,7 @@ syscall!(
                 "asset decimals {} exceed the limit of {MAX_ASSET_DECIMALS}", a[2]
             )));
         }
-        let name = read_bounded(ctx, COST, "asset name", a[0], a[1], MAX_ASSET_NAME_LEN)?;
+        let name = read_bounded(ctx, "asset name", a[0], a[1], MAX_ASSET_NAME_LEN)?;
         // `a[2] <= 18` was checked above.
         let (id, created) = ctx.host.asset_create(&name, a[2] as u8)?;
         ctx.memory.write(a[3], &id)?;
@@ -263,7 +261,7 @@ syscall!(
 syscall!(
     /// `tos_fire_event(event_id, data_ptr, data_len) -> 0`.
     tos_fire_event, params [U64, Bytes], cost(200, 2), |ctx, a| {
-        let data = read_bounded(ctx, COST, "event data", a[1], a[2], MAX_EVENT_DATA_LEN)?;
+        let data = read_bounded(ctx, "event data", a[1], a[2], MAX_EVENT_DATA_LEN)?;
         ctx.host.fire_event(a[0], &data)?;
         Ok(0)
     }

@@ -13,25 +13,41 @@
 //! imports of module `env` by name, legacy calls by id. All of them call [`invoke`], which
 //! charges the base cost and runs the body.
 //!
+//! # Consensus
+//! Linking a crate that submits a syscall adds nothing to consensus: every syscall belongs to
+//! a named feature ([`SyscallDef::feature`]; the syscalls of ABI v1 to [`ABI_V1`]), and is
+//! live only where the network's activation schedule activates that feature. Its costs come
+//! from the gas schedule in force ([`SyscallTable::active`] resolves them under a
+//! [`Protocol`](tos_engine_api::Protocol)); [`SyscallDef::cost`] is only the value the cost
+//! takes in a network's first gas schedule. [`ActiveSyscalls::digest`] identifies a live table:
+//! every live syscall's name, id, parameters and costs, in id order.
+//!
 //! ```
-//! use tos_engine_api::{FeatureSet, GasMeter, SliceMemory};
-//! use tos_syscalls::{SyscallCtx, SyscallTable, invoke, murmur3_32};
+//! use std::sync::Arc;
+//! use tos_engine_api::{FeatureSet, GasMeter, GasSchedule, Protocol, SliceMemory};
+//! use tos_syscalls::{ABI_V1, SyscallTable, invoke, murmur3_32};
 //! # use tos_syscalls::testing::RecordingHost;
 //!
 //! let table = SyscallTable::global().expect("the built-in table is consistent");
-//! let log = table.by_name("tos_log").unwrap();
-//! assert_eq!(log.id, murmur3_32(b"tos_log", 0));
+//! let mut gas = GasSchedule::new(1);
+//! gas.set("syscall.tos_log.base", 150);
+//! let protocol = Protocol::new([ABI_V1].into_iter().collect(), Arc::new(gas));
+//! let live = table.active(&protocol);
+//! let log = live.by_name("tos_log").unwrap();
+//! assert_eq!(log.def.id, murmur3_32(b"tos_log", 0));
+//! assert_eq!((log.cost.base, log.cost.per_byte), (150, 1)); // re-priced base, default per byte
 //!
 //! // Run it against some guest memory and a host.
 //! let mut host = RecordingHost::default();
 //! let mut bytes = *b"hello";
 //! let mut memory = SliceMemory::new(0x1000, &mut bytes, false);
-//! let mut gas = GasMeter::new(1_000);
-//! let mut ctx = SyscallCtx { host: &mut host, memory: &mut memory, gas: &mut gas };
-//! assert_eq!(invoke(log, &mut ctx, [0x1000, 5, 0, 0, 0]), Ok(0));
+//! let mut meter = GasMeter::new(1_000);
+//! assert_eq!(invoke(log, &mut host, &mut memory, &mut meter, [0x1000, 5, 0, 0, 0]), Ok(0));
 //! assert_eq!(host.logs, vec![b"hello".to_vec()]);
-//! assert_eq!(gas.used(), log.cost.charge(5));
-//! # let _ = FeatureSet::new();
+//! assert_eq!(meter.used(), 150 + 5);
+//!
+//! // Without the feature, nothing is live.
+//! assert!(table.active(&Protocol::from(FeatureSet::new())).is_empty());
 //! ```
 
 mod bodies;
@@ -42,7 +58,20 @@ pub mod testing;
 pub use bodies::{ABSENT, limits};
 pub use hash::murmur3_32;
 
-pub use table::{ActiveSyscalls, SyscallTable, TableError};
+pub use table::{ActiveSyscalls, LiveSyscall, SyscallTable, TableError};
+
+/// The feature of the syscalls of ABI v1 (ABI.md, "Syscalls"). Every preset activates it at
+/// genesis; a schedule file must name it.
+pub const ABI_V1: &str = "abi_v1";
+
+/// The gas-schedule names of a syscall's base and per-byte costs:
+/// `syscall.<name>.base` and `syscall.<name>.per_byte`.
+pub fn cost_names(name: &str) -> (String, String) {
+    (
+        format!("syscall.{name}.base"),
+        format!("syscall.{name}.per_byte"),
+    )
+}
 
 use tos_engine_api::{
     EngineFault, Gas, GasMeter, GuestMemory, HostAbi, HostError, MemoryError, OutOfGas, Trap,
@@ -52,7 +81,7 @@ use tos_engine_api::{
 pub type SyscallFn = fn(&mut SyscallCtx<'_>, &[u64; 5]) -> Result<u64, SyscallError>;
 
 /// A syscall's gas cost: `base + per_byte * bytes moved`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Cost {
     /// Charged on every call, before the body runs.
     pub base: Gas,
@@ -140,10 +169,12 @@ pub struct SyscallDef {
     pub params: &'static [Param],
     /// How many of the five argument registers the syscall reads (from `params`).
     pub arity: u8,
-    /// Gas cost.
+    /// Its cost in a network's first gas schedule (version 1). Later versions may re-price
+    /// it; the cost in force is [`LiveSyscall::cost`].
     pub cost: Cost,
-    /// The feature that makes it live; `None` for syscalls live from genesis.
-    pub feature: Option<&'static str>,
+    /// The feature that makes it live: a network runs the syscall only from the height its
+    /// schedule activates this feature.
+    pub feature: &'static str,
     /// The body.
     pub body: SyscallFn,
 }
@@ -154,7 +185,7 @@ impl SyscallDef {
         name: &'static str,
         params: &'static [Param],
         cost: Cost,
-        feature: Option<&'static str>,
+        feature: &'static str,
         body: SyscallFn,
     ) -> Self {
         SyscallDef {
@@ -171,7 +202,8 @@ impl SyscallDef {
 
 inventory::collect!(SyscallDef);
 
-/// What a syscall body works with: the host, the guest's memory and the call's gas meter.
+/// What a syscall body works with: the host, the guest's memory, the call's gas meter and
+/// the syscall's cost in force.
 pub struct SyscallCtx<'a> {
     /// The chain, as the running contract may see it.
     pub host: &'a mut dyn HostAbi,
@@ -179,6 +211,8 @@ pub struct SyscallCtx<'a> {
     pub memory: &'a mut dyn GuestMemory,
     /// The call's gas meter (the same meter that meters instructions).
     pub gas: &'a mut GasMeter,
+    /// The running syscall's cost under the gas schedule in force.
+    pub cost: Cost,
 }
 
 impl std::fmt::Debug for SyscallCtx<'_> {
@@ -190,12 +224,12 @@ impl std::fmt::Debug for SyscallCtx<'_> {
 }
 
 impl SyscallCtx<'_> {
-    /// Charges `per_byte * bytes` for bytes about to move.
+    /// Charges the running syscall's per-byte cost for `bytes` bytes about to move.
     ///
     /// # Errors
     /// [`SyscallError::OutOfGas`].
-    pub fn charge_bytes(&mut self, cost: Cost, bytes: u64) -> Result<(), SyscallError> {
-        self.gas.consume(cost.per_byte.saturating_mul(bytes))?;
+    pub fn charge_bytes(&mut self, bytes: u64) -> Result<(), SyscallError> {
+        self.gas.consume(self.cost.per_byte.saturating_mul(bytes))?;
         Ok(())
     }
 }
@@ -247,17 +281,26 @@ impl SyscallError {
     }
 }
 
-/// Runs a syscall: charges its base cost, then runs the body (which charges per byte before
-/// moving bytes). Every engine adapter calls this and nothing else.
+/// Runs a live syscall: charges its base cost in force, then runs the body (which charges the
+/// per-byte cost in force before moving bytes). Every engine adapter calls this and nothing
+/// else.
 ///
 /// # Errors
 /// The body's [`SyscallError`].
 #[inline]
 pub fn invoke(
-    def: &SyscallDef,
-    ctx: &mut SyscallCtx<'_>,
+    syscall: &LiveSyscall,
+    host: &mut dyn HostAbi,
+    memory: &mut dyn GuestMemory,
+    gas: &mut GasMeter,
     args: [u64; 5],
 ) -> Result<u64, SyscallError> {
-    ctx.gas.consume(def.cost.base)?;
-    (def.body)(ctx, &args)
+    gas.consume(syscall.cost.base)?;
+    let mut ctx = SyscallCtx {
+        host,
+        memory,
+        gas,
+        cost: syscall.cost,
+    };
+    (syscall.def.body)(&mut ctx, &args)
 }

@@ -1,8 +1,9 @@
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use tos_engine_api::FeatureSet;
+use tos_engine_api::{Gas, Protocol};
 
-use crate::SyscallDef;
+use crate::{Cost, OutSize, Param, SyscallDef, cost_names};
 
 /// Why the syscall registry cannot be frozen into a table.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -46,8 +47,104 @@ pub struct SyscallTable {
     defs: Vec<&'static SyscallDef>,
 }
 
-/// The syscalls live for one feature set: a [`SyscallTable`] filtered by activation.
-pub type ActiveSyscalls = SyscallTable;
+/// A syscall live under a protocol, with its cost in force.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveSyscall {
+    /// The declaration.
+    pub def: &'static SyscallDef,
+    /// Its cost under the protocol's gas schedule.
+    pub cost: Cost,
+}
+
+impl PartialEq for LiveSyscall {
+    /// Same syscall (ids are unique in a frozen table) at the same cost.
+    fn eq(&self, other: &Self) -> bool {
+        self.def.id == other.def.id && self.def.name == other.def.name && self.cost == other.cost
+    }
+}
+
+impl Eq for LiveSyscall {}
+
+/// The syscalls live under one [`Protocol`], sorted by id, with the costs in force.
+///
+/// Engines register exactly these: TBPF numbers its adapter slots by position in this table,
+/// so two binaries that link different extra syscalls give a module the same table as long as
+/// the schedule activates the same features.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ActiveSyscalls {
+    live: Vec<LiveSyscall>,
+}
+
+impl ActiveSyscalls {
+    /// The live syscall with `id`, by binary search.
+    pub fn get(&self, id: u32) -> Option<&LiveSyscall> {
+        self.position(id).map(|i| &self.live[i])
+    }
+
+    /// The position of the live syscall with `id` in id order.
+    pub fn position(&self, id: u32) -> Option<usize> {
+        self.live.binary_search_by_key(&id, |s| s.def.id).ok()
+    }
+
+    /// The live syscall at `position` in id order.
+    pub fn at(&self, position: usize) -> Option<&LiveSyscall> {
+        self.live.get(position)
+    }
+
+    /// The live syscall named `name`.
+    pub fn by_name(&self, name: &str) -> Option<&LiveSyscall> {
+        self.get(crate::murmur3_32(name.as_bytes(), 0))
+            .filter(|s| s.def.name == name)
+    }
+
+    /// Every live syscall, sorted by id.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &LiveSyscall> + '_ {
+        self.live.iter()
+    }
+
+    /// Number of live syscalls.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether no syscall is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// The table's digest: blake3 over every live syscall in id order — id (u32 LE), name
+    /// length (u32 LE) and name, its parameters (one byte each; an `OutBuf` with a maximum
+    /// adds the maximum as u64 LE), the feature's name (length-prefixed), and the base and
+    /// per-byte costs in force (u64 LE each). Two nodes with the same digest at a height offer
+    /// contracts the same syscalls at the same prices.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(b"tos/syscalls/v1");
+        for s in &self.live {
+            let d = s.def;
+            h.update(&d.id.to_le_bytes());
+            h.update(&(d.name.len() as u32).to_le_bytes());
+            h.update(d.name.as_bytes());
+            h.update(&(d.params.len() as u32).to_le_bytes());
+            for p in d.params {
+                match p {
+                    Param::Bytes => h.update(&[0]),
+                    Param::Hash => h.update(&[1]),
+                    Param::U64 => h.update(&[2]),
+                    Param::Out32 => h.update(&[3]),
+                    Param::OutU64 => h.update(&[4]),
+                    Param::OutBuf(OutSize::Input) => h.update(&[5]),
+                    Param::OutBuf(OutSize::Max(n)) => h.update(&[6]).update(&n.to_le_bytes()),
+                };
+            }
+            h.update(&(d.feature.len() as u32).to_le_bytes());
+            h.update(d.feature.as_bytes());
+            h.update(&s.cost.base.to_le_bytes());
+            h.update(&s.cost.per_byte.to_le_bytes());
+        }
+        *h.finalize().as_bytes()
+    }
+}
 
 impl SyscallTable {
     /// Freezes the declarations submitted with `inventory::submit!` in every linked crate,
@@ -98,16 +195,45 @@ impl SyscallTable {
         Ok(SyscallTable { defs })
     }
 
-    /// The syscalls live under `features`: those without a feature, and those whose feature
-    /// is active.
-    pub fn active(&self, features: &FeatureSet) -> ActiveSyscalls {
-        let defs = self
+    /// The syscalls live under `protocol` (those whose feature is active), each with its cost
+    /// under the protocol's gas schedule (`syscall.<name>.base` / `.per_byte`, or the declared
+    /// cost where the schedule lacks one).
+    pub fn active(&self, protocol: &Protocol) -> ActiveSyscalls {
+        let gas = protocol.gas();
+        let live = self
             .defs
             .iter()
             .copied()
-            .filter(|d| d.feature.is_none_or(|f| features.is_active(f)))
+            .filter(|d| protocol.features().is_active(d.feature))
+            .map(|def| {
+                let (base, per_byte) = cost_names(def.name);
+                LiveSyscall {
+                    def,
+                    cost: Cost::new(
+                        gas.cost_or(&base, def.cost.base),
+                        gas.cost_or(&per_byte, def.cost.per_byte),
+                    ),
+                }
+            })
             .collect();
-        SyscallTable { defs }
+        ActiveSyscalls { live }
+    }
+
+    /// Every feature some linked syscall belongs to.
+    pub fn features(&self) -> BTreeSet<&'static str> {
+        self.defs.iter().map(|d| d.feature).collect()
+    }
+
+    /// The gas-schedule costs the table declares, with their version-1 values: each syscall's
+    /// `syscall.<name>.base` and `syscall.<name>.per_byte`.
+    pub fn gas_costs(&self) -> Vec<(String, Gas)> {
+        self.defs
+            .iter()
+            .flat_map(|d| {
+                let (base, per_byte) = cost_names(d.name);
+                [(base, d.cost.base), (per_byte, d.cost.per_byte)]
+            })
+            .collect()
     }
 
     /// The declaration with `id`, by binary search.

@@ -160,3 +160,13 @@ impl HostAbi for RecordingHost {
         Ok(())
     }
 }
+
+/// The protocol of ABI v1 with every cost at its declared (version-1) value: what engine and
+/// syscall tests prepare modules under when no host builds a schedule.
+pub fn abi_v1() -> tos_engine_api::Protocol {
+    tos_engine_api::Protocol::from(
+        [crate::ABI_V1]
+            .into_iter()
+            .collect::<tos_engine_api::FeatureSet>(),
+    )
+}

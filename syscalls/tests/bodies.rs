@@ -3,7 +3,7 @@
 use tos_engine_api::{Access, GasMeter, MemoryError, SliceMemory};
 use tos_syscalls::limits::*;
 use tos_syscalls::testing::RecordingHost;
-use tos_syscalls::{SyscallCtx, SyscallError, SyscallTable, invoke};
+use tos_syscalls::{SyscallError, SyscallTable, invoke};
 
 const BASE: u64 = 0x1000;
 
@@ -15,14 +15,12 @@ fn call(
     gas: &mut GasMeter,
     args: [u64; 5],
 ) -> Result<u64, SyscallError> {
-    let def = SyscallTable::global().unwrap().by_name(name).unwrap();
+    let live = SyscallTable::global()
+        .unwrap()
+        .active(&tos_syscalls::testing::abi_v1());
+    let syscall = live.by_name(name).unwrap();
     let mut memory = SliceMemory::new(BASE, mem, true);
-    let mut ctx = SyscallCtx {
-        host,
-        memory: &mut memory,
-        gas,
-    };
-    invoke(def, &mut ctx, args)
+    invoke(syscall, host, &mut memory, gas, args)
 }
 
 fn cost(name: &str, bytes: u64) -> u64 {

@@ -1,8 +1,11 @@
 //! The frozen table: complete, sorted, order-independent, refusing clashes.
 
-use tos_engine_api::FeatureSet;
+use std::sync::Arc;
+
+use tos_engine_api::{FeatureSet, GasSchedule, Protocol};
 use tos_syscalls::{
-    Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, murmur3_32,
+    ABI_V1, Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, invoke,
+    murmur3_32,
 };
 
 /// Every syscall of ABI.md with its arity.
@@ -42,7 +45,7 @@ fn the_table_has_every_abi_syscall_once_with_its_murmur3_id() {
         assert_eq!(def.arity, arity, "{name}");
         assert_eq!(def.id, murmur3_32(name.as_bytes(), 0));
         assert_eq!(table.get(def.id).unwrap().name, name);
-        assert!(def.feature.is_none(), "ABI syscalls are live from genesis");
+        assert_eq!(def.feature, ABI_V1, "ABI v1 syscalls belong to `abi_v1`");
     }
     let ids: Vec<u32> = table.iter().map(|d| d.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted by id");
@@ -52,31 +55,25 @@ fn nothing(_: &mut SyscallCtx<'_>, _: &[u64; 5]) -> Result<u64, SyscallError> {
     Ok(7)
 }
 
-static A: SyscallDef = SyscallDef::new("t_alpha", &[Param::U64], Cost::new(1, 0), None, nothing);
-static B: SyscallDef = SyscallDef::new(
-    "t_beta",
-    &[Param::Bytes],
-    Cost::new(1, 0),
-    Some("beta"),
-    nothing,
-);
-static C: SyscallDef = SyscallDef::new("t_gamma", &[], Cost::new(1, 0), None, nothing);
+static A: SyscallDef = SyscallDef::new("t_alpha", &[Param::U64], Cost::new(1, 0), "alpha", nothing);
+static B: SyscallDef = SyscallDef::new("t_beta", &[Param::Bytes], Cost::new(1, 0), "beta", nothing);
+static C: SyscallDef = SyscallDef::new("t_gamma", &[], Cost::new(1, 0), "alpha", nothing);
 static A_AGAIN: SyscallDef = SyscallDef::new(
     "t_alpha",
     &[Param::U64, Param::Bytes],
     Cost::new(9, 0),
-    None,
+    "alpha",
     nothing,
 );
 static FORGED: SyscallDef = SyscallDef {
     id: murmur3_32(b"t_alpha", 0),
-    ..SyscallDef::new("t_forged", &[Param::U64], Cost::new(1, 0), None, nothing)
+    ..SyscallDef::new("t_forged", &[Param::U64], Cost::new(1, 0), "alpha", nothing)
 };
 static SIX: SyscallDef = SyscallDef::new(
     "t_six",
     &[Param::Bytes, Param::Bytes, Param::Bytes],
     Cost::new(1, 0),
-    None,
+    "alpha",
     nothing,
 );
 
@@ -137,9 +134,80 @@ fn more_than_five_arguments_is_refused() {
 #[test]
 fn feature_gated_syscalls_are_live_only_when_their_feature_is() {
     let table = SyscallTable::from_defs([&A, &B, &C]).unwrap();
-    let off = table.active(&FeatureSet::new());
+    let alpha = Protocol::from(FeatureSet::from_iter(["alpha"]));
+    let off = table.active(&alpha);
     assert!(off.by_name("t_beta").is_none());
     assert_eq!(off.len(), 2);
-    let on = table.active(&["beta"].into_iter().collect());
-    assert_eq!(on.by_name("t_beta").unwrap().arity, 2);
+    assert!(table.active(&Protocol::default()).is_empty());
+    let on = table.active(&Protocol::from(FeatureSet::from_iter(["alpha", "beta"])));
+    assert_eq!(on.by_name("t_beta").unwrap().def.arity, 2);
+    assert_eq!(
+        table.features().into_iter().collect::<Vec<_>>(),
+        ["alpha", "beta"]
+    );
+}
+
+#[test]
+fn costs_come_from_the_schedule_in_force_and_the_digest_covers_them() {
+    let table = SyscallTable::from_defs([&A, &B, &C]).unwrap();
+    let features = FeatureSet::from_iter(["alpha", "beta"]);
+    let v1 = Protocol::from(features.clone());
+    let mut gas = GasSchedule::new(2);
+    gas.set("syscall.t_beta.per_byte", 3);
+    let v2 = Protocol::new(features.clone(), Arc::new(gas));
+    let (a, b) = (table.active(&v1), table.active(&v2));
+    assert_eq!(a.by_name("t_beta").unwrap().cost, Cost::new(1, 0));
+    assert_eq!(b.by_name("t_beta").unwrap().cost, Cost::new(1, 3));
+    assert_eq!(a.by_name("t_alpha"), b.by_name("t_alpha"));
+    assert_ne!(
+        a.digest(),
+        b.digest(),
+        "a re-priced syscall changes the digest"
+    );
+    // The same syscalls at the same costs give the same digest, however the schedule is
+    // numbered; one syscall fewer changes it.
+    let mut same = GasSchedule::new(7);
+    same.set("syscall.t_alpha.base", 1);
+    assert_eq!(
+        a.digest(),
+        table
+            .active(&Protocol::new(features, Arc::new(same)))
+            .digest()
+    );
+    assert_ne!(
+        a.digest(),
+        table
+            .active(&Protocol::from(FeatureSet::from_iter(["alpha"])))
+            .digest()
+    );
+    // Every declared cost is named for the gas schedule.
+    assert!(
+        table
+            .gas_costs()
+            .contains(&("syscall.t_gamma.base".to_owned(), 1))
+    );
+    assert_eq!(table.gas_costs().len(), 6);
+}
+
+#[test]
+fn invoke_charges_the_cost_in_force() {
+    use tos_engine_api::{GasMeter, SliceMemory};
+    let table = SyscallTable::global().unwrap();
+    let mut gas = GasSchedule::new(2);
+    gas.set("syscall.tos_log.base", 400)
+        .set("syscall.tos_log.per_byte", 10);
+    let repriced = Protocol::new(FeatureSet::from_iter([ABI_V1]), Arc::new(gas));
+    for (protocol, expected) in [
+        (tos_syscalls::testing::abi_v1(), 100 + 4),
+        (repriced, 400 + 40),
+    ] {
+        let live = table.active(&protocol);
+        let log = live.by_name("tos_log").unwrap();
+        let mut host = tos_syscalls::testing::RecordingHost::default();
+        let mut bytes = *b"four";
+        let mut memory = SliceMemory::new(0, &mut bytes, false);
+        let mut meter = GasMeter::new(10_000);
+        invoke(log, &mut host, &mut memory, &mut meter, [0, 4, 0, 0, 0]).unwrap();
+        assert_eq!(meter.used(), expected);
+    }
 }

@@ -12,9 +12,7 @@ mod common;
 use std::sync::Arc;
 
 use goblin::elf::{Elf, sym};
-use tos_engine_api::{
-    Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet, Outcome, PreparedModule, Trap,
-};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, Outcome, PreparedModule, Trap};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_syscalls::testing::RecordingHost;
 use tos_tbpf_link::{LinkOptions, link};
@@ -55,7 +53,7 @@ fn prepare(code: &[u8], depth: usize) -> Vec<(&'static str, Arc<dyn PreparedModu
         .into_iter()
         .map(|(name, engine)| {
             let m = engine
-                .prepare(code, &FeatureSet::new())
+                .prepare(code, &tos_syscalls::testing::abi_v1())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             (name, m)
         })

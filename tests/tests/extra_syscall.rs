@@ -1,6 +1,6 @@
 //! A syscall defined in another crate joins the one table through `inventory::submit!` alone.
 
-use tos_engine_api::FeatureSet;
+use tos_engine_api::{FeatureSet, Protocol};
 use tos_syscalls::{SyscallTable, murmur3_32};
 
 // Linking the crate is the whole registration.
@@ -14,16 +14,28 @@ fn a_syscall_from_another_crate_joins_the_table() {
         .expect("registered by tos-extra-syscall");
     assert_eq!(def.id, murmur3_32(b"tos_test_double", 0));
     assert_eq!(table.len(), 18, "17 ABI syscalls + 1");
+    assert_eq!(def.feature, tos_extra_syscall::FEATURE);
     // It is gated: live only where its feature is.
-    assert!(
-        table
-            .active(&FeatureSet::new())
-            .by_name("tos_test_double")
-            .is_none()
-    );
-    let live = table.active(&[tos_extra_syscall::FEATURE].into_iter().collect());
+    let v1 = tos_syscalls::testing::abi_v1();
+    assert!(table.active(&v1).by_name("tos_test_double").is_none());
+    assert_eq!(table.active(&v1).len(), 17);
+    let features: FeatureSet = [tos_syscalls::ABI_V1, tos_extra_syscall::FEATURE]
+        .into_iter()
+        .collect();
+    let live = table.active(&Protocol::from(features));
     assert!(live.by_name("tos_test_double").is_some());
     assert_eq!(live.len(), 18);
+    // Linking it changes nothing where its feature is not live: same table, same digest.
+    assert_eq!(table.active(&v1).digest(), {
+        let builtin: Vec<_> = table
+            .iter()
+            .filter(|d| d.feature == tos_syscalls::ABI_V1)
+            .collect();
+        SyscallTable::from_defs(builtin)
+            .unwrap()
+            .active(&v1)
+            .digest()
+    });
 }
 
 mod common;

@@ -23,6 +23,8 @@ const LOCAL: &str = r#"
     deploy_from = 0
     deploy_until = 50
     versions = [{ from = 0, version = 1 }]
+    [features]
+    abi_v1 = 0
 "#;
 
 #[test]
@@ -310,9 +312,9 @@ fn an_engine_version_switch_serves_the_old_configuration_below_its_height_and_th
         .register(Arc::new(new))
         .unwrap();
     let schedule = schedule(&format!(
-        "network = \"switch\"\n[engines.tbpf]\ndeploy_from = 0\nversions = [{{ from = 0, version = 1 }}, {{ from = 200, version = {new_version} }}]"
+        "network = \"switch\"\n[engines.tbpf]\ndeploy_from = 0\nversions = [{{ from = 0, version = 1 }}, {{ from = 200, version = {new_version} }}]\n[features]\nabi_v1 = 0"
     ));
-    let host = Host::new(registry, schedule);
+    let host = Host::new(registry, schedule).unwrap();
     let mut state = MemoryProvider::default();
     let c = deploy(&host, &mut state, &example(ModuleTag::TBPF, "compute"), 1).address;
     // The sieve of 32768 needs 32 KiB of heap.
@@ -366,7 +368,9 @@ fn a_failing_constructor_stores_nothing_and_charges_its_gas() {
     assert!(!d.deployed);
     let ctor = d.constructor.expect("hook 0 ran");
     assert_eq!(ctor.outcome.status, ExitStatus::Exit(7));
-    assert!(d.gas_used > INTRINSIC_GAS && d.gas_used == ctor.outcome.gas_used);
+    assert!(ctor.outcome.gas_used > INTRINSIC_GAS);
+    assert_eq!(d.deploy_gas, 20_000 + 20 * module.code.len() as u64);
+    assert_eq!(d.gas_used, d.deploy_gas + ctor.outcome.gas_used);
     assert_eq!(
         state,
         MemoryProvider::default(),
@@ -428,7 +432,7 @@ impl tos_engine_api::ExecutionEngine for BrokenNodeEngine {
     fn prepare(
         &self,
         _code: &[u8],
-        _features: &tos_engine_api::FeatureSet,
+        _protocol: &tos_engine_api::Protocol,
     ) -> Result<std::sync::Arc<dyn tos_engine_api::PreparedModule>, tos_engine_api::LoadError> {
         Err(tos_engine_api::LoadError::Fault(
             tos_engine_api::EngineFault::new("broken-node", "out of executable memory"),
@@ -447,7 +451,8 @@ fn a_node_fault_while_preparing_is_a_fault_not_a_refusal_of_the_module() {
         schedule(
             "network = \"n\"\n[engines.wasm]\ndeploy_from = 0\nversions = [{ from = 0, version = 7 }]",
         ),
-    );
+    )
+    .unwrap();
     let mut state = MemoryProvider::default();
     let module = example(ModuleTag::WASM, "counter");
     let req = DeployRequest {

@@ -21,7 +21,7 @@ use solana_rbpf::{
     program::{BuiltinProgram, FunctionRegistry},
     vm::{Config, TestContextObject},
 };
-use tos_engine_api::{Call, CallInput, ExecutionEngine, FeatureSet, Outcome, PreparedModule};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, Outcome, PreparedModule};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_syscalls::{murmur3_32, testing::RecordingHost};
 
@@ -607,7 +607,7 @@ pub fn run_all(
     let mut results: Vec<(&str, Outcome, RecordingHost)> = Vec::new();
     for (name, engine) in engines() {
         let module = engine
-            .prepare(code, &FeatureSet::new())
+            .prepare(code, &tos_syscalls::testing::abi_v1())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut h = host.clone();
         let outcome = module
@@ -648,5 +648,5 @@ pub fn run(code: &[u8], call: Call, params: &[u8], gas: u64) -> (Outcome, Record
 
 /// Prepares on the default (interpreter) engine.
 pub fn prepare(code: &[u8]) -> Result<Arc<dyn PreparedModule>, tos_engine_api::LoadError> {
-    engine(false).prepare(code, &FeatureSet::new())
+    engine(false).prepare(code, &tos_syscalls::testing::abi_v1())
 }

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tos_engine_api::{
-    Call, CallInput, ExecutionEngine, FeatureSet, Gas, LoadError, Outcome, PreparedModule,
-};
+use tos_engine_api::{Call, CallInput, ExecutionEngine, Gas, LoadError, Outcome, PreparedModule};
 use tos_engine_wasm::{WasmConfig, WasmEngine};
 use tos_syscalls::testing::RecordingHost;
 
@@ -34,12 +32,12 @@ pub fn example(name: &str) -> Vec<u8> {
 
 pub fn prepare(code: &[u8]) -> Arc<dyn PreparedModule> {
     engine()
-        .prepare(code, &FeatureSet::new())
+        .prepare(code, &tos_syscalls::testing::abi_v1())
         .expect("the module loads")
 }
 
 pub fn load_error(code: &[u8]) -> LoadError {
-    match engine().prepare(code, &FeatureSet::new()) {
+    match engine().prepare(code, &tos_syscalls::testing::abi_v1()) {
         Ok(_) => panic!("the module loaded but should have been refused"),
         Err(e) => e,
     }

@@ -12,4 +12,4 @@ fn double(_: &mut SyscallCtx<'_>, args: &[u64; 5]) -> Result<u64, SyscallError> 
         .ok_or_else(|| SyscallError::Invalid(format!("{} doubled overflows", args[0])))
 }
 
-inventory::submit! { SyscallDef::new("tos_test_double", &[Param::U64], Cost::new(7, 0), Some(FEATURE), double) }
+inventory::submit! { SyscallDef::new("tos_test_double", &[Param::U64], Cost::new(7, 0), FEATURE, double) }

@@ -44,6 +44,7 @@ pub fn host_with(schedule: ActivationSchedule, jit: bool) -> Host {
         EngineRegistry::builtin(&cfg).expect("engines start"),
         schedule,
     )
+    .expect("the schedule is valid")
 }
 
 pub fn host() -> Host {

@@ -1,0 +1,212 @@
+//! The wasm costs of the gas schedule, and the wasmtime fuel table built from them.
+//!
+//! Wasmtime meters fuel per operator from a table fixed when its `Engine` is built, so the
+//! engine keeps one wasmtime `Engine` per distinct set of these costs (a handful over a chain's
+//! life) and compiles each module with the one of the schedule in force.
+
+use tos_engine_api::{Gas, GasSchedule};
+use wasmtime::OperatorCost;
+
+/// Every wasm cost of the gas schedule: name, version-1 value, and what it prices.
+pub(crate) const COSTS: &[(&str, Gas, &str)] = &[
+    ("wasm.op", 1, "each operator not in a class below"),
+    (
+        "wasm.op.control",
+        0,
+        "nop, drop, block, loop, unreachable, return, else, end",
+    ),
+    ("wasm.op.call", 1, "call, call_indirect"),
+    ("wasm.op.memory", 1, "each load and store"),
+    ("wasm.op.divide", 1, "integer division and remainder"),
+    (
+        "wasm.bulk_per_byte",
+        1,
+        "each byte moved by memory.copy, memory.fill, memory.init",
+    ),
+    (
+        "wasm.table_per_element",
+        1,
+        "each element moved by table.copy, table.fill, table.init, table.grow",
+    ),
+    (
+        "wasm.memory_page",
+        255,
+        "each 64 KiB page: the initial pages of a call, and each page memory.grow asks for",
+    ),
+];
+
+/// The wasm costs of one gas schedule.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct WasmCosts {
+    op: u8,
+    control: u8,
+    call: u8,
+    memory: u8,
+    divide: u8,
+    bulk_per_byte: u8,
+    table_per_element: u8,
+    memory_page: u8,
+}
+
+/// Operators priced by `wasm.op.control`.
+const CONTROL: &[&str] = &[
+    "Nop",
+    "Drop",
+    "Block",
+    "Loop",
+    "Unreachable",
+    "Return",
+    "Else",
+    "End",
+];
+/// Operators priced by `wasm.op.call`.
+const CALL: &[&str] = &["Call", "CallIndirect"];
+/// Operators priced by `wasm.op.divide`.
+const DIVIDE: &[&str] = &[
+    "I32DivS", "I32DivU", "I32RemS", "I32RemU", "I64DivS", "I64DivU", "I64RemS", "I64RemU",
+];
+
+/// Whether `op` (an `OperatorCost` field name) is a plain load or store.
+fn is_memory_access(op: &str) -> bool {
+    ["I32", "I64", "F32", "F64"].iter().any(|ty| {
+        op.starts_with(ty) && (op[3..].starts_with("Load") || op[3..].starts_with("Store"))
+    })
+}
+
+impl WasmCosts {
+    /// The costs of `schedule` (each at its version-1 value where the schedule lacks it).
+    ///
+    /// # Errors
+    /// A cost that does not fit wasmtime's 8-bit fuel table (above 255), named.
+    pub(crate) fn of(schedule: &GasSchedule) -> Result<WasmCosts, String> {
+        let mut values = [0u8; COSTS.len()];
+        for (slot, (name, v1, _)) in values.iter_mut().zip(COSTS) {
+            let gas = schedule.cost_or(name, *v1);
+            *slot = u8::try_from(gas).map_err(|_| {
+                format!("gas cost `{name}` = {gas} is above 255, the most wasm fuel tables hold")
+            })?;
+        }
+        let [
+            op,
+            control,
+            call,
+            memory,
+            divide,
+            bulk_per_byte,
+            table_per_element,
+            memory_page,
+        ] = values;
+        Ok(WasmCosts {
+            op,
+            control,
+            call,
+            memory,
+            divide,
+            bulk_per_byte,
+            table_per_element,
+            memory_page,
+        })
+    }
+
+    /// Gas per page of linear memory.
+    pub(crate) fn memory_page(&self) -> Gas {
+        Gas::from(self.memory_page)
+    }
+
+    /// The fuel of `op`, an `OperatorCost` field name.
+    fn of_operator(&self, op: &str) -> u8 {
+        if CONTROL.contains(&op) {
+            self.control
+        } else if CALL.contains(&op) {
+            self.call
+        } else if DIVIDE.contains(&op) {
+            self.divide
+        } else if is_memory_access(op) {
+            self.memory
+        } else {
+            self.op
+        }
+    }
+
+    /// Wasmtime's fuel table for these costs.
+    ///
+    /// `OperatorCost` has one public field per operator of every proposal; it is filled through
+    /// its serde form (a map from operator name to cost) so every operator gets a cost from
+    /// this schedule, including those a future wasmtime adds.
+    ///
+    /// # Errors
+    /// When wasmtime's table does not have the serde form this relies on (an upgrade changed
+    /// it): a node fault, caught by a unit test first.
+    pub(crate) fn operator_cost(&self) -> Result<OperatorCost, String> {
+        let mut value = serde_json::to_value(OperatorCost::new())
+            .map_err(|e| format!("wasmtime's fuel table cannot be serialized: {e}"))?;
+        let map = value
+            .as_object_mut()
+            .ok_or("wasmtime's fuel table is not a map")?;
+        for (name, cost) in map.iter_mut() {
+            if name == "variable" {
+                let variable = cost
+                    .as_object_mut()
+                    .ok_or("wasmtime's variable fuel table is not a map")?;
+                for (name, cost) in variable.iter_mut() {
+                    *cost = serde_json::Value::from(match name.as_str() {
+                        "memory_grow_per_page" => self.memory_page,
+                        n if n.starts_with("memory_") => self.bulk_per_byte,
+                        n if n.starts_with("table_") => self.table_per_element,
+                        // GC arrays: the proposal is refused at load.
+                        _ => self.bulk_per_byte,
+                    });
+                }
+            } else {
+                *cost = serde_json::Value::from(self.of_operator(name));
+            }
+        }
+        serde_json::from_value(value).map_err(|e| format!("wasmtime's fuel table: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_is_wasmtimes_table_plus_the_page_cost() {
+        let v1 = WasmCosts::of(&GasSchedule::new(0)).unwrap();
+        let mut expected = OperatorCost::new();
+        expected.variable.memory_grow_per_page = 255;
+        assert_eq!(v1.operator_cost().unwrap(), expected);
+    }
+
+    #[test]
+    fn classes_reach_their_operators() {
+        let mut s = GasSchedule::new(2);
+        s.set("wasm.op", 3)
+            .set("wasm.op.control", 2)
+            .set("wasm.op.memory", 5)
+            .set("wasm.op.divide", 7)
+            .set("wasm.op.call", 11)
+            .set("wasm.bulk_per_byte", 13)
+            .set("wasm.table_per_element", 17)
+            .set("wasm.memory_page", 19);
+        let t = WasmCosts::of(&s).unwrap().operator_cost().unwrap();
+        assert_eq!((t.I32Add, t.F64Sqrt, t.If), (3, 3, 3));
+        assert_eq!((t.Nop, t.End, t.Loop), (2, 2, 2));
+        assert_eq!(
+            (t.I32Load, t.I64Store32, t.F32Load, t.MemorySize),
+            (5, 5, 5, 3)
+        );
+        assert_eq!((t.I64RemU, t.I32DivS), (7, 7));
+        assert_eq!((t.Call, t.CallIndirect), (11, 11));
+        assert_eq!(t.variable.memory_copy_per_byte, 13);
+        assert_eq!(t.variable.table_grow_per_element, 17);
+        assert_eq!(t.variable.memory_grow_per_page, 19);
+    }
+
+    #[test]
+    fn costs_above_255_are_refused_by_name() {
+        let mut s = GasSchedule::new(2);
+        s.set("wasm.memory_page", 256);
+        let e = WasmCosts::of(&s).unwrap_err();
+        assert!(e.contains("wasm.memory_page") && e.contains("256"), "{e}");
+    }
+}
