@@ -20,6 +20,9 @@ pub const NATIVE_ASSET: Hash = [0; 32];
 /// The numbering is **append-only**: a number, once given, keeps its meaning forever, because
 /// deployed modules carry it. A tag this build does not know is still a value (it prints as
 /// `unknown tag N`); the host turns it into a clear error, never a panic.
+///
+/// Tags stay below `0x80`: the deploy envelope reserves the high bit of its tag byte to flag a
+/// zstd-compressed module.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize,
 )]

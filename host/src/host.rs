@@ -227,7 +227,8 @@ pub struct InvokeRequest {
 /// The constructor arguments of a deploy.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct DeployRequest {
-    /// The envelope bytes (borsh `tag + code`).
+    /// The envelope bytes: plain (borsh `tag + code`) or zstd-compressed
+    /// ([`ContractModule`](crate::ContractModule) describes both).
     pub envelope: Vec<u8>,
     /// Params of the constructor.
     pub params: Vec<u8>,
@@ -253,7 +254,8 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// Largest deploy envelope accepted. Default: 1 MiB.
+    /// Largest deploy envelope accepted, and largest decompressed code a compressed envelope
+    /// may declare. Default: 1 MiB.
     pub fn set_max_module_size(&mut self, bytes: usize) -> &mut Self {
         self.max_module_size = bytes;
         self

@@ -42,6 +42,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Deploy envelope
+//! A deploy carries a [`ContractModule`] envelope: the module tag, then the code, either plain
+//! or as one zstd frame (the high bit of the tag byte set, written by
+//! [`ContractModule::encode_compressed`]). [`ContractModule::decode`] reads both under the
+//! host's cap, in bounded time and memory; the code hash and the address are those of the
+//! decompressed code. The [`ContractModule`] docs give the format and the limits.
+//!
 //! # Addresses
 //! A contract's address is `blake3("tos/contract/v1" ‖ deployer ‖ tag ‖ blake3(code))`
 //! ([`contract_address`]); an asset's id is `blake3("tos/asset/v1" ‖ creator ‖ name)`
@@ -66,7 +73,8 @@ mod schedule;
 
 pub use cache::{CacheKey, CacheStats, DEFAULT_CACHE_CAPACITY, ModuleCache};
 pub use envelope::{
-    ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, asset_id, contract_address,
+    ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, EnvelopeForm, asset_id,
+    contract_address,
 };
 pub use host::{
     CallReport, DeployRequest, DeployResult, Error, Event, Host, HostConfig, INTRINSIC_GAS,
