@@ -69,7 +69,31 @@ fn abi_doc_states_the_limits_of_the_code() {
             "{line} should state {value}"
         );
     }
+    // The host's costs of gas schedule version 1, as the doc states them.
+    let v1: std::collections::BTreeMap<&str, u64> = tos_host::costs::V1.into_iter().collect();
+    let thousands = |n: u64| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for (needle, name) in [
+        ("`call.intrinsic` = {}", tos_host::costs::INTRINSIC),
+        ("`tx.max_gas` = {}", tos_host::costs::MAX_TX_GAS),
+        ("= {} + ", tos_host::costs::DEPLOY_BASE),
+    ] {
+        let text = needle.replace("{}", &thousands(v1[name]));
+        assert!(doc.contains(&text), "docs/ABI.md should state {text}");
+    }
+    let per_byte = format!("+ {} per byte", v1[tos_host::costs::DEPLOY_PER_BYTE]);
     assert!(
-        doc.contains(&format!("`INTRINSIC_GAS` = {}", "1,000")) && tos_host::INTRINSIC_GAS == 1_000
+        doc.contains(&per_byte),
+        "docs/ABI.md should state {per_byte}"
     );
+    assert_eq!(v1[tos_host::costs::INTRINSIC], tos_host::INTRINSIC_GAS);
 }

@@ -363,3 +363,60 @@ fn the_gas_schedule_of_version_1_is_pinned() {
     );
     assert_eq!(host.protocol_at(0).gas().version(), 1);
 }
+
+#[test]
+fn a_compressed_module_deploys_as_its_code_and_a_bomb_is_refused_cheaply() {
+    for (label, tag, jit) in ENGINES {
+        let host = host_with(ActivationSchedule::devnet(), jit);
+        let module = example(tag, "counter");
+        let (mut plain_state, mut zstd_state) =
+            (MemoryProvider::default(), MemoryProvider::default());
+        let plain = deploy(&host, &mut plain_state, &module, 1);
+        let packed = host
+            .deploy(
+                &mut zstd_state,
+                &tx(1, OWNER),
+                &DeployRequest {
+                    envelope: module.encode_compressed(),
+                    params: vec![],
+                    gas_limit: GAS,
+                },
+            )
+            .unwrap();
+        // Same address, code hash and gas: priced and stored as the decompressed code.
+        assert_eq!(
+            (packed.address, packed.code_hash, packed.gas_used),
+            (plain.address, plain.code_hash, plain.gas_used),
+            "{label}"
+        );
+        assert_eq!(plain_state, zstd_state, "{label}");
+    }
+    // 64 MiB of zeros compress to a few KiB; declared as 1 KiB, then as 1 GiB.
+    let bomb = ContractModule::new(ModuleTag::WASM, vec![0; 64 << 20]).encode_compressed();
+    let host = host();
+    for declared in [1024u32, 1 << 30] {
+        let mut envelope = bomb.clone();
+        envelope[1..5].copy_from_slice(&declared.to_le_bytes());
+        let mut state = MemoryProvider::default();
+        let t = std::time::Instant::now();
+        let e = host
+            .deploy(
+                &mut state,
+                &tx(1, OWNER),
+                &DeployRequest {
+                    envelope,
+                    params: vec![],
+                    gas_limit: GAS,
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Envelope(_)), "{e:?}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{e}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(state, MemoryProvider::default());
+        assert_eq!(host.cache().stats().misses, 0, "nothing compiled");
+    }
+}
