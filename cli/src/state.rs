@@ -4,6 +4,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `contracts` | address (32 bytes) | borsh [`StoredContract`] |
+//! | `contract_headers` | address (32 bytes) | borsh [`ContractHeader`]: what a call needs before the code (a warm call never reads the code) |
 //! | `storage` | contract (32) ‖ key | value bytes |
 //! | `balances` | account (32) ‖ asset (32) | u64 |
 //! | `assets` | asset id (32) | borsh [`AssetInfo`] |
@@ -18,18 +19,23 @@ use std::path::{Path, PathBuf};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use tos_engine_api::{Hash, Height};
-use tos_host::{AssetInfo, ChangeSet, ContractProvider, ProviderError, StoredContract, TxContext};
+use tos_host::{
+    AssetInfo, ChangeSet, ContractHeader, ContractProvider, ProviderError, StoredContract,
+    TxContext,
+};
 
 use crate::error::CliError;
 
 const CONTRACTS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("contracts");
+const HEADERS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("contract_headers");
 const STORAGE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage");
 const BALANCES: TableDefinition<'_, &[u8; 64], u64> = TableDefinition::new("balances");
 const ASSETS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("assets");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
 /// The state format this build writes; a database with another one is refused.
-pub(crate) const STATE_FORMAT: u64 = 1;
+/// Format 2 added the contract headers and the entry table kept with each contract.
+pub(crate) const STATE_FORMAT: u64 = 2;
 
 /// Where the chain stands: the last committed block and how many transactions committed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -192,7 +198,8 @@ impl Database {
         match format {
             None | Some(STATE_FORMAT) => Ok(()),
             Some(other) => Err(CliError::user(format!(
-                "the state {} has format {other}; this tosvm reads format {STATE_FORMAT}",
+                "the state {} has format {other}; this tosvm reads format {STATE_FORMAT} \
+                 (start a new state: remove the file or pass another --state)",
                 self.path.display()
             ))),
         }
@@ -309,6 +316,18 @@ impl ContractProvider for TxnState<'_> {
         got.map(|g| decode_contract(g.value())).transpose()
     }
 
+    fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, ProviderError> {
+        let table = self
+            .txn
+            .open_table(HEADERS)
+            .map_err(|e| db_err("open", e))?;
+        let got = table.get(address).map_err(|e| db_err("read", e))?;
+        got.map(|g| {
+            borsh::from_slice(g.value()).map_err(|e| db_err("decoding a contract header", e))
+        })
+        .transpose()
+    }
+
     fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
         let table = self
             .txn
@@ -344,15 +363,24 @@ impl ContractProvider for TxnState<'_> {
                 .txn
                 .open_table(CONTRACTS)
                 .map_err(|e| db_err("open", e))?;
+            let mut h = self
+                .txn
+                .open_table(HEADERS)
+                .map_err(|e| db_err("open", e))?;
             for (addr, c) in &changes.contracts {
                 match c {
                     Some(c) => {
                         let bytes = borsh::to_vec(c).map_err(|e| db_err("encoding", e))?;
                         t.insert(addr, bytes.as_slice())
                             .map_err(|e| db_err("write", e))?;
+                        let header =
+                            borsh::to_vec(&c.header()).map_err(|e| db_err("encoding", e))?;
+                        h.insert(addr, header.as_slice())
+                            .map_err(|e| db_err("write", e))?;
                     }
                     None => {
                         t.remove(addr).map_err(|e| db_err("write", e))?;
+                        h.remove(addr).map_err(|e| db_err("write", e))?;
                     }
                 }
             }

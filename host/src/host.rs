@@ -13,7 +13,9 @@ use crate::envelope::{
     ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, asset_id, contract_address,
 };
 use crate::protocol::{ActiveProtocol, Protocols};
-use crate::provider::{AssetInfo, ContractProvider, Journal, ProviderError, StoredContract};
+use crate::provider::{
+    AssetInfo, ContractProvider, Journal, ProviderError, StoredContract, StoredEntries,
+};
 use crate::registry::{Engine, EngineRegistry, RegisteredEngine};
 use crate::schedule::{ActivationError, ActivationSchedule, ScheduleError};
 
@@ -367,8 +369,7 @@ impl Host {
         height: Height,
     ) -> Result<Arc<dyn PreparedModule>, Error> {
         let engine = self.engine_at(module.tag, height)?;
-        engine
-            .prepare(&module.code, self.protocol_at(height).protocol())
+        guarded_prepare(engine, &module.code, self.protocol_at(height).protocol())
             .map_err(|source| Error::from_load(module.tag, source))
     }
 
@@ -378,7 +379,19 @@ impl Host {
         code_hash: &Hash,
         height: Height,
     ) -> Result<Prepared, Error> {
-        let engine = self.engine_at(module.tag, height)?;
+        self.prepare_with(module.tag, code_hash, height, || Ok(module.code.clone()))
+    }
+
+    /// The prepared module of the code with `code_hash`, from the cache, or prepared from the
+    /// code `load` reads, which runs only on a cache miss.
+    fn prepare_with(
+        &self,
+        tag: ModuleTag,
+        code_hash: &Hash,
+        height: Height,
+        load: impl FnOnce() -> Result<Vec<u8>, Error>,
+    ) -> Result<Prepared, Error> {
+        let engine = self.engine_at(tag, height)?;
         let protocol = self.protocol_at(height);
         let key = CacheKey {
             code_hash: *code_hash,
@@ -387,9 +400,9 @@ impl Host {
             protocol: protocol.digest(),
         };
         let module = self.cache.get_or_prepare(&key, || {
-            engine
-                .prepare(&module.code, protocol.protocol())
-                .map_err(|source| Error::from_load(module.tag, source))
+            let code = load()?;
+            guarded_prepare(engine, &code, protocol.protocol())
+                .map_err(|source| Error::from_load(tag, source))
         })?;
         Ok(Prepared {
             module,
@@ -431,7 +444,8 @@ impl Host {
         Self::check_cap(protocol, request.gas_limit)?;
         let module = ContractModule::decode(&request.envelope, self.config.max_module_size)?;
         self.schedule.check_deploy(module.tag, tx.height)?;
-        let deploy_gas = protocol.deploy_cost(module.code.len());
+        let engine = self.engine_at(module.tag, tx.height)?;
+        let deploy_gas = protocol.deploy_cost_for(engine.name(), module.code.len());
         if request.gas_limit < deploy_gas {
             return Err(Error::DeployGasTooLow {
                 limit: request.gas_limit,
@@ -457,6 +471,7 @@ impl Host {
             code_hash,
             deployer: tx.source,
             deployed_at: tx.height,
+            entries: StoredEntries::from(&prepared.module.info().entries),
         };
         let has_constructor = prepared.module.info().entries.has_constructor();
         let (changes, constructor) = {
@@ -533,10 +548,32 @@ impl Host {
         }
         let protocol = self.protocol_at(tx.height);
         Self::check_call_limits(protocol, request.params.len(), request.gas_limit)?;
-        let contract = state
-            .contract(&request.contract)?
+        let header = state
+            .contract_header(&request.contract)?
             .ok_or(Error::UnknownContract(request.contract))?;
-        let prepared = self.prepare_hashed(&contract.module, &contract.code_hash, tx.height)?;
+        if !header.entries.accepts(request.call) {
+            // Refused from the entry table kept at deploy: nothing is read, prepared or run.
+            let engine = self.engine_at(header.tag, tx.height)?;
+            return Ok(CallReport {
+                outcome: Outcome {
+                    status: ExitStatus::Trap(Trap::UnknownEntry(request.call)),
+                    gas_used: protocol.intrinsic(),
+                    return_data: Vec::new(),
+                },
+                events: Vec::new(),
+                logs: Vec::new(),
+                transfers: Vec::new(),
+                engine: engine.name(),
+                engine_version: engine.version(),
+            });
+        }
+        let address = request.contract;
+        let prepared = self.prepare_with(header.tag, &header.code_hash, tx.height, || {
+            let contract = state
+                .contract(&address)?
+                .ok_or(Error::UnknownContract(address))?;
+            Ok(contract.module.code)
+        })?;
         let (changes, report) = {
             let mut journal = Journal::new(&*state);
             for (asset, amount) in &request.deposits {
@@ -643,7 +680,14 @@ fn run_call<P: ContractProvider + ?Sized>(
         transfers: Vec::new(),
         fault: None,
     };
-    let result = module.run(call, params, &mut host, gas_limit.saturating_sub(intrinsic));
+    let result = guarded_run(
+        module,
+        prepared.engine,
+        call,
+        params,
+        &mut host,
+        gas_limit.saturating_sub(intrinsic),
+    );
     let CallHost {
         events,
         logs,
@@ -663,6 +707,52 @@ fn run_call<P: ContractProvider + ?Sized>(
         journal.rollback_to(savepoint);
         Ok(report(outcome, vec![], logs, vec![]))
     }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// `engine.prepare`, with a panic inside the engine (a bug a hostile module found) caught and
+/// reported as a fault of the node for this module, never a dead process.
+fn guarded_prepare(
+    engine: &RegisteredEngine,
+    code: &[u8],
+    protocol: &tos_engine_api::Protocol,
+) -> Result<Arc<dyn PreparedModule>, tos_engine_api::LoadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.prepare(code, protocol)))
+        .unwrap_or_else(|panic| {
+            Err(tos_engine_api::LoadError::Fault(EngineFault::new(
+                engine.name(),
+                format!("the engine panicked while preparing: {}", panic_message(&*panic)),
+            )))
+        })
+}
+
+/// `module.run`, with a panic caught and reported as a fault of the node (the transaction's
+/// writes are then discarded: the host applies nothing after a fault).
+fn guarded_run(
+    module: &dyn PreparedModule,
+    engine: &'static str,
+    call: Call,
+    params: &[u8],
+    host: &mut dyn HostAbi,
+    gas_limit: Gas,
+) -> Result<Outcome, EngineFault> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        module.run(call, params, host, gas_limit)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(EngineFault::new(
+            engine,
+            format!("the engine panicked while running: {}", panic_message(&*panic)),
+        ))
+    })
 }
 
 /// The [`HostAbi`] of one call, over the journal.
@@ -749,6 +839,11 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, P> {
         self.state(r)
     }
     fn transfer(&mut self, to: &Hash, asset: &Hash, amount: u64) -> Result<bool, HostError> {
+        if amount == 0 {
+            // Moves nothing and creates no balance record: a zero transfer costs its syscall
+            // gas and stores nothing.
+            return Ok(true);
+        }
         let from_balance = self.balance(asset)?;
         let Some(left) = from_balance.checked_sub(amount) else {
             return Ok(false);

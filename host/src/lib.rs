@@ -82,7 +82,8 @@ pub use host::{
 };
 pub use protocol::{ActiveProtocol, costs};
 pub use provider::{
-    AssetInfo, ChangeSet, ContractProvider, Journal, MemoryProvider, ProviderError, StoredContract,
+    AssetInfo, ChangeSet, ContractHeader, ContractProvider, Journal, MemoryProvider, ProviderError,
+    StoredContract, StoredEntries,
 };
 pub use registry::{BuiltinConfig, EngineInfo, EngineOrigin, EngineRegistry, RegistryError};
 pub use schedule::{

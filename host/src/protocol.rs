@@ -93,9 +93,24 @@ impl ActiveProtocol {
         self.intrinsic
     }
 
-    /// The gas a deploy of `code_len` bytes of code costs before its constructor.
+    /// The gas a deploy of `code_len` bytes of code costs before its constructor, leaving out
+    /// the engine's own price per byte (`deploy.base + deploy.per_byte × code_len`).
     pub fn deploy_cost(&self, code_len: usize) -> Gas {
         self.deploy_per_byte
+            .saturating_mul(code_len as u64)
+            .saturating_add(self.deploy_base)
+    }
+
+    /// The gas a deploy of `code_len` bytes of code for `engine` costs before its constructor:
+    /// `deploy.base + (deploy.per_byte + <engine>.prepare_per_byte) × code_len`, where the
+    /// engine's price per byte pays for preparing (compiling) its code, when it declares one.
+    pub fn deploy_cost_for(&self, engine: &str, code_len: usize) -> Gas {
+        let prepare = self
+            .gas()
+            .get(&format!("{engine}.prepare_per_byte"))
+            .unwrap_or(0);
+        self.deploy_per_byte
+            .saturating_add(prepare)
             .saturating_mul(code_len as u64)
             .saturating_add(self.deploy_base)
     }

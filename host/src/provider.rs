@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use tos_engine_api::{Hash, Height};
+use tos_engine_api::{Call, EntryTable, Hash, Height, ModuleTag};
 
 use crate::ContractModule;
 
@@ -18,6 +18,67 @@ pub struct StoredContract {
     pub deployer: Hash,
     /// Height of the deploy.
     pub deployed_at: Height,
+    /// The module's entry table, read when it was deployed: a call to an entry it lacks is
+    /// refused without reading or preparing the code.
+    pub entries: StoredEntries,
+}
+
+/// An entry table as the state keeps it (see [`EntryTable`]).
+#[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize)]
+pub struct StoredEntries {
+    /// Entry ids, ascending.
+    pub entries: Vec<u16>,
+    /// Hook ids, ascending.
+    pub hooks: Vec<u8>,
+    /// The module dispatches every call itself.
+    pub self_dispatch: bool,
+}
+
+impl From<&EntryTable> for StoredEntries {
+    fn from(t: &EntryTable) -> Self {
+        StoredEntries {
+            entries: t.entries.iter().copied().collect(),
+            hooks: t.hooks.iter().copied().collect(),
+            self_dispatch: t.self_dispatch,
+        }
+    }
+}
+
+impl StoredEntries {
+    /// Whether the module may be run for `call` (as [`EntryTable::accepts`]).
+    pub fn accepts(&self, call: Call) -> bool {
+        self.self_dispatch
+            || match call {
+                Call::Entry(id) => self.entries.binary_search(&id).is_ok(),
+                Call::Hook(id) => self.hooks.binary_search(&id).is_ok(),
+            }
+    }
+}
+
+/// What the host needs of a contract before it touches the code: enough to refuse a call and
+/// to find the prepared module in the cache.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct ContractHeader {
+    /// The module's tag.
+    pub tag: ModuleTag,
+    /// blake3 of the code.
+    pub code_hash: Hash,
+    /// Bytes of code.
+    pub code_len: u64,
+    /// The entry table.
+    pub entries: StoredEntries,
+}
+
+impl StoredContract {
+    /// The contract's header.
+    pub fn header(&self) -> ContractHeader {
+        ContractHeader {
+            tag: self.module.tag,
+            code_hash: self.code_hash,
+            code_len: self.module.code.len() as u64,
+            entries: self.entries.clone(),
+        }
+    }
 }
 
 /// An asset created by a contract.
@@ -82,6 +143,15 @@ pub trait ContractProvider {
     /// # Errors
     /// [`ProviderError`] when the backend fails.
     fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError>;
+    /// The header of the contract at `address`: what a call needs before the code. The host
+    /// reads the code only when the prepared module is not cached, so a provider should answer
+    /// this without reading the code (the default reads the whole contract).
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the backend fails.
+    fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, ProviderError> {
+        Ok(self.contract(address)?.map(|c| c.header()))
+    }
     /// The value under `key` in `contract`'s storage.
     ///
     /// # Errors
@@ -120,6 +190,9 @@ pub struct MemoryProvider {
 impl ContractProvider for MemoryProvider {
     fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError> {
         Ok(self.contracts.get(address).cloned())
+    }
+    fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, ProviderError> {
+        Ok(self.contracts.get(address).map(StoredContract::header))
     }
     fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
         Ok(self.storage.get(&(*contract, key.to_vec())).cloned())

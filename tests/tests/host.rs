@@ -369,7 +369,11 @@ fn a_failing_constructor_stores_nothing_and_charges_its_gas() {
     let ctor = d.constructor.expect("hook 0 ran");
     assert_eq!(ctor.outcome.status, ExitStatus::Exit(7));
     assert!(ctor.outcome.gas_used > INTRINSIC_GAS);
-    assert_eq!(d.deploy_gas, 20_000 + 20 * module.code.len() as u64);
+    assert_eq!(
+        d.deploy_gas,
+        host.protocol_at(1)
+            .deploy_cost_for("legacy", module.code.len())
+    );
     assert_eq!(d.gas_used, d.deploy_gas + ctor.outcome.gas_used);
     assert_eq!(
         state,

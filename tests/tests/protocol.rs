@@ -226,8 +226,11 @@ fn a_deploy_costs_base_plus_per_byte_and_one_it_cannot_pay_stores_and_compiles_n
     for (label, tag, jit) in ENGINES {
         let host = host_with(ActivationSchedule::devnet(), jit);
         let module = example(tag, "counter");
-        let cost = host.protocol_at(1).deploy_cost(module.code.len());
-        assert_eq!(cost, 20_000 + 20 * module.code.len() as u64, "{label}");
+        let engine = label.split('-').next().unwrap();
+        let p = host.protocol_at(1);
+        let cost = p.deploy_cost_for(engine, module.code.len());
+        let per_byte = 20 + p.gas().get(&format!("{engine}.prepare_per_byte")).unwrap_or(0);
+        assert_eq!(cost, 20_000 + per_byte * module.code.len() as u64, "{label}");
         let mut state = MemoryProvider::default();
         let request = |gas_limit| DeployRequest {
             envelope: module.encode(),
