@@ -40,6 +40,10 @@ pub(crate) struct BenchArgs {
     /// Untimed calls before the timed ones.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub(crate) warmup: u32,
+    /// Run the adversarial suite instead: the worst modules and calls of `tos-adversarial`,
+    /// each priced as CPU time per gas against ordinary TBPF compute (goal: at most 20x).
+    #[arg(long, conflicts_with = "file")]
+    pub(crate) adversarial: bool,
     /// Gas limit of every deploy and call (at most the network's per-transaction cap). A call
     /// that does not succeed within it is reported as a failure, never timed.
     #[arg(long, value_name = "N", default_value_t = 100_000_000)]
@@ -289,6 +293,9 @@ fn suite<'a>(runners: &'a [Runner]) -> Vec<Case<'a>> {
 pub(crate) fn bench(ctx: &Ctx, args: &BenchArgs) -> Result<i32, CliError> {
     if args.iterations == 0 {
         return Err(CliError::user("--iterations must be at least 1"));
+    }
+    if args.adversarial {
+        return crate::adversarial::run(ctx, args);
     }
     let runners = runners(ctx)?;
     let custom;

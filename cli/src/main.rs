@@ -18,6 +18,7 @@ macro_rules! outln {
     }};
 }
 
+mod adversarial;
 mod args;
 mod bench;
 mod commands;

@@ -725,13 +725,18 @@ fn guarded_prepare(
     code: &[u8],
     protocol: &tos_engine_api::Protocol,
 ) -> Result<Arc<dyn PreparedModule>, tos_engine_api::LoadError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.prepare(code, protocol)))
-        .unwrap_or_else(|panic| {
-            Err(tos_engine_api::LoadError::Fault(EngineFault::new(
-                engine.name(),
-                format!("the engine panicked while preparing: {}", panic_message(&*panic)),
-            )))
-        })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.prepare(code, protocol)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(tos_engine_api::LoadError::Fault(EngineFault::new(
+            engine.name(),
+            format!(
+                "the engine panicked while preparing: {}",
+                panic_message(&*panic)
+            ),
+        )))
+    })
 }
 
 /// `module.run`, with a panic caught and reported as a fault of the node (the transaction's
@@ -750,7 +755,10 @@ fn guarded_run(
     .unwrap_or_else(|panic| {
         Err(EngineFault::new(
             engine,
-            format!("the engine panicked while running: {}", panic_message(&*panic)),
+            format!(
+                "the engine panicked while running: {}",
+                panic_message(&*panic)
+            ),
         ))
     })
 }

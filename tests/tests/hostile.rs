@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::*;
 use tos_engine_api::{
-    Call, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo,
-    ModuleTag, Outcome, PreparedModule, Protocol, Trap,
+    Call, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo, ModuleTag,
+    Outcome, PreparedModule, Protocol, Trap,
 };
 use tos_host::{
     ActivationSchedule, AssetInfo, ChangeSet, ContractHeader, ContractModule, ContractProvider,
@@ -73,24 +73,54 @@ fn a_warm_call_never_reads_the_code_and_a_missing_entry_never_prepares() {
             )
             .unwrap();
         let reads = state.code_reads.get();
-        let r = host.invoke(&mut state, &tx(2, ALICE), &request(d.address, Call::Entry(0))).unwrap();
+        let r = host
+            .invoke(
+                &mut state,
+                &tx(2, ALICE),
+                &request(d.address, Call::Entry(0)),
+            )
+            .unwrap();
         assert!(r.is_success(), "{tag}");
-        assert_eq!(state.code_reads.get(), reads, "{tag}: a cached module's code is not read");
+        assert_eq!(
+            state.code_reads.get(),
+            reads,
+            "{tag}: a cached module's code is not read"
+        );
 
         // A node that restarted (cold cache): a call to an entry the module lacks is refused
         // from the entry table kept at deploy, for the intrinsic gas, without reading or
         // preparing the code.
         let cold = common::host();
         let r = cold
-            .invoke(&mut state, &tx(3, ALICE), &request(d.address, Call::Entry(999)))
+            .invoke(
+                &mut state,
+                &tx(3, ALICE),
+                &request(d.address, Call::Entry(999)),
+            )
             .unwrap();
-        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(999))), "{tag}");
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(999))),
+            "{tag}"
+        );
         assert_eq!(r.outcome.gas_used, cold.protocol_at(3).intrinsic(), "{tag}");
         assert_eq!(cold.cache().stats().misses, 0, "{tag}: nothing prepared");
         assert_eq!(state.code_reads.get(), reads, "{tag}: nothing read");
         // The next real call prepares it once, reading the code once.
-        assert!(cold.invoke(&mut state, &tx(4, ALICE), &request(d.address, Call::Entry(0))).unwrap().is_success());
-        assert_eq!((cold.cache().stats().misses, state.code_reads.get()), (1, reads + 1), "{tag}");
+        assert!(
+            cold.invoke(
+                &mut state,
+                &tx(4, ALICE),
+                &request(d.address, Call::Entry(0))
+            )
+            .unwrap()
+            .is_success()
+        );
+        assert_eq!(
+            (cold.cache().stats().misses, state.code_reads.get()),
+            (1, reads + 1),
+            "{tag}"
+        );
     }
 }
 
@@ -105,7 +135,13 @@ impl PreparedModule for PanickingModule {
     fn info(&self) -> &ModuleInfo {
         &self.0
     }
-    fn run(&self, _: Call, _: &[u8], host: &mut dyn HostAbi, _: Gas) -> Result<Outcome, EngineFault> {
+    fn run(
+        &self,
+        _: Call,
+        _: &[u8],
+        host: &mut dyn HostAbi,
+        _: Gas,
+    ) -> Result<Outcome, EngineFault> {
         // Write first, so the test sees the write discarded.
         host.storage_store(b"half", b"done").unwrap();
         panic!("index out of bounds: the len is 3 but the index is 7")
@@ -159,7 +195,11 @@ fn an_engine_panic_is_a_fault_for_that_module_not_a_dead_node() {
         if !in_run {
             let e = e.unwrap_err();
             assert!(matches!(e, Error::Fault(_)), "{e:?}");
-            assert!(e.to_string().contains("panicked while preparing: attempt to add with overflow"), "{e}");
+            assert!(
+                e.to_string()
+                    .contains("panicked while preparing: attempt to add with overflow"),
+                "{e}"
+            );
             assert_eq!(state, MemoryProvider::default());
             continue;
         }
@@ -167,11 +207,20 @@ fn an_engine_panic_is_a_fault_for_that_module_not_a_dead_node() {
         assert_eq!(e.unwrap(), (true, false));
         let before = state.clone();
         let address = *state.contracts.keys().next().unwrap();
-        let e = host.invoke(&mut state, &tx(2, ALICE), &request(address, Call::Entry(0))).unwrap_err();
-        assert!(e.to_string().contains("panicked while running: index out of bounds"), "{e}");
+        let e = host
+            .invoke(&mut state, &tx(2, ALICE), &request(address, Call::Entry(0)))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("panicked while running: index out of bounds"),
+            "{e}"
+        );
         assert_eq!(state, before, "the half-done write is discarded");
         // The node goes on: the next transaction runs.
-        assert!(host.invoke(&mut state, &tx(3, ALICE), &request(address, Call::Entry(0))).is_err());
+        assert!(
+            host.invoke(&mut state, &tx(3, ALICE), &request(address, Call::Entry(0)))
+                .is_err()
+        );
     }
 }
 
@@ -189,9 +238,19 @@ fn a_zero_transfer_stores_nothing() {
     .unwrap();
     let host = host();
     let mut state = MemoryProvider::default();
-    let c = deploy(&host, &mut state, &ContractModule::new(ModuleTag::WASM, wasm), 1).address;
+    let c = deploy(
+        &host,
+        &mut state,
+        &ContractModule::new(ModuleTag::WASM, wasm),
+        1,
+    )
+    .address;
     let before = state.clone();
     let r = invoke(&host, &mut state, c, ALICE, Call::Entry(0), &[]);
-    assert_eq!(r.outcome.status, ExitStatus::Exit(0), "the transfer succeeds");
+    assert_eq!(
+        r.outcome.status,
+        ExitStatus::Exit(0),
+        "the transfer succeeds"
+    );
     assert_eq!(state, before, "and creates no balance record");
 }

@@ -229,8 +229,15 @@ fn a_deploy_costs_base_plus_per_byte_and_one_it_cannot_pay_stores_and_compiles_n
         let engine = label.split('-').next().unwrap();
         let p = host.protocol_at(1);
         let cost = p.deploy_cost_for(engine, module.code.len());
-        let per_byte = 20 + p.gas().get(&format!("{engine}.prepare_per_byte")).unwrap_or(0);
-        assert_eq!(cost, 20_000 + per_byte * module.code.len() as u64, "{label}");
+        let per_byte = 20
+            + p.gas()
+                .get(&format!("{engine}.prepare_per_byte"))
+                .unwrap_or(0);
+        assert_eq!(
+            cost,
+            20_000 + per_byte * module.code.len() as u64,
+            "{label}"
+        );
         let mut state = MemoryProvider::default();
         let request = |gas_limit| DeployRequest {
             envelope: module.encode(),
