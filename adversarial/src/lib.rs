@@ -7,6 +7,7 @@
 
 use tos_engine_api::{Call, ModuleTag};
 
+pub mod legacy;
 pub mod tbpf;
 pub mod wasm;
 
@@ -30,5 +31,6 @@ pub struct Case {
 pub fn cases() -> Vec<Case> {
     let mut all = wasm::cases();
     all.extend(tbpf::cases());
+    all.extend(legacy::cases());
     all
 }

@@ -222,7 +222,7 @@ fn state_persists_across_processes() {
     let d = dump(&env.state());
     assert_eq!(
         (meta(&d, "height"), meta(&d, "txs"), meta(&d, "format")),
-        (3, 3, 1)
+        (3, 3, 2)
     );
     // --height runs a transaction at that height without moving the chain back.
     let v = env.json(0, &["invoke", &counter, "--entry", "1", "--height", "2"]);
