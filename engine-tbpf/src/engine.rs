@@ -11,7 +11,8 @@ use solana_rbpf::{
     verifier::RequisiteVerifier,
 };
 use tos_engine_api::{
-    ExecutionEngine, FeatureSet, Gas, LoadError, ModuleInfo, ModuleTag, PreparedModule, Protocol,
+    EngineFault, ExecutionEngine, FeatureSet, Gas, LoadError, ModuleInfo, ModuleTag,
+    PreparedModule, Protocol,
 };
 use tos_syscalls::{ActiveSyscalls, SyscallTable};
 
@@ -159,6 +160,25 @@ impl ExecutionEngine for TbpfEngine {
         code: &[u8],
         protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        // Hostile bytes must never take the node down: a panic in rbpf or in the engine's own
+        // ELF pass is a fault of the node (a bug to fix), not a verdict on the module.
+        match catch_panic(|| self.prepare_unguarded(code, protocol)) {
+            Ok(result) => result,
+            Err(panic) => Err(LoadError::Fault(EngineFault::new(
+                ENGINE_NAME,
+                format!("panic while preparing a module: {panic}"),
+            ))),
+        }
+    }
+}
+
+impl TbpfEngine {
+    /// `prepare` without the panic guard.
+    fn prepare_unguarded(
+        &self,
+        code: &[u8],
+        protocol: &Protocol,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
         LoadError::check_size(code, self.config.max_module_size)?;
         let active = self.table.active(protocol);
         let cached = self.loader(protocol.features(), &active)?;
@@ -173,14 +193,28 @@ impl ExecutionEngine for TbpfEngine {
         let mut imports = facts.imports;
         check_calls(&executable, &cached.loader, &mut imports)?;
         // rbpf's JIT does not report running off the end of .text exactly (its pc and count
-        // are left unset there), so a module whose last instruction can fall through is always
-        // interpreted: same results, no JIT speed.
-        //
-        // Whether a module loads must never depend on the JIT (the JIT flag is not part of the
-        // engine version, and nodes may differ in it): a module the JIT cannot compile is
-        // interpreted instead, with the same results.
-        let jit =
-            self.config.jit && !may_run_off_text(&executable) && compile(&mut executable).is_ok();
+        // are left unset there), so such a module could only be interpreted, which a module
+        // must not be able to choose (the interpreter is ~50x slower for the same gas). It is
+        // refused on every node, JIT or not, so whether a module loads never depends on the
+        // JIT. Every other property of a module that makes rbpf 0.8.5's JIT refuse to compile
+        // (an opcode it lacks, a bad endianness immediate) is refused by the verifier first:
+        // the verifier and the JIT accept the same opcodes under the same SBPF-version gates.
+        if let Some(last) = may_run_off_text(&executable) {
+            return Err(LoadError::Verification(format!(
+                "the last instruction of .text (#{last}) can fall through past its end: \
+                 .text must end with `exit` or `ja`"
+            )));
+        }
+        // Past that, a failing JIT is the node's failure (no executable memory, no entropy
+        // for rbpf's code diversification), never a silent fall-back to the interpreter.
+        if self.config.jit {
+            compile(&mut executable).map_err(|e| {
+                LoadError::Fault(EngineFault::new(
+                    ENGINE_NAME,
+                    format!("the JIT failed on a verified module: {e}"),
+                ))
+            })?;
+        }
         let info = ModuleInfo {
             entries: facts.entries,
             imports: imports.into_iter().map(str::to_owned).collect(),
@@ -192,7 +226,7 @@ impl ExecutionEngine for TbpfEngine {
         Ok(Arc::new(TbpfModule::new(
             executable,
             info,
-            !jit,
+            !self.config.jit,
             &self.config,
             active,
             instruction_cost,
@@ -200,7 +234,18 @@ impl ExecutionEngine for TbpfEngine {
     }
 }
 
-/// JIT-compiles `executable`; an error leaves it to the interpreter.
+/// Runs `f`, turning a panic into its message.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
+}
+
+/// JIT-compiles `executable`.
 #[cfg(all(target_arch = "x86_64", not(target_os = "windows")))]
 fn compile(executable: &mut Executable<RunContext>) -> Result<(), EbpfError> {
     executable.jit_compile()
@@ -208,7 +253,7 @@ fn compile(executable: &mut Executable<RunContext>) -> Result<(), EbpfError> {
 
 #[cfg(not(all(target_arch = "x86_64", not(target_os = "windows"))))]
 fn compile(_: &mut Executable<RunContext>) -> Result<(), EbpfError> {
-    // `TbpfEngine::new` refuses the JIT on such targets; interpret.
+    // `TbpfEngine::new` refuses the JIT on such targets, so this is never reached.
     Err(EbpfError::JitNotCompiled)
 }
 
@@ -260,9 +305,9 @@ fn check_calls(
     Ok(())
 }
 
-/// Whether the last instruction of `.text` can fall through past its end (it is neither
-/// `exit` nor `ja`).
-fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
+/// The index of the last instruction of `.text` when it can fall through past its end (it is
+/// neither `exit` nor `ja`).
+fn may_run_off_text(executable: &Executable<RunContext>) -> Option<usize> {
     let (_, text) = executable.get_text_bytes();
     let lddw = executable.get_sbpf_version().enable_lddw();
     let mut pc = 0usize;
@@ -271,14 +316,18 @@ fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
         .get(pc.saturating_mul(ebpf::INSN_SIZE)..)
         .filter(|r| !r.is_empty())
     {
-        last = Some(insn[0]);
+        last = Some((pc, insn[0]));
         pc = pc.saturating_add(if lddw && insn[0] == ebpf::LD_DW_IMM {
             2
         } else {
             1
         });
     }
-    !matches!(last, Some(ebpf::EXIT | ebpf::JA))
+    match last {
+        Some((_, ebpf::EXIT | ebpf::JA)) => None,
+        Some((pc, _)) => Some(pc),
+        None => Some(0),
+    }
 }
 
 /// rbpf's ELF errors, for anything the engine's own pass did not refuse first.

@@ -59,6 +59,51 @@ const FOREIGN_SYSCALLS: &[&str] = &[
 /// Size of one instruction slot.
 const INSN: u64 = ebpf::INSN_SIZE as u64;
 
+// Structural limits, checked before the work they bound (consensus: a change refuses or
+// accepts different modules). Solana's toolchain writes at most 4 program headers and a few
+// dozen sections (rbpf 0.8.5's own test files: ≤ 4 and ≤ 14); the other limits are far above
+// what a 1 MiB program needs and bound the work of the larger sizes a configuration may allow
+// (up to 16 MiB). Every pass over these tables is linear, or n log n, in their size.
+
+/// Most program headers (`e_phnum`). rbpf refuses 10 or more for SBPFv2 anyway.
+pub(crate) const MAX_PROGRAM_HEADERS: usize = 16;
+/// Most section headers (`e_shnum`).
+pub(crate) const MAX_SECTIONS: usize = 128;
+/// Most dynamic symbols: entries of any `SHT_DYNSYM` section (and of the table `DT_SYMTAB`
+/// names).
+pub(crate) const MAX_DYNAMIC_SYMBOLS: usize = 16 * 1024;
+/// Most static symbols: entries of any `SHT_SYMTAB` section (which rbpf does not read with
+/// symbol labels off, but which must not be free to grow either).
+pub(crate) const MAX_SYMBOLS: usize = 64 * 1024;
+/// Most relocations: entries of the table `DT_REL`/`DT_RELSZ` name, and of any `SHT_REL` or
+/// `SHT_RELA` section.
+pub(crate) const MAX_RELOCATIONS: usize = 64 * 1024;
+/// Largest string table (`SHT_STRTAB`: `.dynstr`, `.strtab`), in bytes.
+pub(crate) const MAX_STRING_TABLE_SIZE: usize = 1024 * 1024;
+/// Largest section name table (`e_shstrndx`), in bytes: 128 names of at most 15 bytes fit
+/// in 2 KiB, so 4 KiB is ample.
+pub(crate) const MAX_SECTION_NAME_TABLE_SIZE: usize = 4 * 1024;
+
+/// Size of an ELF64 symbol.
+const SYM_SIZE: usize = 24;
+/// Size of an ELF64 `REL` entry.
+const REL_SIZE: usize = 16;
+/// Size of an ELF64 `RELA` entry.
+const RELA_SIZE: usize = 24;
+const SHT_STRTAB: u32 = 3;
+const SHT_RELA: u32 = 4;
+const SHT_REL: u32 = 9;
+
+/// Refuses `value` over `limit`, naming the limit.
+fn check_limit(what: &str, name: &str, value: usize, limit: usize) -> Result<(), LoadError> {
+    if value > limit {
+        return Err(LoadError::Unsupported(format!(
+            "{value} {what} exceed the limit of {limit} ({name})"
+        )));
+    }
+    Ok(())
+}
+
 /// Relocation types rbpf 0.8.5 applies (it uses the x86-64 numbers).
 const R_BPF_NONE: u32 = 0;
 const R_BPF_64_64: u32 = 1;
@@ -88,6 +133,8 @@ pub(crate) struct ElfFacts {
 
 /// One dynamic symbol, as rbpf reads it.
 struct DynSym {
+    /// The name, or its first [`MAX_SYMBOL_NAME`] bytes followed by `…` when it is longer
+    /// (such a name can be neither an export nor a syscall; only so much is read).
     name: String,
     info: u8,
     shndx: u16,
@@ -157,6 +204,27 @@ fn string_at(table: &[u8], offset: usize, max: usize) -> Option<&str> {
     std::str::from_utf8(rest.get(..len)?).ok()
 }
 
+/// A symbol name at `offset`: the whole name when it has at most [`MAX_SYMBOL_NAME`] bytes,
+/// else its first bytes (up to a character boundary) and `…`. Reads at most
+/// `MAX_SYMBOL_NAME + 1` bytes, so reading every symbol's name is linear in the symbol count.
+fn symbol_name(table: &[u8], offset: usize) -> Option<String> {
+    if let Some(name) = string_at(table, offset, MAX_SYMBOL_NAME) {
+        return Some(name.to_owned());
+    }
+    let rest = table.get(offset..)?;
+    // Either longer than the limit or unterminated; a name must have a terminator somewhere,
+    // which rbpf would look for too, but only this prefix decides anything here.
+    let prefix = rest.get(..MAX_SYMBOL_NAME.min(rest.len()))?;
+    if prefix.contains(&0) || rest.len() <= MAX_SYMBOL_NAME {
+        return None;
+    }
+    let valid = match std::str::from_utf8(prefix) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(prefix.get(..e.valid_up_to())?).ok()?,
+    };
+    Some(format!("{valid}…"))
+}
+
 /// Reads the module's ELF: format, version, sections, entry point, exports and imports.
 ///
 /// `accepts` says whether an SBPF version (1 or 2) is accepted; `active` is the syscall table
@@ -213,6 +281,18 @@ pub(crate) fn inspect(
     let corrupt = |what: &str, e: goblin::error::Error| {
         malformed(format!("truncated or corrupt {what}: {e}"))
     };
+    check_limit(
+        "program headers",
+        "MAX_PROGRAM_HEADERS",
+        usize::from(hdr.e_phnum),
+        MAX_PROGRAM_HEADERS,
+    )?;
+    check_limit(
+        "section headers",
+        "MAX_SECTIONS",
+        usize::from(hdr.e_shnum),
+        MAX_SECTIONS,
+    )?;
     let phdrs = usize::try_from(hdr.e_phoff)
         .map_err(|_| malformed("program header offset out of range"))
         .and_then(|off| {
@@ -259,6 +339,12 @@ pub(crate) fn inspect(
         .get(usize::from(hdr.e_shstrndx))
         .ok_or_else(|| malformed("no section name table (e_shstrndx)"))?;
     let names_range = file_range(code, "section names", names_sh)?;
+    check_limit(
+        "bytes of section names",
+        "MAX_SECTION_NAME_TABLE_SIZE",
+        names_range.len(),
+        MAX_SECTION_NAME_TABLE_SIZE,
+    )?;
     let names = Strtab::parse(code, names_range.start, names_range.len(), 0)
         .map_err(|e| corrupt("section name table", e))?;
 
@@ -274,6 +360,40 @@ pub(crate) fn inspect(
             )));
         }
         let range = file_range(code, name, sh)?;
+        let size = usize::try_from(sh.sh_size).unwrap_or(usize::MAX);
+        match sh.sh_type {
+            SHT_DYNSYM => check_limit(
+                &format!("dynamic symbols in `{name}`"),
+                "MAX_DYNAMIC_SYMBOLS",
+                size / SYM_SIZE,
+                MAX_DYNAMIC_SYMBOLS,
+            )?,
+            SHT_SYMTAB => check_limit(
+                &format!("symbols in `{name}`"),
+                "MAX_SYMBOLS",
+                size / SYM_SIZE,
+                MAX_SYMBOLS,
+            )?,
+            SHT_REL => check_limit(
+                &format!("relocations in `{name}`"),
+                "MAX_RELOCATIONS",
+                size / REL_SIZE,
+                MAX_RELOCATIONS,
+            )?,
+            SHT_RELA => check_limit(
+                &format!("relocations in `{name}`"),
+                "MAX_RELOCATIONS",
+                size / RELA_SIZE,
+                MAX_RELOCATIONS,
+            )?,
+            SHT_STRTAB => check_limit(
+                &format!("bytes of strings in `{name}`"),
+                "MAX_STRING_TABLE_SIZE",
+                size,
+                MAX_STRING_TABLE_SIZE,
+            )?,
+            _ => {}
+        }
         let writable =
             sh.sh_flags & u64::from(SHF_ALLOC | SHF_WRITE) == u64::from(SHF_ALLOC | SHF_WRITE);
         if name.starts_with(".bss")
@@ -331,8 +451,15 @@ pub(crate) fn inspect(
         None => sections.iter().find(|(_, sh, _)| sh.sh_type == SHT_DYNSYM),
     };
     let mut dynsyms = Vec::new();
-    if let Some((_, _, range)) = dynsym_section {
+    if let Some((name, _, range)) = dynsym_section {
         let bytes = code.get(range.clone()).unwrap_or_default();
+        // The table DT_SYMTAB names may be a SHT_SYMTAB: it is read as dynamic symbols.
+        check_limit(
+            &format!("dynamic symbols in `{name}`"),
+            "MAX_DYNAMIC_SYMBOLS",
+            bytes.len() / SYM_SIZE,
+            MAX_DYNAMIC_SYMBOLS,
+        )?;
         for (i, s) in bytes.chunks_exact(24).enumerate() {
             let (Some(st_name), Some(shndx), Some(value)) =
                 (u32_at(s, 0), u16_at(s, 6), u64_at(s, 8))
@@ -343,9 +470,8 @@ pub(crate) fn inspect(
                 String::new()
             } else {
                 let table = dynstr.ok_or_else(|| malformed("dynamic symbols without a .dynstr"))?;
-                string_at(table, st_name as usize, 4096)
+                symbol_name(table, st_name as usize)
                     .ok_or_else(|| malformed(format!("dynamic symbol #{i} has no readable name")))?
-                    .to_owned()
             };
             dynsyms.push(DynSym {
                 name,
@@ -422,6 +548,12 @@ pub(crate) fn inspect(
             return Err(malformed("DT_RELENT is not 16 (ELF64 REL entries)"));
         }
         let size = dyn_val(DT_RELSZ).unwrap_or(0);
+        check_limit(
+            "relocations (DT_RELSZ / 16)",
+            "MAX_RELOCATIONS",
+            usize::try_from(size / REL_SIZE as u64).unwrap_or(usize::MAX),
+            MAX_RELOCATIONS,
+        )?;
         let start = vaddr_to_offset(rel_addr, &phdrs, &sections).ok_or_else(|| {
             malformed(format!(
                 "DT_REL {rel_addr:#x} lies in no segment or section"
