@@ -18,7 +18,7 @@ use tos_syscalls::{ActiveSyscalls, SyscallTable};
 
 use crate::ENGINE_NAME;
 use crate::config::{ConfigError, TbpfConfig};
-use crate::inspect::inspect;
+use crate::inspect::{self, inspect};
 use crate::module::TbpfModule;
 use crate::runtime::{ADAPTERS, RunContext};
 
@@ -67,6 +67,26 @@ impl std::fmt::Debug for TbpfEngine {
 impl TbpfEngine {
     /// The most syscalls the engine can register (the table must not grow past it).
     pub const MAX_SYSCALLS: usize = MAX_SYSCALLS;
+
+    // The structural limits of a module's ELF, checked before the work they bound; a module
+    // over one is refused with `LoadError::Unsupported` naming the limit and the value.
+    // Consensus: changing one changes which modules load.
+
+    /// Most program headers (`e_phnum`): Solana's toolchain writes at most 4.
+    pub const MAX_PROGRAM_HEADERS: usize = inspect::MAX_PROGRAM_HEADERS;
+    /// Most section headers (`e_shnum`).
+    pub const MAX_SECTIONS: usize = inspect::MAX_SECTIONS;
+    /// Most entries of a dynamic symbol table (`SHT_DYNSYM`, or the table `DT_SYMTAB` names).
+    pub const MAX_DYNAMIC_SYMBOLS: usize = inspect::MAX_DYNAMIC_SYMBOLS;
+    /// Most entries of a static symbol table (`SHT_SYMTAB`).
+    pub const MAX_SYMBOLS: usize = inspect::MAX_SYMBOLS;
+    /// Most relocations: of the table `DT_REL`/`DT_RELSZ` name, and of any `SHT_REL`/`SHT_RELA`
+    /// section.
+    pub const MAX_RELOCATIONS: usize = inspect::MAX_RELOCATIONS;
+    /// Largest string table (`SHT_STRTAB`), in bytes.
+    pub const MAX_STRING_TABLE_SIZE: usize = inspect::MAX_STRING_TABLE_SIZE;
+    /// Largest section name table, in bytes.
+    pub const MAX_SECTION_NAME_TABLE_SIZE: usize = inspect::MAX_SECTION_NAME_TABLE_SIZE;
 
     /// An engine with `config`.
     ///

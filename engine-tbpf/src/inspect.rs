@@ -359,7 +359,7 @@ pub(crate) fn inspect(
                 "section name `{name}` is longer than {MAX_SECTION_NAME} bytes"
             )));
         }
-        let range = file_range(code, name, sh)?;
+        // Limits first: a table over its limit is refused whatever else is wrong with it.
         let size = usize::try_from(sh.sh_size).unwrap_or(usize::MAX);
         match sh.sh_type {
             SHT_DYNSYM => check_limit(
@@ -394,6 +394,7 @@ pub(crate) fn inspect(
             )?,
             _ => {}
         }
+        let range = file_range(code, name, sh)?;
         let writable =
             sh.sh_flags & u64::from(SHF_ALLOC | SHF_WRITE) == u64::from(SHF_ALLOC | SHF_WRITE);
         if name.starts_with(".bss")

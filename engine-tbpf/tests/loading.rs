@@ -164,9 +164,11 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         // not report it exactly): refused on every node instead, JIT or not.
         (
             "falls through the end of .text",
-            err(&Module::new(Sbpf::V1, "entrypoint:\nmov64 r0, 1\nmov64 r0, 2")
-                .build()
-                .bytes),
+            err(
+                &Module::new(Sbpf::V1, "entrypoint:\nmov64 r0, 1\nmov64 r0, 2")
+                    .build()
+                    .bytes,
+            ),
         ),
     ];
     // Keep the expected texts next to the cases that produce them.
