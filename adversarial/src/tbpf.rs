@@ -18,6 +18,8 @@ pub const MAX_PROGRAM_HEADERS: usize = 16;
 pub const MAX_RELOCATIONS: usize = 64 * 1024;
 /// The engine's limit on dynamic symbols (`TbpfEngine::MAX_DYNAMIC_SYMBOLS`).
 pub const MAX_DYNAMIC_SYMBOLS: usize = 16 * 1024;
+/// The engine's limit on functions (`TbpfEngine::MAX_FUNCTIONS`).
+pub const MAX_FUNCTIONS: usize = 8 * 1024;
 /// The largest storage value (`tos_syscalls::limits::MAX_VALUE_LEN`).
 const MAX_VALUE_LEN: usize = 64 * 1024;
 
@@ -66,10 +68,10 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "tbpf.max_functions_jit".into(),
-            what: "a 1 MiB .text where every instruction is a call to a new function: the most \
-                   functions to register and the most call sequences to compile",
+            what: "a 1 MiB .text of calls only: the most functions the limit allows, then calls \
+                   to one function (the most call sequences for the JIT to compile)",
             tag: ModuleTag::TBPF,
-            code: max_text(TextShape::Calls),
+            code: max_text(TextShape::MaxFunctions),
             call: None,
         },
         Case {
@@ -155,15 +157,20 @@ pub fn fall_through() -> Vec<u8> {
 pub enum TextShape {
     /// Memory loads and stores (address translation) and conditional branches.
     Mixed,
-    /// `call +0` on every instruction: each registers a function and compiles a call.
-    Calls,
-    /// One instruction opcode repeated (`dst` r1, `src` r2, `off` 0, `imm` 1).
-    Repeat(u8),
+    /// Calls only: `call +0` ([`MAX_FUNCTIONS`] - 1 times, each registering a new function),
+    /// then calls to the last instruction.
+    MaxFunctions,
+    /// Calls only, every one to the last instruction (one function).
+    CallsToOne,
+    /// SBPFv2 static syscalls (`tos_get_block_height`) only.
+    StaticSyscalls,
+    /// One instruction repeated.
+    Repeat([u8; 8]),
 }
 
 /// The largest `.text` a 1 MiB module holds, filled with `shape`, ending with `exit`.
 pub fn max_text(shape: TextShape) -> Vec<u8> {
-    let mut elf = ElfSpec::new(false);
+    let mut elf = ElfSpec::new(shape == TextShape::StaticSyscalls);
     elf.text = insn(EXIT, 0, 0, 0, 0).to_vec();
     let overhead = elf.build().len();
     let n = (MAX_MODULE_SIZE - overhead - 64) / 8;
@@ -175,11 +182,21 @@ pub fn max_text(shape: TextShape) -> Vec<u8> {
         insn(JEQ_IMM, 1, 0, 0, 7),
         insn(ADD64_IMM, 1, 0, 0, 3),
     ];
-    for i in 0..n - 1 {
+    let last = n - 1;
+    let to_last = |i: usize| call_imm((last - i - 1) as i32);
+    for i in 0..last {
         let one = match shape {
             TextShape::Mixed => mixed[i % mixed.len()],
-            TextShape::Calls => call_imm(0),
-            TextShape::Repeat(opc) => insn(opc, 1, 2, 0, 1),
+            TextShape::MaxFunctions if i < MAX_FUNCTIONS - 2 => call_imm(0),
+            TextShape::MaxFunctions | TextShape::CallsToOne => to_last(i),
+            TextShape::StaticSyscalls => insn(
+                CALL_IMM,
+                0,
+                0,
+                0,
+                murmur3_32(b"tos_get_block_height") as i32,
+            ),
+            TextShape::Repeat(one) => one,
         };
         text.extend_from_slice(&one);
     }
@@ -275,6 +292,38 @@ pub fn insn(opc: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
 /// `call imm`: `-1` for a relocated call, else a pc-relative call (SBPFv1).
 fn call_imm(imm: i32) -> [u8; 8] {
     insn(CALL_IMM, 0, 0, 0, imm)
+}
+
+/// murmur3-32 with seed 0: the id of a syscall (what SBPFv2 static calls carry).
+pub fn murmur3_32(data: &[u8]) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h: u32 = 0;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let k = u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+            .wrapping_mul(C1)
+            .rotate_left(15)
+            .wrapping_mul(C2);
+        h = (h ^ k)
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut k = 0u32;
+        for (i, b) in rest.iter().enumerate() {
+            k |= u32::from(*b) << (8 * i);
+        }
+        h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
 }
 
 // ---------------------------------------------------------------------------------------------

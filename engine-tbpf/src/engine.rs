@@ -41,6 +41,12 @@ struct CachedLoader {
 pub(crate) const INSTRUCTION_COST: &str = "tbpf.instruction";
 /// Its value in a network's first gas schedule.
 pub(crate) const INSTRUCTION_COST_V1: Gas = 1;
+/// The gas-schedule name of the price of preparing one byte of code, which the host charges on
+/// every deploy (on top of `deploy.per_byte`).
+pub(crate) const PREPARE_PER_BYTE_COST: &str = "tbpf.prepare_per_byte";
+/// Its value in a network's first gas schedule: the worst prepare time per byte measured on
+/// the adversarial shapes, at most 20 times ordinary compute per gas (docs/GAS.md).
+pub(crate) const PREPARE_PER_BYTE_V1: Gas = 25;
 
 /// The TBPF execution engine: Solana-style eBPF modules (ELF shared objects, SBPFv1/v2) run on
 /// solana-rbpf 0.8.5, interpreted or JIT-compiled, with one gas unit per instruction.
@@ -83,6 +89,9 @@ impl TbpfEngine {
     /// Most relocations: of the table `DT_REL`/`DT_RELSZ` name, and of any `SHT_REL`/`SHT_RELA`
     /// section.
     pub const MAX_RELOCATIONS: usize = inspect::MAX_RELOCATIONS;
+    /// Most functions: distinct targets of calls and call relocations, the entry point
+    /// included.
+    pub const MAX_FUNCTIONS: usize = inspect::MAX_FUNCTIONS;
     /// Largest string table (`SHT_STRTAB`), in bytes.
     pub const MAX_STRING_TABLE_SIZE: usize = inspect::MAX_STRING_TABLE_SIZE;
     /// Largest section name table, in bytes.
@@ -172,7 +181,10 @@ impl ExecutionEngine for TbpfEngine {
     }
 
     fn gas_costs(&self) -> Vec<(String, Gas)> {
-        vec![(INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1)]
+        vec![
+            (INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1),
+            (PREPARE_PER_BYTE_COST.to_owned(), PREPARE_PER_BYTE_V1),
+        ]
     }
 
     fn prepare(
@@ -405,6 +417,36 @@ mod tests {
         }
         assert_eq!(a.loader.get_function_registry().iter().count(), 17);
         assert_eq!(c.loader.get_function_registry().iter().count(), 0);
+    }
+
+    #[test]
+    fn the_panic_guard_turns_a_panic_into_its_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic(|| panic!("boom")),
+            Err::<(), _>("boom".to_owned())
+        );
+        let n = 3;
+        assert_eq!(
+            catch_panic(|| panic!("boom {n}")),
+            Err::<(), _>("boom 3".to_owned())
+        );
+        assert_eq!(
+            catch_panic(|| std::panic::panic_any(5u8)),
+            Err::<(), _>("a panic without a message".to_owned())
+        );
+    }
+
+    #[test]
+    fn gas_costs_declare_the_instruction_and_the_prepare_price() {
+        let engine = TbpfEngine::new(TbpfConfig::default()).unwrap();
+        assert_eq!(
+            engine.gas_costs(),
+            vec![
+                (INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1),
+                (PREPARE_PER_BYTE_COST.to_owned(), PREPARE_PER_BYTE_V1),
+            ]
+        );
     }
 
     #[test]

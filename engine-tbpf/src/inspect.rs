@@ -84,6 +84,38 @@ pub(crate) const MAX_STRING_TABLE_SIZE: usize = 1024 * 1024;
 /// in 2 KiB, so 4 KiB is ample.
 pub(crate) const MAX_SECTION_NAME_TABLE_SIZE: usize = 4 * 1024;
 
+/// Most functions: distinct targets of calls and call relocations, the entry point included
+/// (each costs rbpf a registry entry and the JIT a function prologue; a real program has about
+/// one per hundred instructions).
+pub(crate) const MAX_FUNCTIONS: usize = 8 * 1024;
+
+/// A set of instruction indices, as a bitmap: linear to build and count, whatever the order.
+struct FunctionSet {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl FunctionSet {
+    fn new(slots: usize) -> Self {
+        FunctionSet {
+            bits: vec![0; slots.div_ceil(64)],
+            len: 0,
+        }
+    }
+    fn insert(&mut self, pc: usize) {
+        if let Some(word) = self.bits.get_mut(pc / 64) {
+            let bit = 1u64 << (pc % 64);
+            if *word & bit == 0 {
+                *word |= bit;
+                self.len = self.len.saturating_add(1);
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// Size of an ELF64 symbol.
 const SYM_SIZE: usize = 24;
 /// Size of an ELF64 `REL` entry.
@@ -542,6 +574,28 @@ pub(crate) fn inspect(
     }
     entries.self_dispatch = entries.entries.is_empty() && entries.hooks.is_empty();
 
+    // Functions rbpf will register: the entry point, the targets of relative calls (as rbpf's
+    // loader finds them: every slot whose opcode is `call` with an immediate other than -1, and
+    // for SBPFv2 a non-zero src), and the functions call relocations name.
+    let slots = text_bytes.len() / ebpf::INSN_SIZE;
+    let mut functions = FunctionSet::new(slots);
+    if let Some(entry) = insn_at(entry) {
+        functions.insert(entry);
+    }
+    for (pc, insn) in text_bytes.chunks_exact(ebpf::INSN_SIZE).enumerate() {
+        let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        if insn[0] != ebpf::CALL_IMM || imm == -1 || (sbpf_version == 2 && insn[1] >> 4 == 0) {
+            continue;
+        }
+        let target = i64::try_from(pc)
+            .ok()
+            .and_then(|pc| pc.checked_add(1)?.checked_add(i64::from(imm)))
+            .and_then(|t| usize::try_from(t).ok());
+        if let Some(target) = target.filter(|t| *t < slots) {
+            functions.insert(target);
+        }
+    }
+
     // Relocations.
     let mut call_relocs = BTreeSet::new();
     if let Some(rel_addr) = dyn_val(DT_REL).filter(|a| *a != 0) {
@@ -610,12 +664,13 @@ pub(crate) fn inspect(
                     };
                     call_relocs.insert(pc);
                     if sym.is_function() && sym.value != 0 {
-                        if insn_at(sym.value).is_none() {
+                        let Some(target) = insn_at(sym.value) else {
                             return Err(malformed(format!(
                                 "call relocation at {r_offset:#x} targets `{}` at {:#x}, outside .text",
                                 sym.name, sym.value
                             )));
-                        }
+                        };
+                        functions.insert(target);
                     } else {
                         if sym.name.len() > MAX_SYMBOL_NAME || sym.name.is_empty() {
                             return Err(LoadError::UnknownSyscall(sym.name.clone()));
@@ -631,6 +686,8 @@ pub(crate) fn inspect(
             }
         }
     }
+
+    check_limit("functions", "MAX_FUNCTIONS", functions.len(), MAX_FUNCTIONS)?;
 
     // SBPFv2 calls syscalls statically: `call` with src 0 and the syscall id as immediate.
     if sbpf_version == 2 {

@@ -49,6 +49,11 @@ fn the_generators_agree_with_the_engine_limits() {
     assert_eq!(adv::MAX_PROGRAM_HEADERS, TbpfEngine::MAX_PROGRAM_HEADERS);
     assert_eq!(adv::MAX_RELOCATIONS, TbpfEngine::MAX_RELOCATIONS);
     assert_eq!(adv::MAX_DYNAMIC_SYMBOLS, TbpfEngine::MAX_DYNAMIC_SYMBOLS);
+    assert_eq!(adv::MAX_FUNCTIONS, TbpfEngine::MAX_FUNCTIONS);
+    assert_eq!(
+        adv::murmur3_32(b"tos_get_block_height"),
+        tos_syscalls::murmur3_32(b"tos_get_block_height", 0)
+    );
     assert_eq!(
         adv::MAX_MODULE_SIZE,
         tos_engine_tbpf::TbpfConfig::DEFAULT_MAX_MODULE_SIZE
@@ -132,6 +137,21 @@ fn each_structural_limit_is_named() {
     assert!(
         matches!(&e, LoadError::Unsupported(m) if m.contains("MAX_STRING_TABLE_SIZE")),
         "{e}"
+    );
+}
+
+/// Bullet 1 (the JIT's share): more functions than the limit are refused before rbpf
+/// registers any, however the calls are laid out.
+#[test]
+fn too_many_functions_are_refused() {
+    // Every instruction a `call +0`: each is a function.
+    let code = adv::max_text(TextShape::Repeat(adv::insn(0x85, 0, 0, 0, 0)));
+    let (verdict, _) = prepare_everywhere(&code);
+    let limit = TbpfEngine::MAX_FUNCTIONS;
+    assert!(
+        matches!(&verdict, Err(LoadError::Unsupported(m))
+            if m.ends_with(&format!("functions exceed the limit of {limit} (MAX_FUNCTIONS)"))),
+        "{verdict:?}"
     );
 }
 
@@ -318,19 +338,37 @@ fn measure_adversarial_cases() {
         .filter(|c| c.call.is_none())
         .map(|c| (c.name, c.code))
         .collect();
-    for (label, opc) in [
-        ("ldxdw", 0x79u8),
-        ("stxdw", 0x7b),
-        ("jeq_imm", 0x15),
-        ("div64_reg", 0x3f),
-        ("mov64_imm", 0xb7),
-        ("callx", 0x8d),
+    let one = |opc, dst, src, off, imm| TextShape::Repeat(adv::insn(opc, dst, src, off, imm));
+    for (label, shape) in [
+        ("ldxdw", one(0x79, 1, 10, -8, 0)),
+        ("stxdw", one(0x7b, 10, 1, -8, 0)),
+        ("jeq_imm +0", one(0x15, 1, 0, 0, 1)),
+        ("ja +0", one(0x05, 0, 0, 0, 0)),
+        ("exit", one(0x95, 0, 0, 0, 0)),
+        ("div64_reg", one(0x3f, 1, 2, 0, 0)),
+        ("mov64_imm", one(0xb7, 1, 0, 0, 1)),
+        ("callx r1", one(0x8d, 0, 0, 0, 1)),
+        ("calls to one function", TextShape::CallsToOne),
+        ("v2 static syscalls", TextShape::StaticSyscalls),
     ] {
-        deploys.push((
-            format!("text of {label}"),
-            adv::max_text(TextShape::Repeat(opc)),
-        ));
+        deploys.push((format!("text of {label}"), adv::max_text(shape)));
     }
+    deploys.push((
+        "sdk example hello.so".into(),
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk/examples/build/hello.so"
+        ))
+        .unwrap(),
+    ));
+    deploys.push((
+        "sdk example token.so".into(),
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk/examples/build/token.so"
+        ))
+        .unwrap(),
+    ));
     for (mode, engine) in engines() {
         for (name, code) in &deploys {
             let verdict = engine.prepare(code, &features).map(|_| ());
