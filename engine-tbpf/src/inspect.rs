@@ -606,7 +606,7 @@ pub(crate) fn inspect(
         check_limit(
             "relocations (DT_RELSZ / 16)",
             "MAX_RELOCATIONS",
-            usize::try_from(size / REL_SIZE as u64).unwrap_or(usize::MAX),
+            usize::try_from(size).map_or(usize::MAX, |s| s / REL_SIZE),
             MAX_RELOCATIONS,
         )?;
         let start = vaddr_to_offset(rel_addr, &phdrs, &sections).ok_or_else(|| {

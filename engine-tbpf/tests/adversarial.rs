@@ -64,7 +64,8 @@ fn the_generators_agree_with_the_engine_limits() {
 /// debug builds on a shared machine; the release figures are in docs/GAS.md).
 #[test]
 fn the_largest_allowed_elf_shapes_are_judged_quickly() {
-    let expect: [(&str, fn(&Result<(), LoadError>) -> bool); 3] = [
+    type Judge = fn(&Result<(), LoadError>) -> bool;
+    let expect: [(&str, Judge); 3] = [
         // rbpf refuses SBPFv2 files with 10 or more program headers, after the engine's own
         // pass has read every relocation against all 16 of them.
         (
@@ -97,9 +98,9 @@ fn each_structural_limit_is_named() {
     let phnum = u16::try_from(TbpfEngine::MAX_PROGRAM_HEADERS + 1).unwrap();
     assert_eq!(
         err(&patched(56, &phnum.to_le_bytes())),
-        LoadError::Unsupported(format!(
-            "17 program headers exceed the limit of 16 (MAX_PROGRAM_HEADERS)"
-        ))
+        LoadError::Unsupported(
+            "17 program headers exceed the limit of 16 (MAX_PROGRAM_HEADERS)".into()
+        )
     );
     let shnum = u16::try_from(TbpfEngine::MAX_SECTIONS + 1).unwrap();
     assert_eq!(
