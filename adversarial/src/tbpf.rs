@@ -84,10 +84,10 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "tbpf.storage_load_cap_0".into(),
-            what: "stores a 64 KiB value from the input, then loads it with cap 0 1,000 times: \
+            what: "stores a 64 KiB value from the input, then loads it with cap 0 100 times: \
                    once a 64 KiB clone by the host for the base cost",
             tag: ModuleTag::TBPF,
-            code: storage_load_cap_zero(1_000),
+            code: storage_load_cap_zero(100),
             call: Some((Call::Entry(0), vec![0x5A; MAX_VALUE_LEN])),
         },
     ]
