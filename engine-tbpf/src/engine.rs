@@ -211,6 +211,10 @@ impl TbpfEngine {
         code: &[u8],
         protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        #[cfg(test)]
+        if tests::PANIC_IN_PREPARE.with(std::cell::Cell::get) {
+            panic!("injected by a test");
+        }
         LoadError::check_size(code, self.config.max_module_size)?;
         let active = self.table.active(protocol);
         let cached = self.loader(protocol.features(), &active)?;
@@ -389,6 +393,38 @@ fn elf_error(e: ElfError) -> LoadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Makes `prepare` panic on this thread, to test the guard.
+        pub(super) static PANIC_IN_PREPARE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn a_panic_while_preparing_is_a_fault_and_the_engine_stays_usable() {
+        let mut config = TbpfConfig::default();
+        config.set_jit(false);
+        let engine = TbpfEngine::new(config).unwrap();
+        let code = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk/examples/build/hello.so"
+        ))
+        .unwrap();
+        let abi = tos_syscalls::testing::abi_v1();
+        PANIC_IN_PREPARE.with(|p| p.set(true));
+        let err = engine.prepare(&code, &abi).err().unwrap();
+        PANIC_IN_PREPARE.with(|p| p.set(false));
+        match err {
+            LoadError::Fault(f) => {
+                assert_eq!(f.engine, ENGINE_NAME);
+                assert!(
+                    f.message
+                        .contains("panic while preparing a module: injected by a test")
+                );
+            }
+            other => panic!("expected a fault, got {other}"),
+        }
+        assert!(engine.prepare(&code, &abi).is_ok());
+    }
 
     #[test]
     fn loaders_are_built_once_per_feature_set() {
