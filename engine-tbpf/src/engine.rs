@@ -11,13 +11,14 @@ use solana_rbpf::{
     verifier::RequisiteVerifier,
 };
 use tos_engine_api::{
-    ExecutionEngine, FeatureSet, Gas, LoadError, ModuleInfo, ModuleTag, PreparedModule, Protocol,
+    EngineFault, ExecutionEngine, FeatureSet, Gas, LoadError, ModuleInfo, ModuleTag,
+    PreparedModule, Protocol,
 };
 use tos_syscalls::{ActiveSyscalls, SyscallTable};
 
 use crate::ENGINE_NAME;
 use crate::config::{ConfigError, TbpfConfig};
-use crate::inspect::inspect;
+use crate::inspect::{self, inspect};
 use crate::module::TbpfModule;
 use crate::runtime::{ADAPTERS, RunContext};
 
@@ -40,6 +41,12 @@ struct CachedLoader {
 pub(crate) const INSTRUCTION_COST: &str = "tbpf.instruction";
 /// Its value in a network's first gas schedule.
 pub(crate) const INSTRUCTION_COST_V1: Gas = 1;
+/// The gas-schedule name of the price of preparing one byte of code, which the host charges on
+/// every deploy (on top of `deploy.per_byte`).
+pub(crate) const PREPARE_PER_BYTE_COST: &str = "tbpf.prepare_per_byte";
+/// Its value in a network's first gas schedule: the worst prepare time per byte measured on
+/// the adversarial shapes, at most 20 times ordinary compute per gas (docs/GAS.md).
+pub(crate) const PREPARE_PER_BYTE_V1: Gas = 25;
 
 /// The TBPF execution engine: Solana-style eBPF modules (ELF shared objects, SBPFv1/v2) run on
 /// solana-rbpf 0.8.5, interpreted or JIT-compiled, with one gas unit per instruction.
@@ -66,6 +73,29 @@ impl std::fmt::Debug for TbpfEngine {
 impl TbpfEngine {
     /// The most syscalls the engine can register (the table must not grow past it).
     pub const MAX_SYSCALLS: usize = MAX_SYSCALLS;
+
+    // The structural limits of a module's ELF, checked before the work they bound; a module
+    // over one is refused with `LoadError::Unsupported` naming the limit and the value.
+    // Consensus: changing one changes which modules load.
+
+    /// Most program headers (`e_phnum`): Solana's toolchain writes at most 4.
+    pub const MAX_PROGRAM_HEADERS: usize = inspect::MAX_PROGRAM_HEADERS;
+    /// Most section headers (`e_shnum`).
+    pub const MAX_SECTIONS: usize = inspect::MAX_SECTIONS;
+    /// Most entries of a dynamic symbol table (`SHT_DYNSYM`, or the table `DT_SYMTAB` names).
+    pub const MAX_DYNAMIC_SYMBOLS: usize = inspect::MAX_DYNAMIC_SYMBOLS;
+    /// Most entries of a static symbol table (`SHT_SYMTAB`).
+    pub const MAX_SYMBOLS: usize = inspect::MAX_SYMBOLS;
+    /// Most relocations: of the table `DT_REL`/`DT_RELSZ` name, and of any `SHT_REL`/`SHT_RELA`
+    /// section.
+    pub const MAX_RELOCATIONS: usize = inspect::MAX_RELOCATIONS;
+    /// Most functions: distinct targets of calls and call relocations, the entry point
+    /// included.
+    pub const MAX_FUNCTIONS: usize = inspect::MAX_FUNCTIONS;
+    /// Largest string table (`SHT_STRTAB`), in bytes.
+    pub const MAX_STRING_TABLE_SIZE: usize = inspect::MAX_STRING_TABLE_SIZE;
+    /// Largest section name table, in bytes.
+    pub const MAX_SECTION_NAME_TABLE_SIZE: usize = inspect::MAX_SECTION_NAME_TABLE_SIZE;
 
     /// An engine with `config`.
     ///
@@ -151,7 +181,10 @@ impl ExecutionEngine for TbpfEngine {
     }
 
     fn gas_costs(&self) -> Vec<(String, Gas)> {
-        vec![(INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1)]
+        vec![
+            (INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1),
+            (PREPARE_PER_BYTE_COST.to_owned(), PREPARE_PER_BYTE_V1),
+        ]
     }
 
     fn prepare(
@@ -159,6 +192,29 @@ impl ExecutionEngine for TbpfEngine {
         code: &[u8],
         protocol: &Protocol,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        // Hostile bytes must never take the node down: a panic in rbpf or in the engine's own
+        // ELF pass is a fault of the node (a bug to fix), not a verdict on the module.
+        match catch_panic(|| self.prepare_unguarded(code, protocol)) {
+            Ok(result) => result,
+            Err(panic) => Err(LoadError::Fault(EngineFault::new(
+                ENGINE_NAME,
+                format!("panic while preparing a module: {panic}"),
+            ))),
+        }
+    }
+}
+
+impl TbpfEngine {
+    /// `prepare` without the panic guard.
+    fn prepare_unguarded(
+        &self,
+        code: &[u8],
+        protocol: &Protocol,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        #[cfg(test)]
+        if tests::PANIC_IN_PREPARE.with(std::cell::Cell::get) {
+            panic!("injected by a test");
+        }
         LoadError::check_size(code, self.config.max_module_size)?;
         let active = self.table.active(protocol);
         let cached = self.loader(protocol.features(), &active)?;
@@ -173,14 +229,28 @@ impl ExecutionEngine for TbpfEngine {
         let mut imports = facts.imports;
         check_calls(&executable, &cached.loader, &mut imports)?;
         // rbpf's JIT does not report running off the end of .text exactly (its pc and count
-        // are left unset there), so a module whose last instruction can fall through is always
-        // interpreted: same results, no JIT speed.
-        //
-        // Whether a module loads must never depend on the JIT (the JIT flag is not part of the
-        // engine version, and nodes may differ in it): a module the JIT cannot compile is
-        // interpreted instead, with the same results.
-        let jit =
-            self.config.jit && !may_run_off_text(&executable) && compile(&mut executable).is_ok();
+        // are left unset there), so such a module could only be interpreted, which a module
+        // must not be able to choose (the interpreter is ~50x slower for the same gas). It is
+        // refused on every node, JIT or not, so whether a module loads never depends on the
+        // JIT. Every other property of a module that makes rbpf 0.8.5's JIT refuse to compile
+        // (an opcode it lacks, a bad endianness immediate) is refused by the verifier first:
+        // the verifier and the JIT accept the same opcodes under the same SBPF-version gates.
+        if let Some(last) = may_run_off_text(&executable) {
+            return Err(LoadError::Verification(format!(
+                "the last instruction of .text (#{last}) can fall through past its end: \
+                 .text must end with `exit` or `ja`"
+            )));
+        }
+        // Past that, a failing JIT is the node's failure (no executable memory, no entropy
+        // for rbpf's code diversification), never a silent fall-back to the interpreter.
+        if self.config.jit {
+            compile(&mut executable).map_err(|e| {
+                LoadError::Fault(EngineFault::new(
+                    ENGINE_NAME,
+                    format!("the JIT failed on a verified module: {e}"),
+                ))
+            })?;
+        }
         let info = ModuleInfo {
             entries: facts.entries,
             imports: imports.into_iter().map(str::to_owned).collect(),
@@ -192,7 +262,7 @@ impl ExecutionEngine for TbpfEngine {
         Ok(Arc::new(TbpfModule::new(
             executable,
             info,
-            !jit,
+            !self.config.jit,
             &self.config,
             active,
             instruction_cost,
@@ -200,7 +270,18 @@ impl ExecutionEngine for TbpfEngine {
     }
 }
 
-/// JIT-compiles `executable`; an error leaves it to the interpreter.
+/// Runs `f`, turning a panic into its message.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
+}
+
+/// JIT-compiles `executable`.
 #[cfg(all(target_arch = "x86_64", not(target_os = "windows")))]
 fn compile(executable: &mut Executable<RunContext>) -> Result<(), EbpfError> {
     executable.jit_compile()
@@ -208,7 +289,7 @@ fn compile(executable: &mut Executable<RunContext>) -> Result<(), EbpfError> {
 
 #[cfg(not(all(target_arch = "x86_64", not(target_os = "windows"))))]
 fn compile(_: &mut Executable<RunContext>) -> Result<(), EbpfError> {
-    // `TbpfEngine::new` refuses the JIT on such targets; interpret.
+    // `TbpfEngine::new` refuses the JIT on such targets, so this is never reached.
     Err(EbpfError::JitNotCompiled)
 }
 
@@ -260,9 +341,9 @@ fn check_calls(
     Ok(())
 }
 
-/// Whether the last instruction of `.text` can fall through past its end (it is neither
-/// `exit` nor `ja`).
-fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
+/// The index of the last instruction of `.text` when it can fall through past its end (it is
+/// neither `exit` nor `ja`).
+fn may_run_off_text(executable: &Executable<RunContext>) -> Option<usize> {
     let (_, text) = executable.get_text_bytes();
     let lddw = executable.get_sbpf_version().enable_lddw();
     let mut pc = 0usize;
@@ -271,14 +352,18 @@ fn may_run_off_text(executable: &Executable<RunContext>) -> bool {
         .get(pc.saturating_mul(ebpf::INSN_SIZE)..)
         .filter(|r| !r.is_empty())
     {
-        last = Some(insn[0]);
+        last = Some((pc, insn[0]));
         pc = pc.saturating_add(if lddw && insn[0] == ebpf::LD_DW_IMM {
             2
         } else {
             1
         });
     }
-    !matches!(last, Some(ebpf::EXIT | ebpf::JA))
+    match last {
+        Some((_, ebpf::EXIT | ebpf::JA)) => None,
+        Some((pc, _)) => Some(pc),
+        None => Some(0),
+    }
 }
 
 /// rbpf's ELF errors, for anything the engine's own pass did not refuse first.
@@ -309,6 +394,38 @@ fn elf_error(e: ElfError) -> LoadError {
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// Makes `prepare` panic on this thread, to test the guard.
+        pub(super) static PANIC_IN_PREPARE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn a_panic_while_preparing_is_a_fault_and_the_engine_stays_usable() {
+        let mut config = TbpfConfig::default();
+        config.set_jit(false);
+        let engine = TbpfEngine::new(config).unwrap();
+        let code = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk/examples/build/hello.so"
+        ))
+        .unwrap();
+        let abi = tos_syscalls::testing::abi_v1();
+        PANIC_IN_PREPARE.with(|p| p.set(true));
+        let err = engine.prepare(&code, &abi).err().unwrap();
+        PANIC_IN_PREPARE.with(|p| p.set(false));
+        match err {
+            LoadError::Fault(f) => {
+                assert_eq!(f.engine, ENGINE_NAME);
+                assert!(
+                    f.message
+                        .contains("panic while preparing a module: injected by a test")
+                );
+            }
+            other => panic!("expected a fault, got {other}"),
+        }
+        assert!(engine.prepare(&code, &abi).is_ok());
+    }
+
     #[test]
     fn loaders_are_built_once_per_feature_set() {
         let mut config = TbpfConfig::default();
@@ -336,6 +453,36 @@ mod tests {
         }
         assert_eq!(a.loader.get_function_registry().iter().count(), 17);
         assert_eq!(c.loader.get_function_registry().iter().count(), 0);
+    }
+
+    #[test]
+    fn the_panic_guard_turns_a_panic_into_its_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic(|| panic!("boom")),
+            Err::<(), _>("boom".to_owned())
+        );
+        let n = 3;
+        assert_eq!(
+            catch_panic(|| panic!("boom {n}")),
+            Err::<(), _>("boom 3".to_owned())
+        );
+        assert_eq!(
+            catch_panic(|| std::panic::panic_any(5u8)),
+            Err::<(), _>("a panic without a message".to_owned())
+        );
+    }
+
+    #[test]
+    fn gas_costs_declare_the_instruction_and_the_prepare_price() {
+        let engine = TbpfEngine::new(TbpfConfig::default()).unwrap();
+        assert_eq!(
+            engine.gas_costs(),
+            vec![
+                (INSTRUCTION_COST.to_owned(), INSTRUCTION_COST_V1),
+                (PREPARE_PER_BYTE_COST.to_owned(), PREPARE_PER_BYTE_V1),
+            ]
+        );
     }
 
     #[test]

@@ -59,6 +59,83 @@ const FOREIGN_SYSCALLS: &[&str] = &[
 /// Size of one instruction slot.
 const INSN: u64 = ebpf::INSN_SIZE as u64;
 
+// Structural limits, checked before the work they bound (consensus: a change refuses or
+// accepts different modules). Solana's toolchain writes at most 4 program headers and a few
+// dozen sections (rbpf 0.8.5's own test files: ≤ 4 and ≤ 14); the other limits are far above
+// what a 1 MiB program needs and bound the work of the larger sizes a configuration may allow
+// (up to 16 MiB). Every pass over these tables is linear, or n log n, in their size.
+
+/// Most program headers (`e_phnum`). rbpf refuses 10 or more for SBPFv2 anyway.
+pub(crate) const MAX_PROGRAM_HEADERS: usize = 16;
+/// Most section headers (`e_shnum`).
+pub(crate) const MAX_SECTIONS: usize = 128;
+/// Most dynamic symbols: entries of any `SHT_DYNSYM` section (and of the table `DT_SYMTAB`
+/// names).
+pub(crate) const MAX_DYNAMIC_SYMBOLS: usize = 16 * 1024;
+/// Most static symbols: entries of any `SHT_SYMTAB` section (which rbpf does not read with
+/// symbol labels off, but which must not be free to grow either).
+pub(crate) const MAX_SYMBOLS: usize = 64 * 1024;
+/// Most relocations: entries of the table `DT_REL`/`DT_RELSZ` name, and of any `SHT_REL` or
+/// `SHT_RELA` section.
+pub(crate) const MAX_RELOCATIONS: usize = 64 * 1024;
+/// Largest string table (`SHT_STRTAB`: `.dynstr`, `.strtab`), in bytes.
+pub(crate) const MAX_STRING_TABLE_SIZE: usize = 1024 * 1024;
+/// Largest section name table (`e_shstrndx`), in bytes: 128 names of at most 15 bytes fit
+/// in 2 KiB, so 4 KiB is ample.
+pub(crate) const MAX_SECTION_NAME_TABLE_SIZE: usize = 4 * 1024;
+
+/// Most functions: distinct targets of calls and call relocations, the entry point included
+/// (each costs rbpf a registry entry and the JIT a function prologue; a real program has about
+/// one per hundred instructions).
+pub(crate) const MAX_FUNCTIONS: usize = 8 * 1024;
+
+/// A set of instruction indices, as a bitmap: linear to build and count, whatever the order.
+struct FunctionSet {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl FunctionSet {
+    fn new(slots: usize) -> Self {
+        FunctionSet {
+            bits: vec![0; slots.div_ceil(64)],
+            len: 0,
+        }
+    }
+    fn insert(&mut self, pc: usize) {
+        if let Some(word) = self.bits.get_mut(pc / 64) {
+            let bit = 1u64 << (pc % 64);
+            if *word & bit == 0 {
+                *word |= bit;
+                self.len = self.len.saturating_add(1);
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// Size of an ELF64 symbol.
+const SYM_SIZE: usize = 24;
+/// Size of an ELF64 `REL` entry.
+const REL_SIZE: usize = 16;
+/// Size of an ELF64 `RELA` entry.
+const RELA_SIZE: usize = 24;
+const SHT_STRTAB: u32 = 3;
+const SHT_RELA: u32 = 4;
+const SHT_REL: u32 = 9;
+
+/// Refuses `value` over `limit`, naming the limit.
+fn check_limit(what: &str, name: &str, value: usize, limit: usize) -> Result<(), LoadError> {
+    if value > limit {
+        return Err(LoadError::Unsupported(format!(
+            "{value} {what} exceed the limit of {limit} ({name})"
+        )));
+    }
+    Ok(())
+}
+
 /// Relocation types rbpf 0.8.5 applies (it uses the x86-64 numbers).
 const R_BPF_NONE: u32 = 0;
 const R_BPF_64_64: u32 = 1;
@@ -88,6 +165,8 @@ pub(crate) struct ElfFacts {
 
 /// One dynamic symbol, as rbpf reads it.
 struct DynSym {
+    /// The name, or its first [`MAX_SYMBOL_NAME`] bytes followed by `…` when it is longer
+    /// (such a name can be neither an export nor a syscall; only so much is read).
     name: String,
     info: u8,
     shndx: u16,
@@ -157,6 +236,27 @@ fn string_at(table: &[u8], offset: usize, max: usize) -> Option<&str> {
     std::str::from_utf8(rest.get(..len)?).ok()
 }
 
+/// A symbol name at `offset`: the whole name when it has at most [`MAX_SYMBOL_NAME`] bytes,
+/// else its first bytes (up to a character boundary) and `…`. Reads at most
+/// `MAX_SYMBOL_NAME + 1` bytes, so reading every symbol's name is linear in the symbol count.
+fn symbol_name(table: &[u8], offset: usize) -> Option<String> {
+    if let Some(name) = string_at(table, offset, MAX_SYMBOL_NAME) {
+        return Some(name.to_owned());
+    }
+    let rest = table.get(offset..)?;
+    // Either longer than the limit or unterminated; a name must have a terminator somewhere,
+    // which rbpf would look for too, but only this prefix decides anything here.
+    let prefix = rest.get(..MAX_SYMBOL_NAME.min(rest.len()))?;
+    if prefix.contains(&0) || rest.len() <= MAX_SYMBOL_NAME {
+        return None;
+    }
+    let valid = match std::str::from_utf8(prefix) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(prefix.get(..e.valid_up_to())?).ok()?,
+    };
+    Some(format!("{valid}…"))
+}
+
 /// Reads the module's ELF: format, version, sections, entry point, exports and imports.
 ///
 /// `accepts` says whether an SBPF version (1 or 2) is accepted; `active` is the syscall table
@@ -213,6 +313,18 @@ pub(crate) fn inspect(
     let corrupt = |what: &str, e: goblin::error::Error| {
         malformed(format!("truncated or corrupt {what}: {e}"))
     };
+    check_limit(
+        "program headers",
+        "MAX_PROGRAM_HEADERS",
+        usize::from(hdr.e_phnum),
+        MAX_PROGRAM_HEADERS,
+    )?;
+    check_limit(
+        "section headers",
+        "MAX_SECTIONS",
+        usize::from(hdr.e_shnum),
+        MAX_SECTIONS,
+    )?;
     let phdrs = usize::try_from(hdr.e_phoff)
         .map_err(|_| malformed("program header offset out of range"))
         .and_then(|off| {
@@ -259,6 +371,12 @@ pub(crate) fn inspect(
         .get(usize::from(hdr.e_shstrndx))
         .ok_or_else(|| malformed("no section name table (e_shstrndx)"))?;
     let names_range = file_range(code, "section names", names_sh)?;
+    check_limit(
+        "bytes of section names",
+        "MAX_SECTION_NAME_TABLE_SIZE",
+        names_range.len(),
+        MAX_SECTION_NAME_TABLE_SIZE,
+    )?;
     let names = Strtab::parse(code, names_range.start, names_range.len(), 0)
         .map_err(|e| corrupt("section name table", e))?;
 
@@ -272,6 +390,41 @@ pub(crate) fn inspect(
             return Err(malformed(format!(
                 "section name `{name}` is longer than {MAX_SECTION_NAME} bytes"
             )));
+        }
+        // Limits first: a table over its limit is refused whatever else is wrong with it.
+        let size = usize::try_from(sh.sh_size).unwrap_or(usize::MAX);
+        match sh.sh_type {
+            SHT_DYNSYM => check_limit(
+                &format!("dynamic symbols in `{name}`"),
+                "MAX_DYNAMIC_SYMBOLS",
+                size / SYM_SIZE,
+                MAX_DYNAMIC_SYMBOLS,
+            )?,
+            SHT_SYMTAB => check_limit(
+                &format!("symbols in `{name}`"),
+                "MAX_SYMBOLS",
+                size / SYM_SIZE,
+                MAX_SYMBOLS,
+            )?,
+            SHT_REL => check_limit(
+                &format!("relocations in `{name}`"),
+                "MAX_RELOCATIONS",
+                size / REL_SIZE,
+                MAX_RELOCATIONS,
+            )?,
+            SHT_RELA => check_limit(
+                &format!("relocations in `{name}`"),
+                "MAX_RELOCATIONS",
+                size / RELA_SIZE,
+                MAX_RELOCATIONS,
+            )?,
+            SHT_STRTAB => check_limit(
+                &format!("bytes of strings in `{name}`"),
+                "MAX_STRING_TABLE_SIZE",
+                size,
+                MAX_STRING_TABLE_SIZE,
+            )?,
+            _ => {}
         }
         let range = file_range(code, name, sh)?;
         let writable =
@@ -331,8 +484,15 @@ pub(crate) fn inspect(
         None => sections.iter().find(|(_, sh, _)| sh.sh_type == SHT_DYNSYM),
     };
     let mut dynsyms = Vec::new();
-    if let Some((_, _, range)) = dynsym_section {
+    if let Some((name, _, range)) = dynsym_section {
         let bytes = code.get(range.clone()).unwrap_or_default();
+        // The table DT_SYMTAB names may be a SHT_SYMTAB: it is read as dynamic symbols.
+        check_limit(
+            &format!("dynamic symbols in `{name}`"),
+            "MAX_DYNAMIC_SYMBOLS",
+            bytes.len() / SYM_SIZE,
+            MAX_DYNAMIC_SYMBOLS,
+        )?;
         for (i, s) in bytes.chunks_exact(24).enumerate() {
             let (Some(st_name), Some(shndx), Some(value)) =
                 (u32_at(s, 0), u16_at(s, 6), u64_at(s, 8))
@@ -343,9 +503,8 @@ pub(crate) fn inspect(
                 String::new()
             } else {
                 let table = dynstr.ok_or_else(|| malformed("dynamic symbols without a .dynstr"))?;
-                string_at(table, st_name as usize, 4096)
+                symbol_name(table, st_name as usize)
                     .ok_or_else(|| malformed(format!("dynamic symbol #{i} has no readable name")))?
-                    .to_owned()
             };
             dynsyms.push(DynSym {
                 name,
@@ -415,6 +574,28 @@ pub(crate) fn inspect(
     }
     entries.self_dispatch = entries.entries.is_empty() && entries.hooks.is_empty();
 
+    // Functions rbpf will register: the entry point, the targets of relative calls (as rbpf's
+    // loader finds them: every slot whose opcode is `call` with an immediate other than -1, and
+    // for SBPFv2 a non-zero src), and the functions call relocations name.
+    let slots = text_bytes.len() / ebpf::INSN_SIZE;
+    let mut functions = FunctionSet::new(slots);
+    if let Some(entry) = insn_at(entry) {
+        functions.insert(entry);
+    }
+    for (pc, insn) in text_bytes.chunks_exact(ebpf::INSN_SIZE).enumerate() {
+        let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        if insn[0] != ebpf::CALL_IMM || imm == -1 || (sbpf_version == 2 && insn[1] >> 4 == 0) {
+            continue;
+        }
+        let target = i64::try_from(pc)
+            .ok()
+            .and_then(|pc| pc.checked_add(1)?.checked_add(i64::from(imm)))
+            .and_then(|t| usize::try_from(t).ok());
+        if let Some(target) = target.filter(|t| *t < slots) {
+            functions.insert(target);
+        }
+    }
+
     // Relocations.
     let mut call_relocs = BTreeSet::new();
     if let Some(rel_addr) = dyn_val(DT_REL).filter(|a| *a != 0) {
@@ -422,6 +603,12 @@ pub(crate) fn inspect(
             return Err(malformed("DT_RELENT is not 16 (ELF64 REL entries)"));
         }
         let size = dyn_val(DT_RELSZ).unwrap_or(0);
+        check_limit(
+            "relocations (DT_RELSZ / 16)",
+            "MAX_RELOCATIONS",
+            usize::try_from(size).map_or(usize::MAX, |s| s / REL_SIZE),
+            MAX_RELOCATIONS,
+        )?;
         let start = vaddr_to_offset(rel_addr, &phdrs, &sections).ok_or_else(|| {
             malformed(format!(
                 "DT_REL {rel_addr:#x} lies in no segment or section"
@@ -477,12 +664,13 @@ pub(crate) fn inspect(
                     };
                     call_relocs.insert(pc);
                     if sym.is_function() && sym.value != 0 {
-                        if insn_at(sym.value).is_none() {
+                        let Some(target) = insn_at(sym.value) else {
                             return Err(malformed(format!(
                                 "call relocation at {r_offset:#x} targets `{}` at {:#x}, outside .text",
                                 sym.name, sym.value
                             )));
-                        }
+                        };
+                        functions.insert(target);
                     } else {
                         if sym.name.len() > MAX_SYMBOL_NAME || sym.name.is_empty() {
                             return Err(LoadError::UnknownSyscall(sym.name.clone()));
@@ -498,6 +686,8 @@ pub(crate) fn inspect(
             }
         }
     }
+
+    check_limit("functions", "MAX_FUNCTIONS", functions.len(), MAX_FUNCTIONS)?;
 
     // SBPFv2 calls syscalls statically: `call` with src 0 and the syscall id as immediate.
     if sbpf_version == 2 {

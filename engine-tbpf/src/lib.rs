@@ -19,13 +19,14 @@
 //! [`LoadError`]: a file over the size limit, a non-ELF, truncated or inconsistent file
 //! (including loadable segments out of address order or past the file's end), a version the
 //! configuration does not accept, writable `.data`/`.bss`, a missing or misplaced entry point,
-//! relocations rbpf cannot apply, and imports of syscalls that are not live for the module's
-//! features ([`LoadError::UnknownSyscall`] names the symbol; for an SBPFv2 static call, which
-//! carries only the murmur3 hash of the name, the name is given when it is a TOS syscall or a
-//! well-known syscall of Solana's toolchain such as `sol_log_` or `log`, and the hash and
-//! instruction otherwise). rbpf then loads the file (`reject_broken_elfs`), the
-//! `RequisiteVerifier` checks the code, every `call` is checked to reach a function or a live
-//! syscall, and the JIT compiles it when configured.
+//! relocations rbpf cannot apply, tables over the structural limits (below), and imports of
+//! syscalls that are not live for the module's features ([`LoadError::UnknownSyscall`] names
+//! the symbol; for an SBPFv2 static call, which carries only the murmur3 hash of the name, the
+//! name is given when it is a TOS syscall or a well-known syscall of Solana's toolchain such as
+//! `sol_log_` or `log`, and the hash and instruction otherwise). rbpf then loads the file
+//! (`reject_broken_elfs`), the `RequisiteVerifier` checks the code, every `call` is checked to
+//! reach a function or a live syscall, a `.text` that can run off its end is refused, and the
+//! JIT compiles it when configured.
 //!
 //! The pre-checks read the file the way rbpf 0.8.5 does (the dynamic table from `PT_DYNAMIC`
 //! when it is a whole array, else from the `.dynamic` section; the last value of a repeated
@@ -57,9 +58,36 @@
 //! One unit per executed instruction (an `lddw` counts once), plus each syscall's documented
 //! cost, charged to the same meter before the syscall works: the instructions left shrink by
 //! what a syscall charged. Running out charges the whole limit. Interpreter and JIT give the same
-//! status and gas for every module: where rbpf's JIT would not (a module whose last instruction
-//! can fall through past the end of `.text`, a case its JIT reports without pc or count), the
-//! module is interpreted even on a JIT engine.
+//! status and gas for every module they accept, and accept the same modules.
+//!
+//! A module cannot choose the interpreter (about 50 times slower for the same gas): one whose
+//! last instruction can fall through past the end of `.text` (which rbpf's JIT reports without
+//! pc or count) is refused with [`LoadError::Verification`] on every node, and every other
+//! module property that would make rbpf's JIT refuse to compile is refused by the verifier
+//! first. A JIT engine that still fails to compile a verified module reports
+//! [`LoadError::Fault`] (the node's failure: no executable memory), never a silent fall-back.
+//! Only a node configured without the JIT interprets.
+//!
+//! Preparing is paid: the engine declares `tbpf.prepare_per_byte` (see
+//! [`ExecutionEngine::gas_costs`](tos_engine_api::ExecutionEngine::gas_costs)), which the host
+//! charges per byte of code on every deploy; docs/GAS.md explains its calibration against the
+//! worst shapes of `tos-adversarial`.
+//!
+//! # Structural limits
+//! Before parsing a table, the engine checks its size against a documented constant and
+//! refuses a module over it with [`LoadError::Unsupported`] naming the limit and the value:
+//! program headers ([`TbpfEngine::MAX_PROGRAM_HEADERS`]), sections
+//! ([`TbpfEngine::MAX_SECTIONS`]), dynamic and static symbols
+//! ([`TbpfEngine::MAX_DYNAMIC_SYMBOLS`], [`TbpfEngine::MAX_SYMBOLS`]), relocations
+//! ([`TbpfEngine::MAX_RELOCATIONS`]) and string tables
+//! ([`TbpfEngine::MAX_STRING_TABLE_SIZE`], [`TbpfEngine::MAX_SECTION_NAME_TABLE_SIZE`]). Every
+//! pass of the engine over a module is linear (or n log n) in its size; symbol names are read
+//! up to the longest name that can matter (63 bytes).
+//!
+//! # Panics
+//! `prepare` and `run` catch panics (in rbpf, the engine, or a host method called by a
+//! syscall): a panic becomes [`LoadError::Fault`] or an [`EngineFault`] naming it. A syscall
+//! catches its own panics, so none unwinds through JIT-compiled code.
 //!
 //! # Versions
 //! [`ExecutionEngine::version`](tos_engine_api::ExecutionEngine::version) is 1 for the default
@@ -77,6 +105,9 @@
 //! [`prepare`]: tos_engine_api::ExecutionEngine::prepare
 //! [`disassemble`]: tos_engine_api::PreparedModule::disassemble
 //! [`LoadError`]: tos_engine_api::LoadError
+//! [`LoadError::Verification`]: tos_engine_api::LoadError::Verification
+//! [`LoadError::Fault`]: tos_engine_api::LoadError::Fault
+//! [`LoadError::Unsupported`]: tos_engine_api::LoadError::Unsupported
 //! [`LoadError::UnknownSyscall`]: tos_engine_api::LoadError::UnknownSyscall
 //! [`Trap`]: tos_engine_api::Trap
 //! [`Trap::UnknownEntry`]: tos_engine_api::Trap::UnknownEntry

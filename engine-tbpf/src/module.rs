@@ -150,6 +150,27 @@ impl PreparedModule for TbpfModule {
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
+        // A panic (in rbpf, the engine or a host method reached through a syscall) is the
+        // node's fault: it must not unwind into the host, let alone kill the node. Syscalls
+        // catch their own panics, so none unwinds through JIT-compiled frames.
+        crate::engine::catch_panic(|| self.run_unguarded(call, params, host, gas_limit))
+            .unwrap_or_else(|panic| Err(fault(format!("panic while running a call: {panic}"))))
+    }
+
+    fn disassemble(&self) -> Option<String> {
+        Some(self.listing())
+    }
+}
+
+impl TbpfModule {
+    /// `run` without the panic guard.
+    fn run_unguarded(
+        &self,
+        call: Call,
+        params: &[u8],
+        host: &mut dyn HostAbi,
+        gas_limit: Gas,
+    ) -> Result<Outcome, EngineFault> {
         if !self.info.entries.accepts(call) {
             return Ok(Outcome::unknown_entry(call, host));
         }
@@ -202,12 +223,6 @@ impl PreparedModule for TbpfModule {
         Ok(Outcome::finish(status, &ctx.gas, host))
     }
 
-    fn disassemble(&self) -> Option<String> {
-        Some(self.listing())
-    }
-}
-
-impl TbpfModule {
     /// A listing of `.text`: one line per instruction with its index (the unit of
     /// `Trap::InvalidInstruction::pc`), function and jump-target labels, syscalls by name.
     fn listing(&self) -> String {

@@ -132,7 +132,18 @@ fn syscall_adapter<const SLOT: usize>(
             .wrapping_offset(key.wrapping_neg())
             .cast::<EbpfVm<'_, RunContext>>()
     };
-    let result = dispatch(SLOT, vm, [a1, a2, a3, a4, a5]);
+    // A panic must not unwind through rbpf's JIT-compiled frames (undefined behaviour): it
+    // stops the run as a fault of the node instead.
+    let result = match crate::engine::catch_panic(|| dispatch(SLOT, vm, [a1, a2, a3, a4, a5])) {
+        Ok(result) => result,
+        Err(panic) => {
+            vm.context_object_pointer.stop = Some(Stop::Fault(EngineFault::new(
+                ENGINE_NAME,
+                format!("panic in a syscall: {panic}"),
+            )));
+            ProgramResult::Err(EbpfError::SyscallError(Box::new(SyscallStopped)))
+        }
+    };
     vm.program_result = result;
     vm.previous_instruction_meter = vm.context_object_pointer.get_remaining();
 }

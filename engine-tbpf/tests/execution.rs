@@ -452,14 +452,6 @@ fn trap_cases() -> Vec<TrapCase> {
             2,
         ),
         (
-            "running off .text",
-            Sbpf::V1,
-            "entrypoint:\nmov64 r0, 1\nmov64 r0, 2",
-            vec![],
-            Trap::InvalidInstruction { pc: 2 },
-            3,
-        ),
-        (
             "syscall reads unmapped memory",
             Sbpf::V1,
             "entrypoint:\nmov64 r1, 16\nmov64 r2, 5\nsyscall tos_log\nexit",

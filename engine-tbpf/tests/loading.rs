@@ -160,6 +160,16 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
             "loadable segment past the end",
             err(&patched(v1.clone(), 96, &u64::MAX.to_le_bytes())),
         ),
+        // A module that could run off the end of .text would be interpreted (rbpf's JIT does
+        // not report it exactly): refused on every node instead, JIT or not.
+        (
+            "falls through the end of .text",
+            err(
+                &Module::new(Sbpf::V1, "entrypoint:\nmov64 r0, 1\nmov64 r0, 2")
+                    .build()
+                    .bytes,
+            ),
+        ),
     ];
     // Keep the expected texts next to the cases that produce them.
     let expected: Vec<LoadError> = vec![
@@ -198,6 +208,9 @@ fn refusals() -> Vec<(&'static str, LoadError)> {
         LoadError::Malformed(
             "program header #0 (PT_LOAD, offset 0x0, size 0xffffffffffffffff) extends past the end"
                 .into(),
+        ),
+        LoadError::Verification(
+            "the last instruction of .text (#1) can fall through past its end".into(),
         ),
     ];
     assert_eq!(out.len(), expected.len());

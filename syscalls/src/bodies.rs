@@ -3,6 +3,13 @@
 //! Every body charges before it works: [`invoke`](crate::invoke) charges the base cost, and a
 //! body charges the per-byte cost for the bytes it is about to move before moving them. Sizes
 //! are checked against [`limits`] before anything is allocated.
+//!
+//! A body copies at most what it charges. Where the host hands over more than the contract
+//! asked for (a stored value is returned whole by `HostAbi::storage_load`, whatever the
+//! capacity of the contract's buffer), the body charges per byte of everything the host read,
+//! as soon as the length is known and before any byte reaches the contract: the host's read is
+//! bounded by [`limits::MAX_VALUE_LEN`], and a contract that cannot pay runs out of gas,
+//! which charges its whole limit.
 
 use tos_engine_api::Hash;
 
@@ -78,17 +85,9 @@ fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
     Ok(ctx.memory.read_hash(ptr)?)
 }
 
-/// Copies `min(data.len(), cap)` bytes to `out` after charging for them.
-fn write_capped(
-    ctx: &mut SyscallCtx<'_>,
-    out: u64,
-    cap: u64,
-    data: &[u8],
-) -> Result<(), SyscallError> {
-    let n = usize::try_from(cap).map_or(data.len(), |cap| cap.min(data.len()));
-    ctx.charge_bytes(n as u64)?;
-    ctx.memory.write(out, &data[..n])?;
-    Ok(())
+/// How many bytes of `len` fit a buffer of `cap` bytes.
+fn capped(len: usize, cap: u64) -> usize {
+    usize::try_from(cap).map_or(len, |cap| cap.min(len))
 }
 
 macro_rules! syscall {
@@ -118,10 +117,14 @@ syscall!(
 
 syscall!(
     /// `tos_get_input(out_ptr, cap) -> input length`: copies `min(len, cap)` bytes of the input.
+    /// Charges for and copies only those bytes, straight from the host's input.
     tos_get_input, params [OutBuf(OutSize::Input)], cost(50, 1), |ctx, a| {
-        let input = ctx.host.input().to_vec();
-        write_capped(ctx, a[0], a[1], &input)?;
-        Ok(input.len() as u64)
+        let len = ctx.host.input().len();
+        let n = capped(len, a[1]);
+        ctx.charge_bytes(n as u64)?;
+        let input = ctx.host.input();
+        ctx.memory.write(a[0], input.get(..n).unwrap_or(input))?;
+        Ok(len as u64)
     }
 );
 
@@ -197,12 +200,15 @@ syscall!(
 
 syscall!(
     /// `tos_storage_load(key_ptr, key_len, out_ptr, cap) -> value length, or u64::MAX if absent`.
-    /// Copies `min(len, cap)` bytes of the value.
+    /// Copies `min(len, cap)` bytes of the value. Charges per byte of the key and of the whole
+    /// value (the host reads all of it), whatever `cap`.
     tos_storage_load, params [Bytes, OutBuf(OutSize::Max(MAX_VALUE_LEN))], cost(500, 1), |ctx, a| {
         let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         match ctx.host.storage_load(&key)? {
             Some(value) => {
-                write_capped(ctx, a[2], a[3], &value)?;
+                ctx.charge_bytes(value.len() as u64)?;
+                let n = capped(value.len(), a[3]);
+                ctx.memory.write(a[2], value.get(..n).unwrap_or(&value))?;
                 Ok(value.len() as u64)
             }
             None => Ok(ABSENT),
@@ -222,9 +228,18 @@ syscall!(
 );
 
 syscall!(
-    /// `tos_storage_delete(key_ptr, key_len) -> 1 if the key existed, else 0`.
+    /// `tos_storage_delete(key_ptr, key_len) -> 1 if the key existed, else 0`. Charges per byte
+    /// of the key and of the deleted value (a host reads the value to learn whether it exists),
+    /// before deleting it.
     tos_storage_delete, params [Bytes], cost(500, 1), |ctx, a| {
         let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        // `HostAbi::storage_delete` does not say how long the value was; reading it first
+        // does, and is the same bounded work the host does to delete it.
+        let Some(value) = ctx.host.storage_load(&key)? else {
+            return Ok(0);
+        };
+        ctx.charge_bytes(value.len() as u64)?;
+        drop(value);
         Ok(u64::from(ctx.host.storage_delete(&key)?))
     }
 );

@@ -53,7 +53,8 @@ fn storage_round_trip_with_per_byte_gas() {
     assert_eq!(host.storage.get(&b"key"[..]), Some(&b"value".to_vec()));
 
     let before = gas.used();
-    // Load into a 2-byte buffer: full length returned, two bytes copied.
+    // Load into a 2-byte buffer: full length returned, two bytes copied, the whole value
+    // (which the host read) charged.
     assert_eq!(
         call(
             "tos_storage_load",
@@ -65,7 +66,7 @@ fn storage_round_trip_with_per_byte_gas() {
         Ok(5)
     );
     assert_eq!(&mem[32..35], b"va\0");
-    assert_eq!(gas.used() - before, cost("tos_storage_load", 3 + 2));
+    assert_eq!(gas.used() - before, cost("tos_storage_load", 3 + 5));
     assert_eq!(
         call(
             "tos_storage_load",
@@ -76,6 +77,8 @@ fn storage_round_trip_with_per_byte_gas() {
         ),
         Ok(u64::MAX)
     );
+    // Deleting charges the key and the value the host reads; an absent key only the key.
+    let before = gas.used();
     assert_eq!(
         call(
             "tos_storage_delete",
@@ -86,6 +89,8 @@ fn storage_round_trip_with_per_byte_gas() {
         ),
         Ok(1)
     );
+    assert_eq!(gas.used() - before, cost("tos_storage_delete", 3 + 5));
+    let before = gas.used();
     assert_eq!(
         call(
             "tos_storage_delete",
@@ -96,6 +101,86 @@ fn storage_round_trip_with_per_byte_gas() {
         ),
         Ok(0)
     );
+    assert_eq!(gas.used() - before, cost("tos_storage_delete", 3));
+}
+
+/// The review's bullets: a cap of 0 must not buy a 64 KiB copy for the base cost.
+#[test]
+fn bytes_the_host_hands_over_are_charged_whatever_the_cap() {
+    // tos_get_input with cap 0 on a 64 KiB input: nothing copied, nothing but the base charged.
+    let input = vec![7u8; 64 * 1024];
+    let mut host = RecordingHost::with_input(input.clone());
+    let mut mem = vec![0u8; 64];
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_get_input",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 0, 0, 0, 0]
+        ),
+        Ok(input.len() as u64)
+    );
+    assert_eq!(gas.used(), cost("tos_get_input", 0));
+    assert_eq!(mem, vec![0u8; 64], "nothing copied");
+
+    // tos_storage_load with cap 0 of a 64 KiB value: the value's bytes are charged.
+    let mut host = RecordingHost::default();
+    host.storage
+        .insert(b"k".to_vec(), vec![1u8; MAX_VALUE_LEN as usize]);
+    mem[0] = b'k';
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_storage_load",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 1, BASE + 8, 0, 0]
+        ),
+        Ok(MAX_VALUE_LEN)
+    );
+    assert_eq!(gas.used(), cost("tos_storage_load", 1 + MAX_VALUE_LEN));
+    assert!(mem[8..].iter().all(|b| *b == 0), "nothing copied");
+
+    // Too little gas for the value: out of gas, nothing written, and the value stays (delete).
+    let mut gas = GasMeter::new(cost("tos_storage_load", 1) + 100);
+    assert_eq!(
+        call(
+            "tos_storage_load",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 1, BASE + 8, 8, 0]
+        ),
+        Err(SyscallError::OutOfGas)
+    );
+    assert!(mem[8..].iter().all(|b| *b == 0), "nothing copied");
+    let mut gas = GasMeter::new(cost("tos_storage_delete", 1) + 100);
+    assert_eq!(
+        call(
+            "tos_storage_delete",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 1, 0, 0, 0]
+        ),
+        Err(SyscallError::OutOfGas)
+    );
+    assert!(host.storage.contains_key(&b"k"[..]), "not deleted unpaid");
+    let mut gas = GasMeter::new(1_000_000);
+    assert_eq!(
+        call(
+            "tos_storage_delete",
+            &mut host,
+            &mut mem,
+            &mut gas,
+            [BASE, 1, 0, 0, 0]
+        ),
+        Ok(1)
+    );
+    assert_eq!(gas.used(), cost("tos_storage_delete", 1 + MAX_VALUE_LEN));
 }
 
 #[test]
