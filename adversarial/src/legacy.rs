@@ -47,9 +47,9 @@ pub fn cases() -> Vec<Case> {
         ),
         looping(
             "slice_concat",
-            "build 64 KiB values by slicing and concatenating",
+            "build 64 KiB values from two 32 KiB slices, over and over",
             &big,
-            "    const big\n    imm 0\n    const big\n    len\n    bytes.slice\n    const big\n    bytes.concat\n    pop",
+            "    const big\n    imm 0\n    const big\n    len\n    imm 2\n    div\n    bytes.slice\n    const big\n    imm 0\n    const big\n    len\n    imm 2\n    div\n    bytes.slice\n    bytes.concat\n    pop",
         ),
     ];
     // The largest module the engine accepts, full of short chunks: what validation costs.

@@ -23,7 +23,7 @@
 //! let code = include_bytes!("../../sdk/examples/build/counter.so").to_vec();
 //! let envelope = ContractModule::new(ModuleTag::TBPF, code).encode();
 //! let deployed =
-//!     host.deploy(&mut state, &tx, &DeployRequest { envelope, params: vec![], gas_limit: 100_000 })?;
+//!     host.deploy(&mut state, &tx, &DeployRequest { envelope, params: vec![], gas_limit: 1_000_000 })?;
 //! assert!(deployed.deployed);
 //!
 //! // Call entry 0 (increment): committed because it exited with 0.
