@@ -36,6 +36,69 @@ impl WasmConfig {
     /// growth is attempted, whether it succeeds or not).
     pub const GAS_PER_MEMORY_PAGE: Gas = 255;
 
+    // Structural limits, checked by a validation pre-pass over the bytes before anything is
+    // compiled (see the crate docs, "Limits"). Each bounds the work compiling or
+    // instantiating a module may cost per byte of code; every contract clang or rustc emits
+    // fits them with a wide margin. A module over one is refused with
+    // `LoadError::Unsupported` naming the limit and the value found.
+
+    /// Most function types in the type section.
+    pub const MAX_TYPES: u32 = 1_024;
+    /// Most imports (each is a syscall).
+    pub const MAX_IMPORTS: u32 = 256;
+    /// Most exports.
+    pub const MAX_EXPORTS: u32 = 1_024;
+    /// Most functions, imported and defined.
+    pub const MAX_FUNCTIONS: u32 = 10_000;
+    /// Most parameters of a function type.
+    pub const MAX_PARAMS: u32 = 128;
+    /// Most results of a function type.
+    pub const MAX_RESULTS: u32 = 16;
+    /// Largest function body, in bytes. It also bounds how far straight-line code can run past
+    /// its fuel: see [`WasmConfig::MAX_FUEL_OVERRUN`].
+    pub const MAX_FUNCTION_BODY_SIZE: u32 = 64 * 1024;
+    /// Most locals of one function, parameters included.
+    pub const MAX_LOCALS_PER_FUNCTION: u32 = 2_048;
+    /// Most locals of all functions together, parameters included.
+    pub const MAX_LOCALS_TOTAL: u32 = 200_000;
+    /// Most nested control frames (`block`, `loop`, `if`) in a function, the body's own
+    /// frame included.
+    pub const MAX_CONTROL_DEPTH: u32 = 512;
+    /// Most values on a function's operand stack at any point.
+    pub const MAX_OPERAND_STACK: u32 = 1_024;
+    /// Most `loop` operators in a function times its locals: Cranelift gives every loop
+    /// header a block parameter per local that changes in the loop, so this product, not the
+    /// module size, is what SSA construction and register allocation scale with.
+    pub const MAX_LOOP_LOCALS_PRODUCT: u64 = 1 << 20;
+    /// Most targets of one `br_table`.
+    pub const MAX_BR_TABLE_TARGETS: u32 = 4_096;
+    /// Most globals.
+    pub const MAX_GLOBALS: u32 = 1_024;
+    /// Most tables (C and Rust toolchains emit one, for indirect calls).
+    pub const MAX_TABLES: u32 = 1;
+    /// Most data segments.
+    pub const MAX_DATA_SEGMENTS: u32 = 1_024;
+    /// Most bytes of all data segments together.
+    pub const MAX_DATA_BYTES: u32 = 1024 * 1024;
+    /// Most element segments.
+    pub const MAX_ELEMENT_SEGMENTS: u32 = 256;
+    /// Most elements of all element segments together.
+    pub const MAX_ELEMENTS: u32 = 16_384;
+    /// The deterministic stack: the most stack slots the frames of nested calls may hold
+    /// together. A function's frame costs [`WasmConfig::FRAME_OVERHEAD`] + its parameters +
+    /// its locals + its highest operand stack + one slot per 8 bytes of its body; a call that
+    /// would take the total past this limit traps with `StackOverflow`, whatever the machine,
+    /// the optimization level or the wasmtime version.
+    pub const STACK_SLOTS: u32 = 64 * 1024;
+    /// Fixed slots of every frame in [`WasmConfig::STACK_SLOTS`] (return address, saved
+    /// registers, the engine's context).
+    pub const FRAME_OVERHEAD: u32 = 16;
+    /// The most gas-priced operators a call may run past its gas limit before wasmtime's next
+    /// fuel check stops it: one function body of straight-line code (at most one operator per
+    /// byte). Such a call is out of gas and charged its whole limit; this bounds the CPU it
+    /// spends unpaid, about 30 µs.
+    pub const MAX_FUEL_OVERRUN: u32 = Self::MAX_FUNCTION_BODY_SIZE;
+
     /// The consensus configuration of this engine version.
     pub const fn new() -> Self {
         WasmConfig {

@@ -83,7 +83,9 @@ mod bind;
 mod config;
 mod costs;
 mod engine;
+mod instrument;
 mod module;
+mod prepass;
 
 pub use config::WasmConfig;
 pub use engine::WasmEngine;
@@ -108,7 +110,26 @@ inventory::submit! {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
     use std::path::Path;
+
+    thread_local! {
+        /// Where an injected panic fires on this thread (`"compile"`, `"run"`), for the
+        /// tests of the panic guards.
+        static PANIC_AT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Panics if a test asked for a panic at `at` on this thread.
+    pub(crate) fn maybe_panic(at: &str) {
+        if PANIC_AT.get().is_some_and(|p| p == at) {
+            panic!("injected panic at {at}");
+        }
+    }
+
+    /// Makes the next [`maybe_panic`] at `at` on this thread panic (until reset with None).
+    pub(crate) fn inject_panic(at: Option<&'static str>) {
+        PANIC_AT.set(at);
+    }
 
     use wasmtime::Module;
 
