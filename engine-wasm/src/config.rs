@@ -25,12 +25,15 @@ impl WasmConfig {
     pub const MAX_MEMORY_PAGES: u32 = 256;
     /// Most elements a module's table may have.
     pub const MAX_TABLE_ELEMENTS: u32 = 4096;
-    /// Most native stack, in bytes, that wasm code may use before it traps with a stack
-    /// overflow (256 KiB). The thread that calls `run` needs this much plus room for the host
-    /// (the 2 MiB of a default Rust thread is plenty).
-    pub const MAX_WASM_STACK: usize = 256 * 1024;
-    /// Smallest stack limit a configuration may set (16 KiB).
-    pub const MIN_WASM_STACK: usize = 16 * 1024;
+    /// Most native stack, in bytes, that wasm code may use (4 MiB). Stack exhaustion is decided
+    /// by the deterministic limit ([`WasmConfig::STACK_SLOTS`]), which fires long before
+    /// this; reaching the native limit anyway would be an engine bug, reported as a fault.
+    /// The thread that calls `run` needs the configured amount plus room for the host.
+    pub const MAX_WASM_STACK: usize = 4 * 1024 * 1024;
+    /// Smallest native stack a configuration may give wasm code (1 MiB): enough for the
+    /// deepest chain of frames [`WasmConfig::STACK_SLOTS`] allows, of the most stack-hungry
+    /// function, with either optimization setting, with a margin of 2 (tested).
+    pub const MIN_WASM_STACK: usize = 1024 * 1024;
     /// Gas charged for each 64 KiB page of linear memory a call gets: the module's initial
     /// pages before the call starts, and each page `memory.grow` asks for (charged before the
     /// growth is attempted, whether it succeeds or not).
@@ -66,10 +69,30 @@ impl WasmConfig {
     pub const MAX_CONTROL_DEPTH: u32 = 512;
     /// Most values on a function's operand stack at any point.
     pub const MAX_OPERAND_STACK: u32 = 1_024;
-    /// Most `loop` operators in a function times its locals: Cranelift gives every loop
-    /// header a block parameter per local that changes in the loop, so this product, not the
-    /// module size, is what SSA construction and register allocation scale with.
-    pub const MAX_LOOP_LOCALS_PRODUCT: u64 = 1 << 20;
+    /// Most loops nested inside one another in a function. Register allocation over many
+    /// values live across deeply nested loops grows much faster than the code (measured:
+    /// 128 nested loops over 512 locals, 6 KB, took 20 s to compile); real code nests a
+    /// handful.
+    pub const MAX_LOOP_NESTING: u32 = 16;
+    /// Loop-carried locals a function may have for free: the sum over its loops of the
+    /// distinct locals each assigns (nested loops count a local once per enclosing loop).
+    /// Each such pair is a block parameter Cranelift carries around a loop header, and
+    /// register allocation scales with them, not with the code: 16 nested loops assigning
+    /// 2,048 locals (32,768 pairs from 18 KB) took 0.38 s to compile, 20 µs per byte.
+    pub const FREE_LOOP_CARRIED_LOCALS: u32 = 1_024;
+    /// Past [`WasmConfig::FREE_LOOP_CARRIED_LOCALS`], a function may have one more
+    /// loop-carried local per this many bytes of its body (refused as
+    /// `MAX_LOOP_CARRIED_LOCALS` otherwise): what sequential loops over many locals have,
+    /// which compile at about 1.8 µs per byte.
+    pub const BYTES_PER_LOOP_CARRIED_LOCAL: u32 = 8;
+    /// Functions a module may define for free; past it, one more per
+    /// [`WasmConfig::BYTES_PER_FUNCTION`] bytes of the module. Compiling a function has a
+    /// fixed cost (about 0.1 ms measured), so tiny functions would make compilation cost far
+    /// more per byte than real code (18 µs per byte for 10,000 one-call functions).
+    pub const FREE_FUNCTIONS: u32 = 64;
+    /// Bytes of module per function past [`WasmConfig::FREE_FUNCTIONS`] (real contracts
+    /// average a few hundred bytes per function).
+    pub const BYTES_PER_FUNCTION: u32 = 64;
     /// Most targets of one `br_table`.
     pub const MAX_BR_TABLE_TARGETS: u32 = 4_096;
     /// Most globals.
@@ -105,7 +128,7 @@ impl WasmConfig {
             max_module_size: Self::MAX_MODULE_SIZE,
             max_memory_pages: Self::MAX_MEMORY_PAGES,
             max_table_elements: Self::MAX_TABLE_ELEMENTS,
-            max_wasm_stack: Self::MAX_WASM_STACK,
+            max_wasm_stack: Self::MIN_WASM_STACK,
             optimize: true,
         }
     }
@@ -138,10 +161,12 @@ impl WasmConfig {
         self
     }
 
-    /// Native stack, in bytes, that wasm code may use before it traps with a stack overflow.
-    /// Between [`WasmConfig::MIN_WASM_STACK`] and [`WasmConfig::MAX_WASM_STACK`].
+    /// Native stack, in bytes, that wasm code may use. Between
+    /// [`WasmConfig::MIN_WASM_STACK`] and [`WasmConfig::MAX_WASM_STACK`]; it never decides an
+    /// outcome (the deterministic stack limit fires first), so it only sets how much stack the
+    /// calling thread must have.
     ///
-    /// Default: [`WasmConfig::MAX_WASM_STACK`] (256 KiB).
+    /// Default: [`WasmConfig::MIN_WASM_STACK`] (1 MiB).
     pub fn set_max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
         self
@@ -253,7 +278,7 @@ mod tests {
                 c.set_max_table_elements(10);
             },
             |c| {
-                c.set_max_wasm_stack(64 * 1024);
+                c.set_max_wasm_stack(2 * 1024 * 1024);
             },
             |c| {
                 c.set_optimize(false);
@@ -274,8 +299,8 @@ mod tests {
         c.set_max_memory_pages(257);
         assert!(c.validate().unwrap_err().contains("max_memory_pages 257"));
         let mut c = WasmConfig::new();
-        c.set_max_wasm_stack(1024);
-        assert!(c.validate().unwrap_err().contains("max_wasm_stack 1024"));
+        c.set_max_wasm_stack(256 * 1024);
+        assert!(c.validate().unwrap_err().contains("max_wasm_stack 262144"));
         let mut c = WasmConfig::new();
         c.set_max_module_size(0);
         assert!(c.validate().is_err());

@@ -71,7 +71,7 @@ const INSTANCE_GLOBAL: Gas = 10;
 /// Version-1 value of `wasm.instance_table_element`.
 const INSTANCE_TABLE_ELEMENT: Gas = 4;
 /// Version-1 value of `wasm.prepare_per_byte`.
-const PREPARE_PER_BYTE: Gas = 100;
+const PREPARE_PER_BYTE: Gas = 500;
 
 /// The number of `COSTS` entries priced in wasmtime's fuel table (the first ones).
 const FUEL_COSTS: usize = 8;

@@ -133,6 +133,14 @@ fn classify(error: &wasmtime::Error, state: &mut CallState) -> Result<Stop, Engi
         return Ok(Stop::Syscall(trap));
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        if *trap == wasmtime::Trap::StackOverflow {
+            // The deterministic stack limit fires long before the native one (see
+            // `WasmConfig::MIN_WASM_STACK`): reaching it is an engine bug, not an outcome.
+            return Err(EngineFault::new(
+                ENGINE_NAME,
+                "the native stack ran out before the deterministic stack limit",
+            ));
+        }
         return Ok(Stop::Instruction(map_trap(*trap)));
     }
     Err(EngineFault::new(

@@ -149,6 +149,7 @@ struct Scan<'c> {
     exports: Vec<(String, ExternalKind, u32)>,
     data_bytes: u64,
     elements: u64,
+    code_size: u64,
 }
 
 /// Runs the pre-pass over `code` (already size- and header-checked).
@@ -178,6 +179,7 @@ pub(crate) fn scan(
         exports: Vec::new(),
         data_bytes: 0,
         elements: 0,
+        code_size: code.len() as u64,
     };
     let _ = writeln!(s.summary, "wasm module, {} bytes", code.len());
     let _ = writeln!(s.summary, "imports:");
@@ -272,6 +274,20 @@ impl Scan<'_> {
                     total,
                     "the module",
                 )?;
+                let allowed = u64::from(WasmConfig::FREE_FUNCTIONS)
+                    .saturating_add(self.code_size / u64::from(WasmConfig::BYTES_PER_FUNCTION));
+                if u64::from(reader.count()) > allowed {
+                    return Err(over(
+                        "BYTES_PER_FUNCTION",
+                        format!(
+                            "{} + module bytes / {} = {allowed} functions",
+                            WasmConfig::FREE_FUNCTIONS,
+                            WasmConfig::BYTES_PER_FUNCTION
+                        ),
+                        format!("{} defined functions", reader.count()),
+                        "the module",
+                    ));
+                }
                 for ty in reader.clone() {
                     self.functions.push(ty.map_err(invalid)?);
                 }
@@ -476,18 +492,65 @@ impl Scan<'_> {
         )?;
 
         let mut ops = body.get_operators_reader().map_err(invalid)?;
-        let (mut max_stack, mut max_depth, mut loops) = (0u32, 0u32, 0u64);
+        let (mut max_stack, mut max_depth) = (0u32, 0u32);
+        // Which open control frames are loops, and how many of them are.
+        let mut frames: Vec<bool> = Vec::new();
+        let mut loop_nesting = 0u32;
+        // Loop-carried locals: for each open loop (by nesting level), which locals it
+        // assigns; each (loop, assigned local) pair is a block parameter Cranelift must
+        // carry around the loop.
+        let locals_len = usize::try_from(locals).unwrap_or(usize::MAX);
+        let mut assigned: Vec<Vec<bool>> = Vec::new();
+        let mut carried = 0u64;
+        let carried_max = u64::from(WasmConfig::FREE_LOOP_CARRIED_LOCALS)
+            .saturating_add(size / u64::from(WasmConfig::BYTES_PER_LOOP_CARRIED_LOCAL));
         while !ops.eof() {
             let offset = ops.original_position();
             let op = ops.read().map_err(invalid)?;
             match &op {
+                Operator::Block { .. } | Operator::If { .. } => frames.push(false),
+                Operator::End => {
+                    if frames.pop() == Some(true) {
+                        loop_nesting = loop_nesting.saturating_sub(1);
+                    }
+                }
+                _ => {}
+            }
+            match &op {
                 Operator::Loop { .. } => {
-                    loops = loops.saturating_add(1);
-                    if loops.saturating_mul(locals) > WasmConfig::MAX_LOOP_LOCALS_PRODUCT {
+                    frames.push(true);
+                    loop_nesting = loop_nesting.saturating_add(1);
+                    limit(
+                        "MAX_LOOP_NESTING",
+                        WasmConfig::MAX_LOOP_NESTING.into(),
+                        loop_nesting.into(),
+                        &what,
+                    )?;
+                    let level = loop_nesting as usize - 1;
+                    if assigned.len() <= level {
+                        assigned.push(vec![false; locals_len]);
+                    } else {
+                        assigned[level].iter_mut().for_each(|a| *a = false);
+                    }
+                }
+                Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                    for level in assigned.iter_mut().take(loop_nesting as usize) {
+                        if let Some(a) = level.get_mut(*local_index as usize)
+                            && !*a
+                        {
+                            *a = true;
+                            carried = carried.saturating_add(1);
+                        }
+                    }
+                    if carried > carried_max {
                         return Err(over(
-                            "MAX_LOOP_LOCALS_PRODUCT",
-                            WasmConfig::MAX_LOOP_LOCALS_PRODUCT,
-                            format!("{loops} loops × {locals} locals"),
+                            "MAX_LOOP_CARRIED_LOCALS",
+                            format!(
+                                "{} + body bytes / {} = {carried_max}",
+                                WasmConfig::FREE_LOOP_CARRIED_LOCALS,
+                                WasmConfig::BYTES_PER_LOOP_CARRIED_LOCAL
+                            ),
+                            format!("{carried} (loop, assigned local) pairs"),
                             &what,
                         ));
                     }
