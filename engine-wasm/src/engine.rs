@@ -114,6 +114,16 @@ impl WasmEngine {
         Ok(engine)
     }
 
+    /// An engine with a configuration outside the ceilings, for tests of the margins.
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(config: WasmConfig) -> Self {
+        WasmEngine {
+            config,
+            syscalls: SyscallTable::global().unwrap(),
+            backends: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The wasmtime engine for the wasm costs of `schedule`, built on first use.
     fn backend(&self, schedule: &GasSchedule) -> Result<Arc<Backend>, String> {
         let costs = WasmCosts::of(schedule)?;

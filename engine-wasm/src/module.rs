@@ -314,4 +314,39 @@ mod tests {
             Trap::Invalid("indirect call type mismatch".into())
         );
     }
+
+    /// The margin of [`WasmConfig::MIN_WASM_STACK`]: the deepest chain of the hungriest frame
+    /// the deterministic limit allows also fits half of it natively, in both modes.
+    #[test]
+    #[cfg_attr(
+        debug_assertions,
+        ignore = "compiles the largest frames: run in release mode"
+    )]
+    fn the_deterministic_stack_fits_half_the_native_stack() {
+        use tos_adversarial::wasm::{bounded_recursion, limits, recursion};
+        use tos_engine_api::{CallInput, ExecutionEngine};
+        use tos_syscalls::testing::{RecordingHost, abi_v1};
+
+        let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK / 2);
+        for optimize in [true, false] {
+            let mut config = WasmConfig::new();
+            config.set_optimize(optimize);
+            // Below the configurable floor on purpose: only this test may.
+            config.max_wasm_stack = WasmConfig::MIN_WASM_STACK / 2;
+            let engine = crate::WasmEngine::new_unchecked(config);
+            for code in [
+                recursion(locals, stack),
+                recursion(0, 1),
+                bounded_recursion(locals, stack, 1_000),
+            ] {
+                let module = engine.prepare(&code, &abi_v1()).unwrap();
+                let call = Call::Entry(0);
+                let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
+                let outcome = module
+                    .run(call, &[], &mut host, 90_000_000)
+                    .expect("no native stack overflow");
+                assert_eq!(outcome.status, ExitStatus::Trap(Trap::StackOverflow));
+            }
+        }
+    }
 }
