@@ -116,11 +116,14 @@ impl WasmConfig {
     /// Fixed slots of every frame in [`WasmConfig::STACK_SLOTS`] (return address, saved
     /// registers, the engine's context).
     pub const FRAME_OVERHEAD: u32 = 16;
-    /// The most gas-priced operators a call may run past its gas limit before wasmtime's next
-    /// fuel check stops it: one function body of straight-line code (at most one operator per
-    /// byte). Such a call is out of gas and charged its whole limit; this bounds the CPU it
-    /// spends unpaid, about 30 µs.
-    pub const MAX_FUEL_OVERRUN: u32 = Self::MAX_FUNCTION_BODY_SIZE;
+    /// The most operators a call may run past its gas limit before a fuel check stops it:
+    /// the instrumentation puts a check after every 1,024 operators of straight-line code and
+    /// right after every call of a module function returns, and wasmtime checks at every
+    /// function entry and loop header, so at most 1,024 operators (plus a bulk operation of
+    /// at most 128 bytes, which wasmtime does not check) run unpaid. Such a call is out of
+    /// gas and charged its whole limit; the overrun is measured at about 6 µs for a call,
+    /// most of it the call's own set-up.
+    pub const MAX_FUEL_OVERRUN: u32 = 1_024;
 
     /// The consensus configuration of this engine version.
     pub const fn new() -> Self {

@@ -11,8 +11,9 @@
 //!   syscalls (imports) are not counted: they run host code, whose stack the host bounds.
 //! - **Bounded fuel overrun.** Wasmtime checks fuel only at function entries and loop
 //!   headers. An empty `loop end` (which wasmtime turns into a fuel check) is inserted after
-//!   every [`FUEL_CHECK_INTERVAL`] operators of straight-line code, so a call that ran out
-//!   of gas stops within that many operators (see [`WasmConfig::MAX_FUEL_OVERRUN`]).
+//!   every [`FUEL_CHECK_INTERVAL`] operators of straight-line code and right after every
+//!   counted call returns, so a call that ran out of gas stops within that many operators
+//!   (see [`WasmConfig::MAX_FUEL_OVERRUN`]).
 //!   The inserted `loop`/`end` are control operators (`wasm.op.control`, 0 in version 1):
 //!   they never change an outcome, only how soon an out-of-gas call stops.
 //!
@@ -33,12 +34,6 @@ use crate::prepass::{Facts, STACK_EXPORT};
 
 /// Most operators between two fuel checks on any path through a function body.
 pub(crate) const FUEL_CHECK_INTERVAL: u32 = 1_024;
-
-/// Operators the stack accounting adds around each counted call, each priced at `wasm.op`:
-/// 8 before the call (`global.get`, `i32.const`, `i32.add`, `global.set`, `global.get`,
-/// `i32.const`, `i32.gt_u`, `if`; the `unreachable` and `end` are control operators) and 4
-/// after it (`global.get`, `i32.const`, `i32.sub`, `global.set`).
-pub(crate) const CALL_ACCOUNTING_OPS: u64 = 12;
 
 /// The rewriter.
 struct Instrument<'f> {
@@ -195,6 +190,10 @@ impl Reencode for Instrument<'_> {
                     self.enter(&mut f, cost);
                     f.instruction(&instruction);
                     self.leave(&mut f, cost);
+                    // A fuel check as soon as the callee returns: a call that ran out of gas
+                    // in the callee cannot go on running the rest of every caller's body.
+                    f.instruction(&Instruction::Loop(BlockType::Empty))
+                        .instruction(&Instruction::End);
                 }
                 None => {
                     f.instruction(&instruction);

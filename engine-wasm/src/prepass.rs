@@ -267,15 +267,18 @@ impl Scan<'_> {
                 }
             }
             Payload::FunctionSection(reader) => {
-                let total = u64::from(self.imported_functions) + u64::from(reader.count());
+                let total =
+                    u64::from(self.imported_functions).saturating_add(u64::from(reader.count()));
                 limit(
                     "MAX_FUNCTIONS",
                     WasmConfig::MAX_FUNCTIONS.into(),
                     total,
                     "the module",
                 )?;
-                let allowed = u64::from(WasmConfig::FREE_FUNCTIONS)
-                    .saturating_add(self.code_size / u64::from(WasmConfig::BYTES_PER_FUNCTION));
+                let allowed = u64::from(WasmConfig::FREE_FUNCTIONS).saturating_add(
+                    self.code_size
+                        .div_ceil(u64::from(WasmConfig::BYTES_PER_FUNCTION)),
+                );
                 if u64::from(reader.count()) > allowed {
                     return Err(over(
                         "BYTES_PER_FUNCTION",
@@ -503,16 +506,14 @@ impl Scan<'_> {
         let mut assigned: Vec<Vec<bool>> = Vec::new();
         let mut carried = 0u64;
         let carried_max = u64::from(WasmConfig::FREE_LOOP_CARRIED_LOCALS)
-            .saturating_add(size / u64::from(WasmConfig::BYTES_PER_LOOP_CARRIED_LOCAL));
+            .saturating_add(size.div_ceil(u64::from(WasmConfig::BYTES_PER_LOOP_CARRIED_LOCAL)));
         while !ops.eof() {
             let offset = ops.original_position();
             let op = ops.read().map_err(invalid)?;
             match &op {
                 Operator::Block { .. } | Operator::If { .. } => frames.push(false),
-                Operator::End => {
-                    if frames.pop() == Some(true) {
-                        loop_nesting = loop_nesting.saturating_sub(1);
-                    }
+                Operator::End if frames.pop() == Some(true) => {
+                    loop_nesting = loop_nesting.saturating_sub(1);
                 }
                 _ => {}
             }
@@ -526,7 +527,7 @@ impl Scan<'_> {
                         loop_nesting.into(),
                         &what,
                     )?;
-                    let level = loop_nesting as usize - 1;
+                    let level = (loop_nesting as usize).saturating_sub(1);
                     if assigned.len() <= level {
                         assigned.push(vec![false; locals_len]);
                     } else {
