@@ -176,9 +176,11 @@ impl WasmConfig {
     }
 
     /// Whether Cranelift optimizes the code it generates. Gas counts wasm operators, not
-    /// machine instructions, so it never changes gas, but it changes native frame sizes and so
-    /// the recursion depth at which the wasm stack overflows: it is part of the
-    /// [`version`](tos_engine_api::ExecutionEngine::version).
+    /// machine instructions, and since engine version 2 stack exhaustion follows the
+    /// deterministic limit, so the same module gives the same results and gas either way
+    /// (tested on the deepest allowed chains). It stays part of the
+    /// [`version`](tos_engine_api::ExecutionEngine::version) all the same: that no
+    /// optimization can ever change a result is not proven, only tested.
     ///
     /// Default: `true`.
     pub fn set_optimize(&mut self, optimize: bool) -> &mut Self {
@@ -189,8 +191,8 @@ impl WasmConfig {
     /// The engine version this configuration gives: the engine's revision for the defaults
     /// (the network's values), otherwise a version derived from every option, since each can
     /// change an outcome: the size, memory and table limits decide which modules load and
-    /// where growth fails, the stack limit and the optimization level decide where deep
-    /// recursion overflows (Cranelift's frames are smaller when it optimizes).
+    /// where growth fails; the native stack size and the optimization level are kept in it
+    /// out of caution (the deterministic stack limit decides overflows since version 2).
     pub(crate) fn version(&self) -> u32 {
         if *self == Self::new() {
             return crate::ENGINE_VERSION;
