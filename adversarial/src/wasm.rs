@@ -30,7 +30,7 @@ pub mod limits {
     /// `WasmConfig::MAX_LOCALS_PER_FUNCTION`.
     pub const LOCALS_PER_FUNCTION: u32 = 2_048;
     /// `WasmConfig::FREE_LOOP_CARRIED_LOCALS`.
-    pub const FREE_LOOP_CARRIED_LOCALS: u32 = 1_024;
+    pub const FREE_LOOP_CARRIED_LOCALS: u32 = 64;
     /// `WasmConfig::BYTES_PER_LOOP_CARRIED_LOCAL`.
     pub const BYTES_PER_LOOP_CARRIED_LOCAL: u32 = 8;
     /// `WasmConfig::FREE_FUNCTIONS`.
@@ -42,7 +42,7 @@ pub mod limits {
     /// `WasmConfig::MAX_CONTROL_DEPTH`.
     pub const CONTROL_DEPTH: u32 = 512;
     /// `WasmConfig::MAX_OPERAND_STACK`.
-    pub const OPERAND_STACK: u32 = 1_024;
+    pub const OPERAND_STACK: u32 = 256;
     /// `WasmConfig::MAX_BR_TABLE_TARGETS`.
     pub const BR_TABLE_TARGETS: u32 = 4_096;
 }
@@ -445,7 +445,7 @@ fn call(name: &str, what: &'static str, code: Vec<u8>) -> Case {
 }
 
 /// The largest nested-loops shape the limits allow: 16 loops assigning `L` locals make
-/// 16 × L loop-carried pairs from about 8 × L body bytes, allowed up to 1,024 + L.
+/// 16 × L loop-carried pairs from about 8 × L body bytes, allowed up to 64 + L.
 fn nested_loops_at_limit() -> (u32, u32) {
     let loops = limits::LOOP_NESTING;
     let locals = limits::FREE_LOOP_CARRIED_LOCALS / (loops - 1);
@@ -519,7 +519,7 @@ pub fn cases() -> Vec<Case> {
         call(
             "deep_recursion",
             "a stack depth that depends on code generation: the hungriest frame, unbounded",
-            recursion(limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK / 2),
+            recursion(limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2),
         ),
         call(
             "straight_line",

@@ -67,8 +67,11 @@ impl WasmConfig {
     /// Most nested control frames (`block`, `loop`, `if`) in a function, the body's own
     /// frame included.
     pub const MAX_CONTROL_DEPTH: u32 = 512;
-    /// Most values on a function's operand stack at any point.
-    pub const MAX_OPERAND_STACK: u32 = 1_024;
+    /// Most values on a function's operand stack at any point. Values live across a call
+    /// are spilled together, and register allocation grows faster than linearly with them
+    /// (999 values held across one call: 17 ms to compile 3 KB); compilers keep the operand
+    /// stack a few dozen values deep.
+    pub const MAX_OPERAND_STACK: u32 = 256;
     /// Most loops nested inside one another in a function. Register allocation over many
     /// values live across deeply nested loops grows much faster than the code (measured:
     /// 128 nested loops over 512 locals, 6 KB, took 20 s to compile); real code nests a
@@ -79,7 +82,7 @@ impl WasmConfig {
     /// Each such pair is a block parameter Cranelift carries around a loop header, and
     /// register allocation scales with them, not with the code: 16 nested loops assigning
     /// 2,048 locals (32,768 pairs from 18 KB) took 0.38 s to compile, 20 µs per byte.
-    pub const FREE_LOOP_CARRIED_LOCALS: u32 = 1_024;
+    pub const FREE_LOOP_CARRIED_LOCALS: u32 = 64;
     /// Past [`WasmConfig::FREE_LOOP_CARRIED_LOCALS`], a function may have one more
     /// loop-carried local per this many bytes of its body (refused as
     /// `MAX_LOOP_CARRIED_LOCALS` otherwise): what sequential loops over many locals have,

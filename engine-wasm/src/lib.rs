@@ -125,8 +125,8 @@
 //! and by a resource limiter at run time), one table of at most 4096 elements, types (1,024),
 //! imports (256), exports (1,024), functions (10,000), parameters (128) and results (16) per
 //! type, function body size (64 KiB), locals per function (2,048) and in total (200,000),
-//! control nesting (512), loop nesting (16), loop-carried locals per function (1,024 + one
-//! per 8 body bytes), defined functions (64 + one per 64 module bytes), operand stack (1,024),
+//! control nesting (512), loop nesting (16), loop-carried locals per function (64 + one
+//! per 8 body bytes), defined functions (64 + one per 64 module bytes), operand stack (256),
 //! `br_table` targets (4,096), globals (1,024),
 //! data segments (1,024) and bytes (1 MiB), element segments (256) and elements (16,384).
 

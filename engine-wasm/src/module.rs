@@ -327,7 +327,7 @@ mod tests {
         use tos_engine_api::{CallInput, ExecutionEngine};
         use tos_syscalls::testing::{RecordingHost, abi_v1};
 
-        let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK / 2);
+        let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2);
         for optimize in [true, false] {
             let mut config = WasmConfig::new();
             config.set_optimize(optimize);

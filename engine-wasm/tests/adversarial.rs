@@ -116,10 +116,10 @@ fn the_review_shapes_are_refused_by_name() {
     ignore = "compiles the largest shape: run in release mode"
 )]
 fn abi_refusals_happen_before_compiling() {
-    // The largest compile the limits allow, without a `memory` export: refused in the
-    // pre-pass, as fast as reading it.
-    let (loops, locals) = (16, 68);
-    let mut code = adv::nested_loops(loops, locals);
+    // One of the slowest compiles the limits allow (about 2 s), without a `memory` export:
+    // refused in the pre-pass, as fast as reading it.
+    let shape = || adv::many_functions_with_locals(50, limits::LOCALS_PER_FUNCTION);
+    let mut code = shape();
     // Rename the `memory` export (same length keeps the binary valid).
     let at = code
         .windows(6)
@@ -132,7 +132,7 @@ fn abi_refusals_happen_before_compiling() {
         "{:?}",
         result.map(|_| ())
     );
-    let (loaded, compile) = timed_prepare(&common::engine(), &adv::nested_loops(loops, locals));
+    let (loaded, compile) = timed_prepare(&common::engine(), &shape());
     assert!(loaded.is_ok());
     assert!(took * 4 < compile, "refusal {took:?}, compile {compile:?}");
 }
@@ -172,7 +172,7 @@ fn instantiation_work_is_charged() {
     ignore = "compiles the largest frames: run in release mode"
 )]
 fn the_stack_limit_is_deterministic_for_the_hungriest_frame() {
-    deepest_chain_is_deterministic(limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK / 2);
+    deepest_chain_is_deterministic(limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2);
 }
 
 /// The same rule for frames that debug builds compile quickly.
@@ -222,7 +222,7 @@ fn unbounded_recursion_overflows_the_same_way_in_both_modes() {
     let hungriest = if cfg!(debug_assertions) {
         (300, 64)
     } else {
-        (limits::LOCALS_PER_FUNCTION - 1, 512)
+        (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2)
     };
     for (locals, stack) in [(0, 1), (16, 8), hungriest] {
         let code = adv::recursion(locals, stack);
@@ -297,7 +297,7 @@ fn measure_compile_time_per_byte() {
     let engine = common::engine();
     let mut shapes: Vec<(String, Vec<u8>)> =
         adv::cases().into_iter().map(|c| (c.name, c.code)).collect();
-    for (loops, locals) in [(2, 1024), (4, 341), (8, 146), (16, 68)] {
+    for (loops, locals) in [(2, 70), (4, 24), (8, 9), (16, 4), (16, 68)] {
         shapes.push((
             format!("nested_loops({loops}, {locals})"),
             adv::nested_loops(loops, locals),
@@ -322,7 +322,7 @@ fn measure_compile_time_per_byte() {
             adv::many_functions_with_locals(count, locals),
         ));
     }
-    for (locals, stack) in [(1, 1000), (2047, 512), (2047, 1)] {
+    for (locals, stack) in [(1, 1000), (1, 254), (2047, 254), (2047, 1)] {
         shapes.push((
             format!("recursion({locals}, {stack})"),
             adv::recursion(locals, stack),
@@ -373,7 +373,7 @@ fn measure_call_time_per_gas() {
         ),
         ("straight_line 64K", adv::straight_line(64 * 1024 - 64)),
         ("recursion(0, 1)", adv::recursion(0, 1)),
-        ("recursion(2047, 512)", adv::recursion(2047, 512)),
+        ("recursion(2047, 254)", adv::recursion(2047, 254)),
     ];
     for (name, code) in shapes {
         let module = common::prepare(&code);
