@@ -357,7 +357,7 @@ fn the_schedule_refuses_deploys_it_does_not_activate() {
     let env = Env::new();
     std::fs::write(
         env.path("late.toml"),
-        "network = \"late\"\n[engines.wasm]\ndeploy_from = 50\nversions = [{ from = 0, version = 1 }]\n[features]\nabi_v1 = 0\n",
+        "network = \"late\"\n[engines.wasm]\ndeploy_from = 50\nversions = [{ from = 0, version = 2 }]\n[features]\nabi_v1 = 0\n",
     )
     .unwrap();
     let e = env.user_error(&["--network", "late.toml", "deploy", &example("counter.wasm")]);
@@ -444,7 +444,7 @@ deploy_from = 0
 versions = [{ from = 0, version = 1 }]
 [engines.wasm]
 deploy_from = 0
-versions = [{ from = 0, version = 1 }]
+versions = [{ from = 0, version = 2 }]
 [features]
 abi_v1 = 0
 [[gas]]

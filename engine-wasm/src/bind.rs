@@ -117,7 +117,7 @@ impl ResourceLimiter for Limits {
     }
 
     fn tables(&self) -> usize {
-        crate::module::MAX_TABLES
+        crate::WasmConfig::MAX_TABLES as usize
     }
 
     fn memories(&self) -> usize {

@@ -7,6 +7,8 @@
 use tos_engine_api::{Gas, GasSchedule};
 use wasmtime::OperatorCost;
 
+use crate::prepass::InstanceWork;
+
 /// Every wasm cost of the gas schedule: name, version-1 value, and what it prices.
 pub(crate) const COSTS: &[(&str, Gas, &str)] = &[
     ("wasm.op", 1, "each operator not in a class below"),
@@ -33,11 +35,65 @@ pub(crate) const COSTS: &[(&str, Gas, &str)] = &[
         255,
         "each 64 KiB page: the initial pages of a call, and each page memory.grow asks for",
     ),
+    (
+        "wasm.instance",
+        INSTANCE,
+        "every call, before wasm runs: creating the store and instance, mapping memory",
+    ),
+    (
+        "wasm.instance_function",
+        INSTANCE_FUNCTION,
+        "every call, per function of the module (imported or defined)",
+    ),
+    (
+        "wasm.instance_global",
+        INSTANCE_GLOBAL,
+        "every call, per global the module defines",
+    ),
+    (
+        "wasm.instance_table_element",
+        INSTANCE_TABLE_ELEMENT,
+        "every call, per initial table element and per element of an active segment",
+    ),
+    (
+        "wasm.prepare_per_byte",
+        PREPARE_PER_BYTE,
+        "every deploy, per byte of wasm code: validation, instrumentation and compilation",
+    ),
 ];
+
+// Calibration (engine-wasm/tests/adversarial.rs, `measure_*`, release build, on a 2-core
+// machine shared with other builds; the goal is at most 20 × ordinary compute per gas, and a
+// gas unit is one TBPF instruction, about 0.24 ns on the JIT, so at most 4.8 ns per gas):
+// - `wasm.prepare_per_byte`: the slowest shapes the limits allow compile at 1.3 to 2.3 µs
+//   per byte (many small functions, sequential loops over 2,048 locals, 64 KiB straight-line
+//   bodies, 2,047-local recursive frames); 600 gas per byte covers 2.9 µs per byte.
+// - `wasm.instance` and the per-item costs: an empty call takes about 5 µs (store, instance,
+//   memory mapping), about 3,300 gas with the host's intrinsic 1,000 and one page; each of
+//   1,024 globals adds about 3 ns, each of 4,096 table elements about 0.2 ns, each function
+//   about 0.02 ns. Measured calls cost 0.1 to 0.6 ns per gas.
+
+/// Version-1 value of `wasm.instance`.
+const INSTANCE: Gas = 2_000;
+/// Version-1 value of `wasm.instance_function`.
+const INSTANCE_FUNCTION: Gas = 2;
+/// Version-1 value of `wasm.instance_global`.
+const INSTANCE_GLOBAL: Gas = 10;
+/// Version-1 value of `wasm.instance_table_element`.
+const INSTANCE_TABLE_ELEMENT: Gas = 4;
+/// Version-1 value of `wasm.prepare_per_byte`.
+const PREPARE_PER_BYTE: Gas = 600;
+
+/// The number of `COSTS` entries priced in wasmtime's fuel table (the first ones).
+const FUEL_COSTS: usize = 8;
 
 /// The wasm costs of one gas schedule.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) struct WasmCosts {
+    instance: Gas,
+    instance_function: Gas,
+    instance_global: Gas,
+    instance_table_element: Gas,
     op: u8,
     control: u8,
     call: u8,
@@ -79,7 +135,7 @@ impl WasmCosts {
     /// # Errors
     /// A cost that does not fit wasmtime's 8-bit fuel table (above 255), named.
     pub(crate) fn of(schedule: &GasSchedule) -> Result<WasmCosts, String> {
-        let mut values = [0u8; COSTS.len()];
+        let mut values = [0u8; FUEL_COSTS];
         for (slot, (name, v1, _)) in values.iter_mut().zip(COSTS) {
             let gas = schedule.cost_or(name, *v1);
             *slot = u8::try_from(gas).map_err(|_| {
@@ -96,7 +152,18 @@ impl WasmCosts {
             table_per_element,
             memory_page,
         ] = values;
+        let cost = |name: &str| {
+            let v1 = COSTS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map_or(0, |(_, v, _)| *v);
+            schedule.cost_or(name, v1)
+        };
         Ok(WasmCosts {
+            instance: cost("wasm.instance"),
+            instance_function: cost("wasm.instance_function"),
+            instance_global: cost("wasm.instance_global"),
+            instance_table_element: cost("wasm.instance_table_element"),
             op,
             control,
             call,
@@ -111,6 +178,22 @@ impl WasmCosts {
     /// Gas per page of linear memory.
     pub(crate) fn memory_page(&self) -> Gas {
         Gas::from(self.memory_page)
+    }
+
+    /// The gas a call is charged before any wasm runs: its initial memory pages and the work
+    /// of instantiating the module (saturating: a module whose set-up does not fit a `u64`
+    /// simply runs out of gas).
+    pub(crate) fn setup_gas(&self, initial_pages: u64, work: &InstanceWork) -> Gas {
+        let terms = [
+            (initial_pages, self.memory_page()),
+            (1, self.instance),
+            (work.functions, self.instance_function),
+            (work.globals, self.instance_global),
+            (work.table_elements, self.instance_table_element),
+        ];
+        terms.iter().fold(0 as Gas, |sum, (n, cost)| {
+            sum.saturating_add(n.saturating_mul(*cost))
+        })
     }
 
     /// The fuel of `op`, an `OperatorCost` field name.

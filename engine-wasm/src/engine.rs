@@ -13,12 +13,14 @@ use crate::ENGINE_NAME;
 use crate::bind::{CallState, build_linker};
 use crate::config::{MAX_CACHED_LINKERS, WasmConfig};
 use crate::costs::{COSTS, WasmCosts};
-use crate::module::check;
+use crate::instrument::instrument;
+use crate::module::{bind_module, catch_panic};
+use crate::prepass::scan;
 
 /// The proposals a module may use: WebAssembly 1.0 plus the deterministic, widely emitted
 /// extensions (what `clang --target=wasm32` and `rustc` produce by default). Floats stay
 /// allowed because NaN canonicalization makes them deterministic.
-const ENABLED: &[WasmFeatures] = &[
+pub(crate) const ENABLED: &[WasmFeatures] = &[
     WasmFeatures::MUTABLE_GLOBAL,
     WasmFeatures::SATURATING_FLOAT_TO_INT,
     WasmFeatures::SIGN_EXTENSION,
@@ -110,6 +112,16 @@ impl WasmEngine {
         // Build the version-1 backend now, so a configuration wasmtime refuses fails here.
         engine.backend(&GasSchedule::new(0))?;
         Ok(engine)
+    }
+
+    /// An engine with a configuration outside the ceilings, for tests of the margins.
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(config: WasmConfig) -> Self {
+        WasmEngine {
+            config,
+            syscalls: SyscallTable::global().unwrap(),
+            backends: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The wasmtime engine for the wasm costs of `schedule`, built on first use.
@@ -253,11 +265,23 @@ impl ExecutionEngine for WasmEngine {
         LoadError::check_size(code, self.config.max_module_size)?;
         check_header(code)?;
         let backend = self.backend_for(protocol)?;
+        let syscalls = self.syscalls.active(protocol);
+        // Everything that can refuse the module is decided here, in one linear pass over the
+        // bytes, before anything expensive runs.
+        let facts = scan(code, &syscalls, &self.config)?;
+        let linker = backend.linker(&syscalls)?;
+        let instrumented = instrument(code, &facts)?;
         // `from_binary`, not `new`: the text format is for tests and tools, never for code
-        // that reaches the chain.
-        let module = Module::from_binary(&backend.engine, code)
-            .map_err(|e| LoadError::Verification(format!("{e:#}")))?;
-        self.prepare_module(&backend, &module, code.len(), protocol)
+        // that reaches the chain. A panic in Cranelift is the node's fault, not a verdict.
+        let module = catch_panic("compiling a module", || {
+            #[cfg(test)]
+            crate::tests::maybe_panic("compile");
+            Module::from_binary(&backend.engine, &instrumented)
+        })
+        .map_err(|why| LoadError::Fault(EngineFault::new(ENGINE_NAME, why)))?
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let prepared = bind_module(&module, facts, code.len(), &linker, &self.config, &backend)?;
+        Ok(Arc::new(prepared))
     }
 }
 
@@ -267,21 +291,6 @@ impl WasmEngine {
     pub(crate) fn backend_for(&self, protocol: &Protocol) -> Result<Arc<Backend>, LoadError> {
         self.backend(protocol.gas())
             .map_err(|e| LoadError::Fault(EngineFault::new(ENGINE_NAME, e)))
-    }
-
-    /// Checks a module compiled by `backend` and binds it to the syscalls live under
-    /// `protocol`.
-    pub(crate) fn prepare_module(
-        &self,
-        backend: &Backend,
-        module: &Module,
-        code_size: usize,
-        protocol: &Protocol,
-    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
-        let syscalls = self.syscalls.active(protocol);
-        let linker = backend.linker(&syscalls)?;
-        let prepared = check(module, code_size, &syscalls, &linker, &self.config, backend)?;
-        Ok(Arc::new(prepared))
     }
 
     /// The version-1 wasmtime engine, for tests that compile the text format.

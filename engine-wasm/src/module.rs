@@ -1,35 +1,27 @@
 //! Checking a compiled module against the ABI, and running calls on it.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
+use std::panic::AssertUnwindSafe;
 
 use tos_engine_api::{
-    Access, Call, EngineFault, EntryTable, ExitStatus, Gas, GasMeter, HostAbi, LoadError,
-    ModuleInfo, Outcome, PreparedModule, Trap,
+    Access, Call, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError, ModuleInfo, Outcome,
+    PreparedModule, Trap,
 };
-use tos_syscalls::ActiveSyscalls;
-use wasmtime::{ExternType, FuncType, InstancePre, Module, ModuleExport, Store, ValType};
+use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
 
 use crate::ENGINE_NAME;
-use crate::bind::{CallState, IMPORT_MODULE, Limits, fuel_for, remaining_for};
+use crate::bind::{CallState, Limits, fuel_for, remaining_for};
 use crate::config::WasmConfig;
-
-/// Most tables a module may define (C and Rust toolchains emit one, for indirect calls).
-pub(crate) const MAX_TABLES: usize = 1;
-
-/// The export a self-dispatching module runs for every call.
-const ENTRYPOINT: &str = "entrypoint";
-/// The export every module must have: its linear memory.
-const MEMORY: &str = "memory";
+use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
 
 /// A module compiled once and checked against the ABI; every call instantiates it afresh.
 pub(crate) struct WasmModule {
     info: ModuleInfo,
     pre: InstancePre<CallState>,
     memory: ModuleExport,
-    initial_pages: u64,
-    /// Gas per page of linear memory under the protocol the module was prepared for.
-    page_cost: Gas,
+    /// The instrumentation's stack-slot counter.
+    stack: ModuleExport,
+    /// Gas charged before anything runs: the initial pages and the instantiation work.
+    setup_gas: Gas,
     max_memory_bytes: usize,
     max_table_elements: usize,
     summary: String,
@@ -39,231 +31,56 @@ impl std::fmt::Debug for WasmModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmModule")
             .field("info", &self.info)
-            .field("initial_pages", &self.initial_pages)
+            .field("setup_gas", &self.setup_gas)
             .finish_non_exhaustive()
     }
 }
 
-/// `(i64, i64) -> i64` and the like, for messages.
-fn signature(ty: &FuncType) -> String {
-    let list = |types: &mut dyn Iterator<Item = ValType>| {
-        types.map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
-    };
-    format!(
-        "({}) -> ({})",
-        list(&mut ty.params()),
-        list(&mut ty.results())
-    )
-}
-
-/// Whether `ty` returns exactly one i64.
-fn returns_i64(ty: &FuncType) -> bool {
-    let mut results = ty.results();
-    matches!((results.next(), results.next()), (Some(ValType::I64), None))
-}
-
-/// `() -> i64`: the type of entries, hooks and `entrypoint`.
-fn is_entry_type(ty: &FuncType) -> bool {
-    ty.params().len() == 0 && returns_i64(ty)
-}
-
-/// `(i64 × arity) -> i64`: the type of a syscall import.
-fn is_syscall_type(ty: &FuncType, arity: u8) -> bool {
-    ty.params().len() == usize::from(arity)
-        && ty.params().all(|t| matches!(t, ValType::I64))
-        && returns_i64(ty)
-}
-
-/// What kind of thing an extern is, for messages.
-fn kind(ty: &ExternType) -> &'static str {
-    match ty {
-        ExternType::Func(_) => "a function",
-        ExternType::Global(_) => "a global",
-        ExternType::Table(_) => "a table",
-        ExternType::Memory(_) => "a memory",
-        ExternType::Tag(_) => "a tag",
-    }
-}
-
-/// Checks the imports, exports, memory and tables of `module` and binds it to `linker`'s
-/// syscalls. `code_size` is the size of the binary it was compiled from.
-pub(crate) fn check(
+/// Binds a module compiled from the instrumented form of a module the pre-pass accepted
+/// (with `facts`) to `linker`'s syscalls. `code_size` is the size of the original binary.
+pub(crate) fn bind_module(
     module: &Module,
+    facts: Facts,
     code_size: usize,
-    syscalls: &ActiveSyscalls,
     linker: &wasmtime::Linker<CallState>,
     config: &WasmConfig,
     backend: &crate::engine::Backend,
 ) -> Result<WasmModule, LoadError> {
-    let mut summary = String::new();
-    let _ = writeln!(summary, "wasm module, {code_size} bytes");
-
-    // Imports: syscalls only, from `env`, live, with the ABI's signature.
-    let mut imports = BTreeSet::new();
-    let _ = writeln!(summary, "imports:");
-    for import in module.imports() {
-        let (from, name, ty) = (import.module(), import.name(), import.ty());
-        if from != IMPORT_MODULE {
-            return Err(LoadError::Unsupported(format!(
-                "import `{from}`.`{name}`: syscalls are imported from module `{IMPORT_MODULE}` only"
-            )));
-        }
-        let ExternType::Func(func) = &ty else {
-            return Err(LoadError::Unsupported(format!(
-                "import `{from}`.`{name}` is {}; a module imports syscall functions only",
-                kind(&ty)
-            )));
-        };
-        let def = syscalls
-            .by_name(name)
-            .ok_or_else(|| LoadError::UnknownSyscall(name.to_owned()))?
-            .def;
-        if !is_syscall_type(func, def.arity) {
-            return Err(LoadError::Verification(format!(
-                "import `{from}`.`{name}` has type {}; syscall `{name}` takes {} i64 \
-                 argument(s) and returns one i64",
-                signature(func),
-                def.arity
-            )));
-        }
-        let _ = writeln!(summary, "  {from}.{name} {}", signature(func));
-        imports.insert(name.to_owned());
-    }
-
-    // Exports: `memory`, and `entry_<N>` / `hook_<N>` or `entrypoint`, each `() -> i64`.
-    let mut entries = EntryTable::default();
-    let mut has_entrypoint = false;
-    let mut memory_type = None;
-    let _ = writeln!(summary, "exports:");
-    for export in module.exports() {
-        let (name, ty) = (export.name(), export.ty());
-        let call = Call::from_symbol(name);
-        let is_function_name = call.is_some() || name == ENTRYPOINT;
-        if is_function_name {
-            match &ty {
-                ExternType::Func(func) if is_entry_type(func) => {
-                    let _ = writeln!(summary, "  {name} {}", signature(func));
-                }
-                ExternType::Func(func) => {
-                    return Err(LoadError::Verification(format!(
-                        "export `{name}` has type {}; entries, hooks and `entrypoint` must be \
-                         () -> (i64)",
-                        signature(func)
-                    )));
-                }
-                other => {
-                    return Err(LoadError::Verification(format!(
-                        "export `{name}` is {}; it must be a function () -> (i64)",
-                        kind(other)
-                    )));
-                }
-            }
-        }
-        match call {
-            Some(Call::Entry(id)) => {
-                entries.entries.insert(id);
-            }
-            Some(Call::Hook(id)) => {
-                entries.hooks.insert(id);
-            }
-            None if name == ENTRYPOINT => has_entrypoint = true,
-            None if name == MEMORY => {
-                let ExternType::Memory(mem) = &ty else {
-                    return Err(LoadError::Verification(format!(
-                        "export `{MEMORY}` is {}; it must be the module's linear memory",
-                        kind(&ty)
-                    )));
-                };
-                let _ = writeln!(
-                    summary,
-                    "  {MEMORY} min {} pages, max {}",
-                    mem.minimum(),
-                    mem.maximum()
-                        .map_or_else(|| "none".to_owned(), |m| format!("{m} pages"))
-                );
-                memory_type = Some(mem.clone());
-            }
-            None if name.starts_with("entry_") || name.starts_with("hook_") => {
-                return Err(LoadError::Verification(format!(
-                    "export `{name}` is not a valid entry or hook name: use entry_<N> (N a u16) \
-                     or hook_<N> (N a u8), N decimal without leading zeros"
-                )));
-            }
-            None => {
-                let _ = writeln!(summary, "  {name} ({})", kind(&ty));
-            }
-        }
-    }
-
-    let memory_type = memory_type.ok_or_else(|| LoadError::MissingExport(MEMORY.to_owned()))?;
-    if memory_type.is_64() || memory_type.is_shared() {
-        // Both proposals are off, so validation refuses them first; kept as a second line.
-        return Err(LoadError::Unsupported(format!(
-            "`{MEMORY}` must be a 32-bit, unshared memory"
-        )));
-    }
-    let max_pages = u64::from(config.max_memory_pages);
-    if memory_type.minimum() > max_pages {
-        return Err(LoadError::Unsupported(format!(
-            "`{MEMORY}` declares {} initial pages, over the limit of {max_pages} pages \
-             ({} bytes)",
-            memory_type.minimum(),
-            config.max_memory_bytes()
-        )));
-    }
-    let resources = module.resources_required();
-    if resources.num_memories != 1 {
-        return Err(LoadError::Unsupported(format!(
-            "the module defines {} memories; it must define exactly one, exported as \
-             `{MEMORY}`",
-            resources.num_memories
-        )));
-    }
-    if usize::try_from(resources.num_tables).map_or(true, |n| n > MAX_TABLES) {
-        return Err(LoadError::Unsupported(format!(
-            "the module defines {} tables, over the limit of {MAX_TABLES}",
-            resources.num_tables
-        )));
-    }
-    if let Some(elements) = resources.max_initial_table_size
-        && elements > u64::from(config.max_table_elements)
-    {
-        return Err(LoadError::Unsupported(format!(
-            "a table declares {elements} initial elements, over the limit of {}",
-            config.max_table_elements
-        )));
-    }
-
-    if entries.entries.is_empty() && entries.hooks.is_empty() {
-        if !has_entrypoint {
-            return Err(LoadError::MissingExport(format!(
-                "{ENTRYPOINT}` or `entry_<N>` / `hook_<N>"
-            )));
-        }
-        entries.self_dispatch = true;
-    }
-
+    let missing = |name: &str| {
+        LoadError::Fault(EngineFault::new(
+            ENGINE_NAME,
+            format!("the compiled module lacks `{name}`, which the pre-pass found"),
+        ))
+    };
     let memory = module
         .get_export_index(MEMORY)
-        .ok_or_else(|| LoadError::MissingExport(MEMORY.to_owned()))?;
+        .ok_or_else(|| missing(MEMORY))?;
+    let stack = module
+        .get_export_index(STACK_EXPORT)
+        .ok_or_else(|| missing(STACK_EXPORT))?;
     let pre = linker.instantiate_pre(module).map_err(|e| {
-        LoadError::Verification(format!("binding the module's imports failed: {e:#}"))
+        LoadError::Fault(EngineFault::new(
+            ENGINE_NAME,
+            format!("binding imports the pre-pass accepted failed: {e:#}"),
+        ))
     })?;
-
+    let setup_gas = backend
+        .costs
+        .setup_gas(facts.initial_pages, &facts.instance);
     Ok(WasmModule {
         info: ModuleInfo {
-            entries,
-            imports: imports.into_iter().collect(),
+            entries: facts.entries,
+            imports: facts.imports,
             code_size,
         },
         pre,
         memory,
-        initial_pages: memory_type.minimum(),
-        page_cost: backend.costs.memory_page(),
+        stack,
+        setup_gas,
         max_memory_bytes: config.max_memory_bytes(),
         // At most MAX_TABLE_ELEMENTS (4096): fits every usize.
         max_table_elements: config.max_table_elements as usize,
-        summary,
+        summary: facts.summary,
     })
 }
 
@@ -316,12 +133,53 @@ fn classify(error: &wasmtime::Error, state: &mut CallState) -> Result<Stop, Engi
         return Ok(Stop::Syscall(trap));
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        if *trap == wasmtime::Trap::StackOverflow {
+            // The deterministic stack limit fires long before the native one (see
+            // `WasmConfig::MIN_WASM_STACK`): reaching it is an engine bug, not an outcome.
+            return Err(EngineFault::new(
+                ENGINE_NAME,
+                "the native stack ran out before the deterministic stack limit",
+            ));
+        }
         return Ok(Stop::Instruction(map_trap(*trap)));
     }
     Err(EngineFault::new(
         ENGINE_NAME,
         format!("unexpected wasmtime error: {error:#}"),
     ))
+}
+
+/// Runs `f`, turning a panic into a message naming it and `what` was being done.
+pub(crate) fn catch_panic<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        format!("panic while {what}: {message}")
+    })
+}
+
+impl WasmModule {
+    /// Whether an `unreachable` trap was the stack accounting's: its counter is left above
+    /// the limit only then.
+    fn stack_exhausted(
+        &self,
+        store: &mut Store<CallState>,
+        instance: Option<wasmtime::Instance>,
+    ) -> bool {
+        let Some(instance) = instance else {
+            return false;
+        };
+        match instance.get_module_export(&mut *store, &self.stack) {
+            Some(Extern::Global(g)) => match g.get(&mut *store) {
+                Val::I32(slots) => slots as u32 > WasmConfig::STACK_SLOTS,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 fn fault(e: impl std::fmt::Display) -> EngineFault {
@@ -352,11 +210,7 @@ impl PreparedModule for WasmModule {
         // The initial pages are paid for before anything runs; the params reach the guest
         // through `tos_get_input`, from `host.input()`.
         let mut meter = GasMeter::new(gas_limit);
-        let setup = self
-            .initial_pages
-            .checked_mul(self.page_cost)
-            .unwrap_or(Gas::MAX);
-        if meter.consume(setup).is_err() {
+        if meter.consume(self.setup_gas).is_err() {
             return Ok(Outcome::finish(
                 ExitStatus::Trap(Trap::OutOfGas),
                 &meter,
@@ -376,15 +230,28 @@ impl PreparedModule for WasmModule {
             let mut store = Store::new(self.pre.module().engine(), state);
             store.limiter(|state| &mut state.limits);
             store.set_fuel(fuel_for(meter.remaining())).map_err(fault)?;
-            let result = self.pre.instantiate(&mut store).and_then(|instance| {
-                let func = instance.get_typed_func::<(), i64>(&mut store, &export)?;
+            // A panic in wasmtime (or in a syscall body) must not take the node down: it
+            // becomes a fault of the node, naming the panic.
+            let mut instance = None;
+            let result = catch_panic("running a call", || -> wasmtime::Result<i64> {
+                let started = self.pre.instantiate(&mut store)?;
+                instance = Some(started);
+                #[cfg(test)]
+                crate::tests::maybe_panic("run");
+                let func = started.get_typed_func::<(), i64>(&mut store, &export)?;
                 func.call(&mut store, ())
-            });
+            })
+            .map_err(|why| EngineFault::new(ENGINE_NAME, why))?;
             let (status, charge_limit) = match result {
                 // The exit code is the returned i64's bits (ABI.md: a u64).
                 Ok(code) => (ExitStatus::Exit(code as u64), false),
                 Err(e) => match classify(&e, store.data_mut())? {
                     Stop::Syscall(trap) => (ExitStatus::Trap(trap), false),
+                    Stop::Instruction(Trap::Unreachable)
+                        if self.stack_exhausted(&mut store, instance) =>
+                    {
+                        (ExitStatus::Trap(Trap::StackOverflow), true)
+                    }
                     Stop::Instruction(trap) => (ExitStatus::Trap(trap), true),
                 },
             };
@@ -446,5 +313,40 @@ mod tests {
             map_trap(wasmtime::Trap::BadSignature),
             Trap::Invalid("indirect call type mismatch".into())
         );
+    }
+
+    /// The margin of [`WasmConfig::MIN_WASM_STACK`]: the deepest chain of the hungriest frame
+    /// the deterministic limit allows also fits half of it natively, in both modes.
+    #[test]
+    #[cfg_attr(
+        debug_assertions,
+        ignore = "compiles the largest frames: run in release mode"
+    )]
+    fn the_deterministic_stack_fits_half_the_native_stack() {
+        use tos_adversarial::wasm::{bounded_recursion, limits, recursion};
+        use tos_engine_api::{CallInput, ExecutionEngine};
+        use tos_syscalls::testing::{RecordingHost, abi_v1};
+
+        let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2);
+        for optimize in [true, false] {
+            let mut config = WasmConfig::new();
+            config.set_optimize(optimize);
+            // Below the configurable floor on purpose: only this test may.
+            config.max_wasm_stack = WasmConfig::MIN_WASM_STACK / 2;
+            let engine = crate::WasmEngine::new_unchecked(config);
+            for code in [
+                recursion(locals, stack),
+                recursion(0, 1),
+                bounded_recursion(locals, stack, 1_000),
+            ] {
+                let module = engine.prepare(&code, &abi_v1()).unwrap();
+                let call = Call::Entry(0);
+                let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
+                let outcome = module
+                    .run(call, &[], &mut host, 90_000_000)
+                    .expect("no native stack overflow");
+                assert_eq!(outcome.status, ExitStatus::Trap(Trap::StackOverflow));
+            }
+        }
     }
 }

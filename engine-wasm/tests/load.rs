@@ -184,5 +184,5 @@ fn the_engine_identifies_itself() {
     let e = engine();
     assert_eq!(e.name(), "wasm");
     assert_eq!(e.tag(), tos_engine_api::ModuleTag::WASM);
-    assert_eq!(e.version(), 1);
+    assert_eq!(e.version(), 2);
 }

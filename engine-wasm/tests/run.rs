@@ -9,8 +9,16 @@ use tos_engine_api::{Access, Call, ExitStatus, Gas, Outcome, PreparedModule, Tra
 use tos_engine_wasm::WasmConfig;
 use tos_syscalls::testing::RecordingHost;
 
-/// Gas of the one page every call of `traps.wat` pays for before it starts.
+/// Gas of one page of memory.
 const PAGE: Gas = WasmConfig::GAS_PER_MEMORY_PAGE;
+/// `wasm.instance`: every call's instantiation, before anything runs.
+const INSTANCE: Gas = 2_000;
+/// What every call of `traps.wat` pays before it starts: its one page, the instantiation,
+/// 2 per function (2 syscall imports + 17 defined) and 4 per table element (2 initial + 1
+/// from the active segment).
+const SETUP: Gas = PAGE + INSTANCE + 2 * 19 + 4 * (2 + 1);
+/// What a call of a module function adds for the stack accounting around it: 12 operators.
+const CALL_ACCOUNTING: Gas = 12;
 /// Copying traps.wat's data segment ("hi") into memory at instantiation: one unit per byte
 /// plus 2 for the copy itself.
 const DATA: Gas = 2 + 2;
@@ -103,28 +111,29 @@ fn a_bad_syscall_pointer_reports_the_real_address() {
         })
     );
     assert!(host.logs.is_empty());
-    // Exact, since fuel is settled at syscalls: the page, 4 for the function (entry, two
+    // Exact, since fuel is settled at syscalls: the set-up, 4 for the function (entry, two
     // constants, the call), tos_log's base cost and its 10 bytes, charged before the read.
-    assert_eq!(outcome.gas_used, PAGE + DATA + 4 + 100 + 10);
+    assert_eq!(outcome.gas_used, SETUP + DATA + 4 + 100 + 10);
 }
 
 #[test]
 fn exits_return_data_and_logs() {
     let (outcome, _) = traps(Call::Entry(8), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
-    // The page, 1 for entering the function, 1 for `i64.const`.
-    assert_eq!(outcome.gas_used, PAGE + DATA + 2);
+    // The set-up, 1 for entering the function, 1 for `i64.const`.
+    assert_eq!(outcome.gas_used, SETUP + DATA + 2);
 
     let (outcome, _) = traps(Call::Entry(11), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(7));
-    // Two functions entered, `i32.const`, `call_indirect`, `i64.const`.
-    assert_eq!(outcome.gas_used, PAGE + DATA + 5);
+    // Two functions entered, `i32.const`, `call_indirect`, `i64.const`, and the stack
+    // accounting around the indirect call.
+    assert_eq!(outcome.gas_used, SETUP + DATA + 5 + CALL_ACCOUNTING);
 
     let (outcome, host) = traps(Call::Entry(13), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(0));
     assert_eq!(host.logs, [b"hi".to_vec()]);
     // Entry, three constants, the call (`drop` is free), then tos_log: 100 + 2 bytes.
-    assert_eq!(outcome.gas_used, PAGE + DATA + 5 + 102);
+    assert_eq!(outcome.gas_used, SETUP + DATA + 5 + 102);
 }
 
 #[test]
@@ -140,14 +149,15 @@ fn memory_growth_stops_at_the_declared_maximum_and_at_the_engine_limit() {
     assert_eq!(outcome.status, ExitStatus::Exit((1 << 32) | 0xffff_ffff));
     // The initial page, 3 + 1 pages asked for (the failed growth is charged too), 11
     // operators and the function's entry.
-    assert_eq!(outcome.gas_used, PAGE * (1 + 3 + 1) + DATA + 12);
+    assert_eq!(outcome.gas_used, SETUP + PAGE * (3 + 1) + DATA + 12);
 
     // grow.wat: no declared maximum; 255 more pages reach the 256-page limit, one more fails.
     let module = prepare(&fixture("grow"));
     let mut host = RecordingHost::default();
     let outcome = run(module.as_ref(), &mut host, Call::Entry(0), &[], GAS);
     assert_eq!(outcome.status, ExitStatus::Exit((1 << 32) | 0xffff_ffff));
-    assert_eq!(outcome.gas_used, PAGE * (1 + 255 + 1) + 12);
+    // Its instantiation: 2,000 + 2 for its one function.
+    assert_eq!(outcome.gas_used, PAGE * (1 + 255 + 1) + INSTANCE + 2 + 12);
 
     // A tighter configuration tightens the run-time limit too.
     let mut config = WasmConfig::new();
@@ -189,8 +199,9 @@ fn a_self_dispatching_module_gets_every_call_and_reads_its_input() {
         );
         let header = tos_engine_api::CallInput::header(call, 3).unwrap();
         assert_eq!(outcome.return_data, header);
-        // The page; two syscalls copying 8 bytes each (50 + 8); 9 operators and the entry.
-        assert_eq!(outcome.gas_used, PAGE + 2 * 58 + 10);
+        // The page; the instantiation (2,000 + 2 per function: 2 imports and 1 defined);
+        // two syscalls copying 8 bytes each (50 + 8); 9 operators and the entry.
+        assert_eq!(outcome.gas_used, PAGE + INSTANCE + 2 * 3 + 2 * 58 + 10);
     }
 }
 
@@ -211,14 +222,14 @@ fn a_call_that_needs_exactly_its_limit_succeeds() {
 
 #[test]
 fn straight_line_code_cannot_overrun_the_limit() {
-    // entry_8 costs 2 after the page (entering the function, then `i64.const`, which comes
+    // entry_8 costs 2 after the set-up (entering the function, then `i64.const`, which comes
     // after wasmtime's last fuel check): one unit short, the call is still out of gas.
-    for limit in [PAGE + DATA, PAGE + DATA + 1] {
+    for limit in [SETUP + DATA, SETUP + DATA + 1] {
         let (outcome, _) = traps(Call::Entry(8), limit);
         assert_eq!(outcome.trap(), Some(&Trap::OutOfGas), "limit {limit}");
         assert_eq!(outcome.gas_used, limit);
     }
-    let (outcome, _) = traps(Call::Entry(8), PAGE + DATA + 2);
+    let (outcome, _) = traps(Call::Entry(8), SETUP + DATA + 2);
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
-    assert_eq!(outcome.gas_used, PAGE + DATA + 2);
+    assert_eq!(outcome.gas_used, SETUP + DATA + 2);
 }

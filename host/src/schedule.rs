@@ -358,7 +358,12 @@ impl ActivationSchedule {
                 TagSchedule {
                     deploy_from: wasm,
                     deploy_until: None,
-                    versions: v1(wasm),
+                    // Version 2: the hardened wasm engine (deterministic stack, structural
+                    // limits before compiling, paid instantiation). No network ran version 1.
+                    versions: vec![VersionSwitch {
+                        from: wasm,
+                        version: 2,
+                    }],
                 },
             );
         }
