@@ -102,17 +102,16 @@ impl ActiveProtocol {
     }
 
     /// The gas a deploy of `code_len` bytes of code for `engine` costs before its constructor:
-    /// `deploy.base + (deploy.per_byte + <engine>.prepare_per_byte) × code_len`, where the
-    /// engine's price per byte pays for preparing (compiling) its code, when it declares one.
+    /// `deploy.base + <engine>.prepare_base + (deploy.per_byte + <engine>.prepare_per_byte) ×
+    /// code_len`, where the engine's prices pay for preparing (compiling) its code, when it
+    /// declares them.
     pub fn deploy_cost_for(&self, engine: &str, code_len: usize) -> Gas {
-        let prepare = self
-            .gas()
-            .get(&format!("{engine}.prepare_per_byte"))
-            .unwrap_or(0);
+        let engine_cost = |what: &str| self.gas().get(&format!("{engine}.{what}")).unwrap_or(0);
         self.deploy_per_byte
-            .saturating_add(prepare)
+            .saturating_add(engine_cost("prepare_per_byte"))
             .saturating_mul(code_len as u64)
             .saturating_add(self.deploy_base)
+            .saturating_add(engine_cost("prepare_base"))
     }
 
     /// The most gas one transaction may ask for.

@@ -229,13 +229,11 @@ fn a_deploy_costs_base_plus_per_byte_and_one_it_cannot_pay_stores_and_compiles_n
         let engine = label.split('-').next().unwrap();
         let p = host.protocol_at(1);
         let cost = p.deploy_cost_for(engine, module.code.len());
-        let per_byte = 20
-            + p.gas()
-                .get(&format!("{engine}.prepare_per_byte"))
-                .unwrap_or(0);
+        let engine_cost = |what| p.gas().get(&format!("{engine}.{what}")).unwrap_or(0);
+        let per_byte = 20 + engine_cost("prepare_per_byte");
         assert_eq!(
             cost,
-            20_000 + per_byte * module.code.len() as u64,
+            20_000 + engine_cost("prepare_base") + per_byte * module.code.len() as u64,
             "{label}"
         );
         let mut state = MemoryProvider::default();
