@@ -17,14 +17,14 @@ use tos_tests::fuzz;
 type Target = (&'static str, fn(&[u8]), usize);
 
 const TARGETS: &[Target] = &[
-    ("envelope", fuzz::envelope, 150),
-    ("tbpf_prepare", fuzz::tbpf_prepare, 150),
-    ("tbpf_link", fuzz::tbpf_link, 300),
-    ("legacy_module", fuzz::legacy_module, 400),
-    ("wasm_prepare", fuzz::wasm_prepare, 60),
-    ("call_input", fuzz::call_input, 1_000),
-    ("schedule_toml", fuzz::schedule_toml, 400),
-    ("sbpf_differential", fuzz::sbpf_differential, 250),
+    ("envelope", fuzz::envelope, 400),
+    ("tbpf_prepare", fuzz::tbpf_prepare, 3_000),
+    ("tbpf_link", fuzz::tbpf_link, 3_000),
+    ("legacy_module", fuzz::legacy_module, 3_000),
+    ("wasm_prepare", fuzz::wasm_prepare, 200),
+    ("call_input", fuzz::call_input, 3_000),
+    ("schedule_toml", fuzz::schedule_toml, 3_000),
+    ("sbpf_differential", fuzz::sbpf_differential, 3_000),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -38,7 +38,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     };
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("readable directory entry").path())
-        .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n == ".gitkeep"))
+        .filter(|p| p.is_file() && p.file_name().is_none_or(|n| n != ".gitkeep"))
         .collect();
     files.sort();
     files
