@@ -72,7 +72,10 @@ pub(crate) const COSTS: &[(&str, Gas, &str)] = &[
 // gas unit is one TBPF instruction, about 0.24 ns on the JIT, so at most 4.8 ns per gas):
 // - `wasm.prepare_per_byte`: the slowest shapes the limits allow compile at 1.3 to 2.3 µs
 //   per byte (many small functions, sequential loops over 2,048 locals, 64 KiB straight-line
-//   bodies, 2,047-local recursive frames); 600 gas per byte covers 2.9 µs per byte.
+//   bodies, 2,047-local recursive frames), and the costliest shape per byte, a function holding
+//   hundreds of operand-stack values across a call, about 5 µs per byte; 1,100 gas per byte
+//   covers 5.3 µs per byte at 20 × 0.24 ns. At the 100,000,000-gas cap a wasm module can then be
+//   up to about 88 KB.
 // - `wasm.instance` and the per-item costs: an empty call takes about 5 µs (store, instance,
 //   memory mapping), about 3,300 gas with the host's intrinsic 1,000 and one page; each of
 //   1,024 globals adds about 3 ns, each of 4,096 table elements about 0.2 ns, each function
@@ -87,7 +90,7 @@ const INSTANCE_GLOBAL: Gas = 10;
 /// Version-1 value of `wasm.instance_table_element`.
 const INSTANCE_TABLE_ELEMENT: Gas = 4;
 /// Version-1 value of `wasm.prepare_per_byte`.
-const PREPARE_PER_BYTE: Gas = 600;
+const PREPARE_PER_BYTE: Gas = 1_100;
 /// Version-1 value of `wasm.prepare_base`: compiling even a small module takes 1 to 4 ms
 /// (`tosvm bench --adversarial`: a 4 KB module with loops nested to the limit compiled in
 /// 2.6 ms), which the per-byte price does not cover; 1,000,000 gas pays 4.8 ms at 20 × ordinary
