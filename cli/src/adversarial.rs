@@ -5,36 +5,18 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tos_engine_api::{Call, Gas, Hash, ModuleTag};
-use tos_host::{ContractModule, DeployRequest, Host, InvokeRequest, MemoryProvider, TxContext};
+use tos_engine_api::{Call, Gas, ModuleTag};
+use tos_host::{ContractModule, DeployRequest, Host, InvokeRequest, MemoryProvider};
 
 use crate::ModeArgs;
 use crate::args::named_key;
-use crate::bench::BenchArgs;
+use crate::bench::{BenchArgs, first_height, median, tx};
 use crate::commands::{Ctx, make_host};
 use crate::error::CliError;
 use crate::output::{print_json, thousands};
 
 /// The ratio no case should exceed.
 pub(crate) const GOAL: f64 = 20.0;
-
-fn tx(height: u64, source: Hash) -> TxContext {
-    TxContext {
-        height,
-        block_hash: [1; 32],
-        tx_hash: [2; 32],
-        source,
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
-    samples.get(samples.len() / 2).copied().unwrap_or_default()
-}
-
-fn first_height(host: &Host, tag: ModuleTag) -> u64 {
-    host.schedule().tag(tag).map_or(1, |t| t.deploy_from.max(1))
-}
 
 /// One measured case.
 struct Measured {

@@ -64,7 +64,7 @@ struct Row {
     median: Duration,
 }
 
-fn tx(height: u64, source: Hash) -> TxContext {
+pub(crate) fn tx(height: u64, source: Hash) -> TxContext {
     TxContext {
         height,
         block_hash: [1; 32],
@@ -73,7 +73,7 @@ fn tx(height: u64, source: Hash) -> TxContext {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
@@ -208,7 +208,7 @@ fn measure(case: &Case<'_>, args: &BenchArgs) -> Result<Vec<Row>, CliError> {
 }
 
 /// The first height at which the schedule accepts deploys of `tag` (1 at least).
-fn first_height(host: &Host, tag: ModuleTag) -> u64 {
+pub(crate) fn first_height(host: &Host, tag: ModuleTag) -> u64 {
     host.schedule().tag(tag).map_or(1, |t| t.deploy_from.max(1))
 }
 
