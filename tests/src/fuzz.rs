@@ -470,27 +470,8 @@ pub mod sbpf {
     /// Slots of the text at most (the generator stops there).
     const MAX_SLOTS: usize = 512;
 
-    /// The syscalls a program may import, with the number of pointer/length argument pairs
-    /// the generator sets up before calling.
-    const SYSCALLS: &[&str] = &[
-        "tos_log",
-        "tos_get_input",
-        "tos_set_return_data",
-        "tos_get_contract_hash",
-        "tos_get_tx_hash",
-        "tos_get_tx_source",
-        "tos_get_block_hash",
-        "tos_get_block_height",
-        "tos_get_balance",
-        "tos_transfer",
-        "tos_burn",
-        "tos_storage_load",
-        "tos_storage_store",
-        "tos_storage_delete",
-        "tos_asset_create",
-        "tos_asset_mint",
-        "tos_fire_event",
-    ];
+    /// The syscalls a program may import: those of the ABI, as the linker knows them.
+    const SYSCALLS: &[&str] = tos_tbpf_link::TOS_SYSCALLS;
 
     /// ALU operations (high nibble) valid in both SBPF versions.
     const ALU_COMMON: &[u8] = &[0x00, 0x10, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0];
