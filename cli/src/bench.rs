@@ -70,6 +70,7 @@ pub(crate) fn tx(height: u64, source: Hash) -> TxContext {
         block_hash: [1; 32],
         tx_hash: [2; 32],
         source,
+        timestamp: 1_700_000_000,
     }
 }
 

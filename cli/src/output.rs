@@ -189,7 +189,7 @@ pub(crate) fn call_json(report: &CallReport, gas_limit: Gas) -> Value {
 mod tests {
     use super::*;
     use tos_engine_api::{Outcome, Trap};
-    use tos_host::{Event, Transfer};
+    use tos_host::{CallFrame, Event, FrameItem, Transfer};
 
     #[test]
     fn bytes_show_as_text_or_hex() {
@@ -219,27 +219,36 @@ mod tests {
 
     #[test]
     fn reports_render_in_both_forms() {
-        let report = CallReport {
+        let report = CallReport::from_frame(CallFrame {
+            contract: [1; 32],
+            call: tos_engine_api::Call::Entry(0),
+            caller: [9; 32],
+            deposits: vec![],
+            engine: "wasm",
+            engine_version: 1,
+            gas_limit: 5000,
             outcome: Outcome {
                 status: ExitStatus::Trap(Trap::OutOfGas),
                 gas_used: 1234,
                 return_data: vec![],
             },
-            events: vec![Event {
-                contract: [1; 32],
-                id: 7,
-                data: b"ev".to_vec(),
-            }],
-            logs: vec![b"hi".to_vec(), vec![0xff]],
-            transfers: vec![Transfer {
-                from: [1; 32],
-                to: [2; 32],
-                asset: NATIVE_ASSET,
-                amount: 5,
-            }],
-            engine: "wasm",
-            engine_version: 1,
-        };
+            discarded: false,
+            trace: vec![
+                FrameItem::Event(Event {
+                    contract: [1; 32],
+                    id: 7,
+                    data: b"ev".to_vec(),
+                }),
+                FrameItem::Log(b"hi".to_vec()),
+                FrameItem::Log(vec![0xff]),
+                FrameItem::Transfer(Transfer {
+                    from: [1; 32],
+                    to: [2; 32],
+                    asset: NATIVE_ASSET,
+                    amount: 5,
+                }),
+            ],
+        });
         let text = call_lines(&report, 5000, 0).join("\n");
         assert!(text.contains("trap: out of gas"), "{text}");
         assert!(text.contains("1,234 of 5,000"), "{text}");

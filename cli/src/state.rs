@@ -74,6 +74,7 @@ impl ChainMeta {
             block_hash: block_hash(height),
             tx_hash: tx_hash(n),
             source,
+            timestamp: 0,
         })
     }
 

@@ -1,4 +1,4 @@
-use crate::{Hash, Height};
+use crate::{CallRequest, CallResult, Gas, Hash, Height};
 
 /// Why the host refused a request of a contract.
 ///
@@ -44,6 +44,27 @@ pub trait HostAbi {
     fn block_hash(&self) -> Hash;
     /// The height of the block being built.
     fn block_height(&self) -> Height;
+    /// The timestamp of the block being built, in seconds since the Unix epoch (ABI v2).
+    fn block_timestamp(&self) -> u64;
+    /// Who made this call (ABI v2): the calling contract, or the transaction's source for a
+    /// top-level call.
+    fn caller(&self) -> Hash;
+    /// The amount of `asset` deposited with this call (ABI v2); 0 if none.
+    fn call_deposit(&self, asset: &Hash) -> u64;
+
+    /// Runs a call of another contract while the running one waits (ABI v2 `tos_call`),
+    /// offering it `gas_limit` gas (the syscall body has already capped it at what the caller
+    /// has left). The callee's effects stay in this call's frame when it exits with 0 and are
+    /// discarded otherwise; the gas it used is in the result, for the caller's meter.
+    ///
+    /// # Errors
+    /// [`HostError::Fault`] when the node failed; a refusal or a failing callee is a
+    /// [`CallResult`], not an error.
+    fn call(&mut self, request: &CallRequest, gas_limit: Gas) -> Result<CallResult, HostError>;
+
+    /// The return data of the last [`call`](HostAbi::call) this frame made, or `None` when it
+    /// has made none or the last one did not exit (refused or trapped).
+    fn last_return_data(&self) -> Option<&[u8]>;
 
     /// Records a log line of the call.
     ///

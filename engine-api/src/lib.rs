@@ -38,6 +38,7 @@
 
 #![deny(missing_docs)]
 
+mod call;
 mod engine;
 mod error;
 mod features;
@@ -50,6 +51,11 @@ mod plugin;
 mod protocol;
 mod types;
 
+pub use call::{
+    CALL_DESCRIPTOR_DEPOSIT, CALL_DESCRIPTOR_HEADER, CALL_REFUSED, CALL_TRAPPED, CallRefusal,
+    CallRequest, CallResult, DescriptorError, MAX_CALL_DEPOSITS, MAX_CALL_DESCRIPTOR,
+    MAX_CALL_PARAMS,
+};
 pub use engine::{EntryTable, ExecutionEngine, ModuleInfo, PreparedModule, derived_version};
 pub use error::{EngineFault, LoadError};
 pub use features::FeatureSet;

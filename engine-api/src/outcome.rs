@@ -46,6 +46,8 @@ pub enum Trap {
         /// What was wrong, for the user.
         reason: String,
     },
+    /// The contract aborted with a message (ABI v2 `tos_abort`; at most 1 KiB, lossy UTF-8).
+    Aborted(String),
     /// The guest violated a rule of its engine that no other variant names (e.g. a legacy
     /// value of the wrong type); the text says which.
     Invalid(String),
@@ -70,6 +72,7 @@ impl fmt::Display for Trap {
             Trap::InvalidInstruction { pc } => write!(f, "invalid instruction at pc {pc}"),
             Trap::Unreachable => f.write_str("unreachable executed (abort)"),
             Trap::Syscall { name, reason } => write!(f, "syscall {name} failed: {reason}"),
+            Trap::Aborted(message) => write!(f, "aborted: {message}"),
             Trap::Invalid(why) => write!(f, "invalid operation: {why}"),
         }
     }

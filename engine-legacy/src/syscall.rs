@@ -123,7 +123,7 @@ pub(crate) fn call(
             Ok(region)
         };
         match arg {
-            Bytes | Hash | U64 => {
+            Bytes | Hash | Signature | U64 => {
                 let value = inputs
                     .get(next_input)
                     .ok_or_else(|| fault("syscall input missing"))?;
@@ -153,11 +153,16 @@ pub(crate) fn call(
                         ));
                     }
                 };
-                if *arg == Hash && bytes.len() != 32 {
+                let fixed = match arg {
+                    Hash => Some(32),
+                    Signature => Some(64),
+                    _ => None,
+                };
+                if let Some(n) = fixed.filter(|n| bytes.len() != *n) {
                     return Err(bad_arg(
                         sig,
                         index,
-                        format!("expected 32 bytes, found {}", bytes.len()),
+                        format!("expected {n} bytes, found {}", bytes.len()),
                     ));
                 }
                 let r = take_region(bytes.len(), &mut cursor)?;

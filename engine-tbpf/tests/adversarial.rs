@@ -251,6 +251,25 @@ fn a_panic_is_an_engine_fault() {
         fn block_height(&self) -> u64 {
             panic!("the block height is on fire")
         }
+        fn block_timestamp(&self) -> u64 {
+            self.0.block_timestamp()
+        }
+        fn caller(&self) -> Hash {
+            self.0.caller()
+        }
+        fn call_deposit(&self, a: &Hash) -> u64 {
+            self.0.call_deposit(a)
+        }
+        fn call(
+            &mut self,
+            r: &tos_engine_api::CallRequest,
+            g: u64,
+        ) -> Result<tos_engine_api::CallResult, HostError> {
+            self.0.call(r, g)
+        }
+        fn last_return_data(&self) -> Option<&[u8]> {
+            self.0.last_return_data()
+        }
         fn log(&mut self, m: &[u8]) -> Result<(), HostError> {
             self.0.log(m)
         }

@@ -535,6 +535,25 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
         fn block_height(&self) -> u64 {
             self.0.block_height()
         }
+        fn block_timestamp(&self) -> u64 {
+            self.0.block_timestamp()
+        }
+        fn caller(&self) -> Hash {
+            self.0.caller()
+        }
+        fn call_deposit(&self, a: &Hash) -> u64 {
+            self.0.call_deposit(a)
+        }
+        fn call(
+            &mut self,
+            r: &tos_engine_api::CallRequest,
+            g: u64,
+        ) -> Result<tos_engine_api::CallResult, HostError> {
+            self.0.call(r, g)
+        }
+        fn last_return_data(&self) -> Option<&[u8]> {
+            self.0.last_return_data()
+        }
         fn log(&mut self, _: &[u8]) -> Result<(), HostError> {
             Err(HostError::Fault("disk on fire".into()))
         }

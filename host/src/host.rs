@@ -3,19 +3,15 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, CallInput, EngineFault, ExitStatus, FeatureSet, Gas, GasMeter, Hash, Height, HostAbi,
-    HostError, ModuleTag, Outcome, PreparedModule, Trap,
+    Call, EngineFault, ExitStatus, FeatureSet, Gas, Hash, Height, ModuleTag, Outcome,
+    PreparedModule, Trap,
 };
-use tos_syscalls::limits;
 
 use crate::cache::{CacheKey, ModuleCache};
-use crate::envelope::{
-    ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, asset_id, contract_address,
-};
+use crate::envelope::{ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, contract_address};
+use crate::frame::{CallFrame, Env, Prepared, TopCall, guarded_prepare, run_call};
 use crate::protocol::{ActiveProtocol, Protocols};
-use crate::provider::{
-    AssetInfo, ContractProvider, Journal, ProviderError, StoredContract, StoredEntries,
-};
+use crate::provider::{ContractProvider, Journal, ProviderError, StoredContract, StoredEntries};
 use crate::registry::{Engine, EngineRegistry, RegisteredEngine};
 use crate::schedule::{ActivationError, ActivationSchedule, ScheduleError};
 
@@ -38,6 +34,8 @@ pub struct TxContext {
     pub tx_hash: Hash,
     /// The account that signed the transaction: the deployer, or the caller.
     pub source: Hash,
+    /// The block's timestamp, seconds since the Unix epoch (ABI v2 `tos_get_block_timestamp`).
+    pub timestamp: u64,
 }
 
 /// Why the host refused a deploy or a call before it ran. Nothing was executed or charged.
@@ -164,28 +162,49 @@ pub struct Transfer {
     pub amount: u64,
 }
 
-/// What a call did. Events and transfers are reported only when it succeeded (otherwise
-/// they never happened); logs are kept either way, for diagnosis.
+/// What a call did: the call tree, and its kept effects flattened in execution order.
+///
+/// Events and transfers are those of frames that were kept (a failed frame's never happened;
+/// a failed top-level call keeps none); logs are kept either way, for diagnosis. The whole
+/// tree, failed frames included, is in [`CallReport::frame`].
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CallReport {
-    /// Exit code or trap, gas used (intrinsic gas included), return data.
+    /// The top-level call's exit code or trap, gas used (intrinsic gas and every nested call
+    /// included), return data.
     pub outcome: Outcome,
-    /// Events fired.
+    /// Events fired by kept frames, in execution order.
     pub events: Vec<Event>,
-    /// Log lines.
+    /// Log lines of every frame, in execution order.
     pub logs: Vec<Vec<u8>>,
-    /// Balance moves.
+    /// Balance moves of kept frames (`tos_transfer`), in execution order.
     pub transfers: Vec<Transfer>,
-    /// The engine that ran the call.
+    /// The engine that ran the top-level call.
     pub engine: &'static str,
     /// The engine version the schedule selected at the call's height.
     pub engine_version: u32,
+    /// The call tree: the top-level frame, and under it every call it made (refused ones
+    /// too), in execution order.
+    pub frame: CallFrame,
 }
 
 impl CallReport {
     /// Whether the call succeeded (and its effects were committed).
     pub fn is_success(&self) -> bool {
         self.outcome.is_success()
+    }
+
+    /// The report of a call tree whose frames are settled (`discarded` set): the top frame's
+    /// outcome and engine, with the kept events and transfers and all logs flattened.
+    pub fn from_frame(frame: CallFrame) -> CallReport {
+        CallReport {
+            outcome: frame.outcome.clone(),
+            events: frame.kept_events(),
+            logs: frame.all_logs(),
+            transfers: frame.kept_transfers(),
+            engine: frame.engine,
+            engine_version: frame.engine_version,
+            frame,
+        }
     }
 }
 
@@ -373,7 +392,7 @@ impl Host {
             .map_err(|source| Error::from_load(module.tag, source))
     }
 
-    fn prepare_hashed(
+    pub(crate) fn prepare_hashed(
         &self,
         module: &ContractModule,
         code_hash: &Hash,
@@ -384,7 +403,7 @@ impl Host {
 
     /// The prepared module of the code with `code_hash`, from the cache, or prepared from the
     /// code `load` reads, which runs only on a cache miss.
-    fn prepare_with(
+    pub(crate) fn prepare_with(
         &self,
         tag: ModuleTag,
         code_hash: &Hash,
@@ -478,14 +497,19 @@ impl Host {
             let mut journal = Journal::new(&*state);
             journal.set_contract(address, Some(stored));
             if has_constructor {
-                let call = CallSpec {
+                let call = TopCall {
                     contract: address,
                     call: Call::CONSTRUCTOR,
                     params: &request.params,
                     gas_limit: request.gas_limit - deploy_gas,
-                    intrinsic: protocol.intrinsic(),
+                    deposits: &[],
                 };
-                let report = run_call(&mut journal, &prepared, tx, &call)?;
+                let env = Env {
+                    host: self,
+                    protocol,
+                    tx,
+                };
+                let report = run_call(&env, &mut journal, &prepared, &call)?;
                 let ok = report.is_success();
                 (ok.then(|| journal.into_changes()), Some(report))
             } else {
@@ -554,18 +578,22 @@ impl Host {
         if !header.entries.accepts(request.call) {
             // Refused from the entry table kept at deploy: nothing is read, prepared or run.
             let engine = self.engine_at(header.tag, tx.height)?;
-            return Ok(CallReport {
+            return Ok(CallReport::from_frame(CallFrame {
+                contract: request.contract,
+                call: request.call,
+                caller: tx.source,
+                deposits: request.deposits.clone(),
+                engine: engine.name(),
+                engine_version: engine.version(),
+                gas_limit: request.gas_limit,
                 outcome: Outcome {
                     status: ExitStatus::Trap(Trap::UnknownEntry(request.call)),
                     gas_used: protocol.intrinsic(),
                     return_data: Vec::new(),
                 },
-                events: Vec::new(),
-                logs: Vec::new(),
-                transfers: Vec::new(),
-                engine: engine.name(),
-                engine_version: engine.version(),
-            });
+                discarded: true,
+                trace: Vec::new(),
+            }));
         }
         let address = request.contract;
         let prepared = self.prepare_with(header.tag, &header.code_hash, tx.height, || {
@@ -584,14 +612,19 @@ impl Host {
                 })?;
                 journal.set_balance(request.contract, *asset, credited);
             }
-            let call = CallSpec {
+            let call = TopCall {
                 contract: request.contract,
                 call: request.call,
                 params: &request.params,
                 gas_limit: request.gas_limit,
-                intrinsic: protocol.intrinsic(),
+                deposits: &request.deposits,
             };
-            let report = run_call(&mut journal, &prepared, tx, &call)?;
+            let env = Env {
+                host: self,
+                protocol,
+                tx,
+            };
+            let report = run_call(&env, &mut journal, &prepared, &call)?;
             (report.is_success().then(|| journal.into_changes()), report)
         };
         if let Some(changes) = changes {
@@ -601,349 +634,3 @@ impl Host {
     }
 }
 
-/// A prepared module and the engine that prepared it.
-struct Prepared {
-    module: Arc<dyn PreparedModule>,
-    engine: &'static str,
-    version: u32,
-}
-
-/// One call to run: which contract, what, with which params and gas.
-struct CallSpec<'a> {
-    contract: Hash,
-    call: Call,
-    params: &'a [u8],
-    /// Gas limit, the intrinsic cost included.
-    gas_limit: Gas,
-    /// The intrinsic cost in force.
-    intrinsic: Gas,
-}
-
-/// Runs one call in a savepoint of `journal`; rolls the savepoint back unless it succeeded.
-fn run_call<P: ContractProvider + ?Sized>(
-    journal: &mut Journal<'_, P>,
-    prepared: &Prepared,
-    tx: &TxContext,
-    spec: &CallSpec<'_>,
-) -> Result<CallReport, Error> {
-    let &CallSpec {
-        contract,
-        call,
-        params,
-        gas_limit,
-        intrinsic,
-    } = spec;
-    let module = &*prepared.module;
-    let report = |outcome, events, logs, transfers| CallReport {
-        outcome,
-        events,
-        logs,
-        transfers,
-        engine: prepared.engine,
-        engine_version: prepared.version,
-    };
-    if gas_limit < intrinsic {
-        // Only a constructor can get here (a call's limit is checked before it is accepted):
-        // the deploy's own cost left too little; it runs out of gas before starting.
-        let mut meter = GasMeter::new(gas_limit);
-        meter.exhaust();
-        let outcome = Outcome {
-            status: ExitStatus::Trap(Trap::OutOfGas),
-            gas_used: meter.used(),
-            return_data: Vec::new(),
-        };
-        return Ok(report(outcome, vec![], vec![], vec![]));
-    }
-    if !module.info().entries.accepts(call) {
-        let outcome = Outcome {
-            status: ExitStatus::Trap(Trap::UnknownEntry(call)),
-            gas_used: intrinsic,
-            return_data: Vec::new(),
-        };
-        return Ok(report(outcome, vec![], vec![], vec![]));
-    }
-    let input = CallInput::header(call, params.len())
-        .map(|h| [h.as_slice(), params].concat())
-        .map_err(|_| Error::ParamsTooLarge {
-            len: params.len(),
-            limit: MAX_PARAMS_LEN,
-        })?;
-    let savepoint = journal.savepoint();
-    let mut host = CallHost {
-        journal: &mut *journal,
-        contract,
-        tx,
-        input,
-        return_data: Vec::new(),
-        events: Vec::new(),
-        logs: Vec::new(),
-        transfers: Vec::new(),
-        fault: None,
-    };
-    let result = guarded_run(
-        module,
-        prepared.engine,
-        call,
-        params,
-        &mut host,
-        gas_limit.saturating_sub(intrinsic),
-    );
-    let CallHost {
-        events,
-        logs,
-        transfers,
-        fault,
-        ..
-    } = host;
-    if let Some(fault) = fault {
-        return Err(fault.into());
-    }
-    let mut outcome = result?;
-    outcome.gas_used = outcome.gas_used.saturating_add(intrinsic).min(gas_limit);
-    if outcome.is_success() {
-        journal.release();
-        Ok(report(outcome, events, logs, transfers))
-    } else {
-        journal.rollback_to(savepoint);
-        Ok(report(outcome, vec![], logs, vec![]))
-    }
-}
-
-/// The message of a caught panic.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
-/// `engine.prepare`, with a panic inside the engine (a bug a hostile module found) caught and
-/// reported as a fault of the node for this module, never a dead process.
-fn guarded_prepare(
-    engine: &RegisteredEngine,
-    code: &[u8],
-    protocol: &tos_engine_api::Protocol,
-) -> Result<Arc<dyn PreparedModule>, tos_engine_api::LoadError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine.prepare(code, protocol)
-    }))
-    .unwrap_or_else(|panic| {
-        Err(tos_engine_api::LoadError::Fault(EngineFault::new(
-            engine.name(),
-            format!(
-                "the engine panicked while preparing: {}",
-                panic_message(&*panic)
-            ),
-        )))
-    })
-}
-
-/// `module.run`, with a panic caught and reported as a fault of the node (the transaction's
-/// writes are then discarded: the host applies nothing after a fault).
-fn guarded_run(
-    module: &dyn PreparedModule,
-    engine: &'static str,
-    call: Call,
-    params: &[u8],
-    host: &mut dyn HostAbi,
-    gas_limit: Gas,
-) -> Result<Outcome, EngineFault> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        module.run(call, params, host, gas_limit)
-    }))
-    .unwrap_or_else(|panic| {
-        Err(EngineFault::new(
-            engine,
-            format!(
-                "the engine panicked while running: {}",
-                panic_message(&*panic)
-            ),
-        ))
-    })
-}
-
-/// The [`HostAbi`] of one call, over the journal.
-struct CallHost<'j, 'p, P: ContractProvider + ?Sized> {
-    journal: &'j mut Journal<'p, P>,
-    contract: Hash,
-    tx: &'j TxContext,
-    input: Vec<u8>,
-    return_data: Vec<u8>,
-    events: Vec<Event>,
-    logs: Vec<Vec<u8>>,
-    transfers: Vec<Transfer>,
-    /// A provider failure, kept so the host reports it as a fault even if the engine
-    /// turned it into something else.
-    fault: Option<ProviderError>,
-}
-
-impl<P: ContractProvider + ?Sized> CallHost<'_, '_, P> {
-    fn state<T>(&mut self, r: Result<T, ProviderError>) -> Result<T, HostError> {
-        r.map_err(|e| {
-            let msg = e.to_string();
-            self.fault = Some(e);
-            HostError::Fault(msg)
-        })
-    }
-}
-
-impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, P> {
-    fn input(&self) -> &[u8] {
-        &self.input
-    }
-    fn contract_hash(&self) -> Hash {
-        self.contract
-    }
-    fn tx_hash(&self) -> Hash {
-        self.tx.tx_hash
-    }
-    fn tx_source(&self) -> Hash {
-        self.tx.source
-    }
-    fn block_hash(&self) -> Hash {
-        self.tx.block_hash
-    }
-    fn block_height(&self) -> Height {
-        self.tx.height
-    }
-    fn log(&mut self, message: &[u8]) -> Result<(), HostError> {
-        limits::check_count("logs per call", self.logs.len(), limits::MAX_LOGS_PER_CALL)?;
-        self.logs.push(message.to_vec());
-        Ok(())
-    }
-    fn set_return_data(&mut self, data: &[u8]) -> Result<(), HostError> {
-        if data.len() as u64 > limits::MAX_RETURN_DATA_LEN {
-            return Err(HostError::LimitExceeded {
-                what: "return data bytes",
-                limit: limits::MAX_RETURN_DATA_LEN,
-            });
-        }
-        self.return_data = data.to_vec();
-        Ok(())
-    }
-    fn take_return_data(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.return_data)
-    }
-    fn storage_load(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        let r = self.journal.storage(&self.contract, key);
-        self.state(r)
-    }
-    fn storage_store(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
-        self.journal
-            .set_storage(self.contract, key.to_vec(), Some(value.to_vec()));
-        Ok(())
-    }
-    fn storage_delete(&mut self, key: &[u8]) -> Result<bool, HostError> {
-        let r = self.journal.storage(&self.contract, key);
-        let existed = self.state(r)?.is_some();
-        if existed {
-            self.journal.set_storage(self.contract, key.to_vec(), None);
-        }
-        Ok(existed)
-    }
-    fn balance(&mut self, asset: &Hash) -> Result<u64, HostError> {
-        let r = self.journal.balance(&self.contract, asset);
-        self.state(r)
-    }
-    fn transfer(&mut self, to: &Hash, asset: &Hash, amount: u64) -> Result<bool, HostError> {
-        if amount == 0 {
-            // Moves nothing and creates no balance record: a zero transfer costs its syscall
-            // gas and stores nothing.
-            return Ok(true);
-        }
-        let from_balance = self.balance(asset)?;
-        let Some(left) = from_balance.checked_sub(amount) else {
-            return Ok(false);
-        };
-        if *to != self.contract {
-            let r = self.journal.balance(to, asset);
-            let to_balance = self.state(r)?;
-            let credited = to_balance
-                .checked_add(amount)
-                .ok_or(HostError::LimitExceeded {
-                    what: "receiver balance",
-                    limit: u64::MAX,
-                })?;
-            self.journal.set_balance(self.contract, *asset, left);
-            self.journal.set_balance(*to, *asset, credited);
-        }
-        self.transfers.push(Transfer {
-            from: self.contract,
-            to: *to,
-            asset: *asset,
-            amount,
-        });
-        Ok(true)
-    }
-    fn burn(&mut self, asset: &Hash, amount: u64) -> Result<bool, HostError> {
-        let balance = self.balance(asset)?;
-        let Some(left) = balance.checked_sub(amount) else {
-            return Ok(false);
-        };
-        if amount > 0 {
-            // Burning the native asset only lowers the balance; assets also lower their supply.
-            let r = self.journal.asset(asset);
-            if let Some(mut info) = self.state(r)? {
-                info.supply = info.supply.saturating_sub(amount);
-                self.journal.set_asset(*asset, info);
-            }
-            self.journal.set_balance(self.contract, *asset, left);
-        }
-        Ok(true)
-    }
-    fn asset_create(&mut self, name: &[u8], decimals: u8) -> Result<(Hash, bool), HostError> {
-        let id = asset_id(&self.contract, name);
-        if id == tos_engine_api::NATIVE_ASSET {
-            return Err(HostError::InvalidArgument(
-                "asset id collides with the native asset".into(),
-            ));
-        }
-        let r = self.journal.asset(&id);
-        if self.state(r)?.is_some() {
-            return Ok((id, false));
-        }
-        self.journal.set_asset(
-            id,
-            AssetInfo {
-                creator: self.contract,
-                name: name.to_vec(),
-                decimals,
-                supply: 0,
-            },
-        );
-        Ok((id, true))
-    }
-    fn asset_mint(&mut self, asset: &Hash, amount: u64) -> Result<bool, HostError> {
-        let r = self.journal.asset(asset);
-        let Some(mut info) = self.state(r)? else {
-            return Ok(false);
-        };
-        if info.creator != self.contract {
-            return Ok(false);
-        }
-        let balance = self.balance(asset)?;
-        let (Some(supply), Some(balance)) =
-            (info.supply.checked_add(amount), balance.checked_add(amount))
-        else {
-            return Ok(false);
-        };
-        info.supply = supply;
-        self.journal.set_asset(*asset, info);
-        self.journal.set_balance(self.contract, *asset, balance);
-        Ok(true)
-    }
-    fn fire_event(&mut self, id: u64, data: &[u8]) -> Result<(), HostError> {
-        limits::check_count(
-            "events per call",
-            self.events.len(),
-            limits::MAX_EVENTS_PER_CALL,
-        )?;
-        self.events.push(Event {
-            contract: self.contract,
-            id,
-            data: data.to_vec(),
-        });
-        Ok(())
-    }
-}

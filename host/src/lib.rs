@@ -65,6 +65,7 @@
 
 mod cache;
 mod envelope;
+mod frame;
 mod host;
 mod protocol;
 mod provider;
@@ -76,6 +77,7 @@ pub use envelope::{
     ContractModule, DEFAULT_MAX_MODULE_SIZE, EnvelopeError, EnvelopeForm, asset_id,
     contract_address,
 };
+pub use frame::{CallFrame, FrameItem};
 pub use host::{
     CallReport, DeployRequest, DeployResult, Error, Event, Host, HostConfig, INTRINSIC_GAS,
     InvokeRequest, MAX_PARAMS_LEN, Transfer, TxContext,

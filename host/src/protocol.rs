@@ -26,13 +26,20 @@ pub mod costs {
     pub const DEPLOY_PER_BYTE: &str = "deploy.per_byte";
     /// The most gas one transaction (a deploy or a call) may ask for. Version 1: 100,000,000.
     pub const MAX_TX_GAS: &str = "tx.max_gas";
+    /// The most contract frames one transaction's call stack may hold (ABI v2 `tos_call`): the
+    /// top-level call counts as one. A protocol constant, not a price. Version 1: 8.
+    pub const MAX_CALL_DEPTH: &str = "call.max_depth";
+
+    /// The largest `call.max_depth` a schedule may set.
+    pub const MAX_CALL_DEPTH_LIMIT: Gas = 64;
 
     /// The host's costs with their version-1 values.
-    pub const V1: [(&str, Gas); 4] = [
+    pub const V1: [(&str, Gas); 5] = [
         (INTRINSIC, 1_000),
         (DEPLOY_BASE, 20_000),
         (DEPLOY_PER_BYTE, 20),
         (MAX_TX_GAS, 100_000_000),
+        (MAX_CALL_DEPTH, 8),
     ];
 }
 
@@ -48,6 +55,7 @@ pub struct ActiveProtocol {
     deploy_base: Gas,
     deploy_per_byte: Gas,
     max_tx_gas: Gas,
+    max_call_depth: u64,
 }
 
 impl ActiveProtocol {
@@ -118,6 +126,11 @@ impl ActiveProtocol {
     pub fn max_tx_gas(&self) -> Gas {
         self.max_tx_gas
     }
+
+    /// The most contract frames a call stack may hold (`call.max_depth`).
+    pub fn max_call_depth(&self) -> u64 {
+        self.max_call_depth
+    }
 }
 
 /// The protocol of every height of a network, by span.
@@ -178,6 +191,15 @@ impl Protocols {
             versions.insert(switch.version, Arc::clone(&current));
         }
         for gas in versions.values() {
+            let depth = gas.get(costs::MAX_CALL_DEPTH).unwrap_or_default();
+            if !(1..=costs::MAX_CALL_DEPTH_LIMIT).contains(&depth) {
+                return Err(error(format!(
+                    "gas schedule version {}: `{}` = {depth} is outside 1..={}",
+                    gas.version(),
+                    costs::MAX_CALL_DEPTH,
+                    costs::MAX_CALL_DEPTH_LIMIT
+                )));
+            }
             for engine in registry.iter() {
                 engine.check_gas(gas).map_err(|e| {
                     error(format!(
@@ -210,6 +232,7 @@ impl Protocols {
                 deploy_base: cost(costs::DEPLOY_BASE),
                 deploy_per_byte: cost(costs::DEPLOY_PER_BYTE),
                 max_tx_gas: cost(costs::MAX_TX_GAS),
+                max_call_depth: cost(costs::MAX_CALL_DEPTH),
                 digest: *h.finalize().as_bytes(),
                 table_digest,
                 syscalls,

@@ -310,6 +310,20 @@ impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
         self.provider.contract(address)
     }
 
+    /// The header of the contract at `address` (tag, code hash and length, entries), without
+    /// reading its code from the provider.
+    ///
+    /// # Errors
+    /// [`ProviderError`].
+    pub fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, ProviderError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(c) = layer.contracts.get(address) {
+                return Ok(c.as_ref().map(StoredContract::header));
+            }
+        }
+        self.provider.contract_header(address)
+    }
+
     /// Stages a deploy (or a removal with `None`).
     pub fn set_contract(&mut self, address: Hash, contract: Option<StoredContract>) {
         self.top().contracts.insert(address, contract);

@@ -312,19 +312,22 @@ impl ActivationSchedule {
     }
 
     /// Mainnet: legacy contracts since genesis, TBPF from 1,500,000, legacy deploys sunset at
-    /// 2,000,000. Wasm is not activated. ABI v1 is live from genesis; gas schedule version 1.
+    /// 2,000,000. Wasm is not activated. ABI v1 is live from genesis, ABI v2 (calls between
+    /// contracts) from 1,800,000; gas schedule version 1.
     pub fn mainnet() -> Self {
-        Self::preset("mainnet", (0, Some(2_000_000)), 1_500_000, None)
+        Self::preset("mainnet", (0, Some(2_000_000)), 1_500_000, None, 1_800_000)
     }
 
-    /// Testnet: TBPF from 100,000, wasm from 400,000, legacy deploys sunset at 500,000.
+    /// Testnet: TBPF from 100,000, ABI v2 from 200,000, wasm from 400,000, legacy deploys
+    /// sunset at 500,000.
     pub fn testnet() -> Self {
-        Self::preset("testnet", (0, Some(500_000)), 100_000, Some(400_000))
+        Self::preset("testnet", (0, Some(500_000)), 100_000, Some(400_000), 200_000)
     }
 
-    /// Devnet: every engine from genesis; legacy deploys sunset early, at height 1,000.
+    /// Devnet: every engine and ABI v2 from genesis; legacy deploys sunset early, at height
+    /// 1,000.
     pub fn devnet() -> Self {
-        Self::preset("devnet", (0, Some(1_000)), 0, Some(0))
+        Self::preset("devnet", (0, Some(1_000)), 0, Some(0), 0)
     }
 
     fn preset(
@@ -332,10 +335,12 @@ impl ActivationSchedule {
         legacy: (Height, Option<Height>),
         tbpf: Height,
         wasm: Option<Height>,
+        abi_v2: Height,
     ) -> Self {
         let v1 = |from| vec![VersionSwitch { from, version: 1 }];
         let mut s = Self::new(name);
         s.set_feature(tos_syscalls::ABI_V1, 0);
+        s.set_feature(tos_syscalls::ABI_V2, abi_v2);
         s.set_tag(
             ModuleTag::LEGACY,
             TagSchedule {

@@ -11,7 +11,7 @@
 //! bounded by [`limits::MAX_VALUE_LEN`], and a contract that cannot pay runs out of gas,
 //! which charges its whole limit.
 
-use tos_engine_api::Hash;
+use tos_engine_api::{CallRequest, Hash, MAX_CALL_DESCRIPTOR};
 
 use crate::{Cost, OutSize, Param, SyscallCtx, SyscallDef, SyscallError};
 use Param::*;
@@ -36,6 +36,10 @@ pub mod limits {
     pub const MAX_ASSET_NAME_LEN: u64 = 64;
     /// Largest number of decimals an asset may declare.
     pub const MAX_ASSET_DECIMALS: u64 = 18;
+    /// Longest `tos_abort` message kept, in bytes (longer ones are cut there).
+    pub const MAX_ABORT_MESSAGE_LEN: u64 = 1024;
+    /// Longest input of `tos_hash` and message of `tos_ed25519_verify`, in bytes.
+    pub const MAX_HASH_INPUT_LEN: u64 = 1024 * 1024;
 
     /// The per-call count check every host makes before recording one more log or event:
     /// refuses when `count` already reached `limit`.
@@ -59,7 +63,7 @@ use limits::*;
 /// Value returned by `tos_storage_load` for an absent key.
 pub const ABSENT: u64 = u64::MAX;
 
-fn check_len(what: &str, len: u64, max: u64) -> Result<(), SyscallError> {
+pub(crate) fn check_len(what: &str, len: u64, max: u64) -> Result<(), SyscallError> {
     if len > max {
         return Err(SyscallError::Invalid(format!(
             "{what} of {len} bytes exceeds the limit of {max}"
@@ -69,7 +73,7 @@ fn check_len(what: &str, len: u64, max: u64) -> Result<(), SyscallError> {
 }
 
 /// Reads `len` bytes after checking `len <= max` and charging for them.
-fn read_bounded(
+pub(crate) fn read_bounded(
     ctx: &mut SyscallCtx<'_>,
     what: &str,
     ptr: u64,
@@ -81,17 +85,20 @@ fn read_bounded(
     Ok(ctx.memory.read_vec(ptr, len)?)
 }
 
-fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
+pub(crate) fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
     Ok(ctx.memory.read_hash(ptr)?)
 }
 
 /// How many bytes of `len` fit a buffer of `cap` bytes.
-fn capped(len: usize, cap: u64) -> usize {
+pub(crate) fn capped(len: usize, cap: u64) -> usize {
     usize::try_from(cap).map_or(len, |cap| cap.min(len))
 }
 
 macro_rules! syscall {
     ($(#[$doc:meta])* $name:ident, params [$($param:expr),*], cost($base:expr, $per:expr), |$ctx:ident, $a:ident| $body:block) => {
+        syscall!($(#[$doc])* $name, feature crate::ABI_V1, params [$($param),*], cost($base, $per), |$ctx, $a| $body);
+    };
+    ($(#[$doc:meta])* $name:ident, feature $feature:expr, params [$($param:expr),*], cost($base:expr, $per:expr), |$ctx:ident, $a:ident| $body:block) => {
         $(#[$doc])*
         #[allow(non_upper_case_globals)]
         pub(crate) mod $name {
@@ -101,7 +108,7 @@ macro_rules! syscall {
                 let _ = &$a;
                 $body
             }
-            inventory::submit! { SyscallDef::new(stringify!($name), &[$($param),*], COST, crate::ABI_V1, body) }
+            inventory::submit! { SyscallDef::new(stringify!($name), &[$($param),*], COST, $feature, body) }
         }
     };
 }
@@ -279,5 +286,134 @@ syscall!(
         let data = read_bounded(ctx, "event data", a[1], a[2], MAX_EVENT_DATA_LEN)?;
         ctx.host.fire_event(a[0], &data)?;
         Ok(0)
+    }
+);
+
+// ABI v2 (ABI.md, "ABI v2"): calls between contracts and what every contract platform offers.
+
+syscall!(
+    /// `tos_call(desc_ptr, desc_len) -> the callee's exit code, or CALL_TRAPPED / CALL_REFUSED`.
+    /// Decodes the call descriptor (a malformed one traps the caller), caps the callee's gas at
+    /// what the caller has left after this syscall's own cost, asks the host to run the callee,
+    /// and charges the caller the gas the callee used. Charges per byte of the descriptor.
+    tos_call, feature crate::ABI_V2, params [Bytes], cost(2_000, 1), |ctx, a| {
+        let len = a[1];
+        check_len("call descriptor", len, MAX_CALL_DESCRIPTOR as u64)?;
+        ctx.charge_bytes(len)?;
+        let bytes = ctx.memory.read_vec(a[0], len)?;
+        let request = CallRequest::decode(&bytes).map_err(|e| SyscallError::Invalid(e.to_string()))?;
+        drop(bytes);
+        let left = ctx.gas.remaining();
+        let limit = if request.gas_limit == 0 { left } else { request.gas_limit.min(left) };
+        let result = ctx.host.call(&request, limit)?;
+        // The callee used at most `limit`, which the meter holds.
+        ctx.gas.consume(result.gas_used())?;
+        Ok(result.code())
+    }
+);
+
+syscall!(
+    /// `tos_get_return_data(out_ptr, cap) -> length, or u64::MAX if none`: the return data of
+    /// this frame's last `tos_call` (none before any, or when the last one was refused or
+    /// trapped). Copies and charges for `min(len, cap)` bytes.
+    tos_get_return_data, feature crate::ABI_V2, params [OutBuf(OutSize::Max(MAX_RETURN_DATA_LEN))], cost(50, 1), |ctx, a| {
+        let Some(data) = ctx.host.last_return_data() else {
+            return Ok(ABSENT);
+        };
+        let n = capped(data.len(), a[1]);
+        ctx.gas.consume(ctx.cost.per_byte.saturating_mul(n as u64))?;
+        ctx.memory.write(a[0], data.get(..n).unwrap_or(data))?;
+        Ok(data.len() as u64)
+    }
+);
+
+syscall!(
+    /// `tos_get_caller(out_ptr) -> 0`: the calling contract, or the transaction's source for a
+    /// top-level call (32 bytes).
+    tos_get_caller, feature crate::ABI_V2, params [Out32], cost(50, 0), |ctx, a| {
+        let caller = ctx.host.caller();
+        ctx.memory.write(a[0], &caller)?;
+        Ok(0)
+    }
+);
+
+syscall!(
+    /// `tos_get_call_deposit(asset_ptr) -> amount`: what the caller deposited of the asset with
+    /// this call (0 if nothing).
+    tos_get_call_deposit, feature crate::ABI_V2, params [Hash], cost(50, 0), |ctx, a| {
+        let asset = read_hash(ctx, a[0])?;
+        Ok(ctx.host.call_deposit(&asset))
+    }
+);
+
+syscall!(
+    /// `tos_abort(msg_ptr, msg_len)`: never returns; the call traps with the message (its first
+    /// `MAX_ABORT_MESSAGE_LEN` bytes, read as lossy UTF-8). Charges per byte kept.
+    tos_abort, feature crate::ABI_V2, params [Bytes], cost(100, 1), |ctx, a| {
+        let len = a[1].min(MAX_ABORT_MESSAGE_LEN);
+        ctx.charge_bytes(len)?;
+        let msg = ctx.memory.read_vec(a[0], len)?;
+        Err(SyscallError::Abort(String::from_utf8_lossy(&msg).into_owned()))
+    }
+);
+
+/// The hash functions of `tos_hash`, by their `algo` number.
+pub mod hash_algo {
+    /// BLAKE3 (32-byte output).
+    pub const BLAKE3: u64 = 0;
+    /// SHA-256 (FIPS 180-4).
+    pub const SHA256: u64 = 1;
+    /// Keccak-256 (the original Keccak padding, as Ethereum uses; not SHA3-256).
+    pub const KECCAK256: u64 = 2;
+}
+
+syscall!(
+    /// `tos_hash(algo, data_ptr, data_len, out_ptr) -> 0`: writes the 32-byte digest of the
+    /// data; `algo` is one of [`hash_algo`], another traps. Charges per byte hashed (one price
+    /// for every algorithm: the slowest one's).
+    tos_hash, feature crate::ABI_V2, params [U64, Bytes, Out32], cost(300, 3), |ctx, a| {
+        if a[0] > hash_algo::KECCAK256 {
+            return Err(SyscallError::Invalid(format!(
+                "unknown hash algorithm {} (0 = blake3, 1 = sha256, 2 = keccak256)", a[0]
+            )));
+        }
+        let data = read_bounded(ctx, "hash input", a[1], a[2], MAX_HASH_INPUT_LEN)?;
+        let digest: [u8; 32] = match a[0] {
+            hash_algo::BLAKE3 => *blake3::hash(&data).as_bytes(),
+            hash_algo::SHA256 => {
+                use sha2::Digest;
+                sha2::Sha256::digest(&data).into()
+            }
+            _ => {
+                use sha3::Digest;
+                sha3::Keccak256::digest(&data).into()
+            }
+        };
+        ctx.memory.write(a[3], &digest)?;
+        Ok(0)
+    }
+);
+
+syscall!(
+    /// `tos_ed25519_verify(pubkey_ptr, msg_ptr, msg_len, sig_ptr) -> 0 if valid, 1 if not`.
+    /// The strict rule of RFC 8032 as ed25519-dalek's `verify_strict` applies it: the key and
+    /// the signature's R must be canonical encodings of points that are not of small order,
+    /// S must be below the group order, and the equation is checked without the cofactor.
+    /// Charges a fixed price for the check plus per byte of the message.
+    tos_ed25519_verify, feature crate::ABI_V2, params [Hash, Bytes, Signature], cost(200_000, 3), |ctx, a| {
+        let key = read_hash(ctx, a[0])?;
+        let msg = read_bounded(ctx, "signed message", a[1], a[2], MAX_HASH_INPUT_LEN)?;
+        let mut sig = [0u8; 64];
+        ctx.memory.read(a[3], &mut sig)?;
+        let valid = ed25519_dalek::VerifyingKey::from_bytes(&key)
+            .is_ok_and(|key| key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig)).is_ok());
+        Ok(u64::from(!valid))
+    }
+);
+
+syscall!(
+    /// `tos_get_block_timestamp() -> seconds since the Unix epoch` of the block being built.
+    tos_get_block_timestamp, feature crate::ABI_V2, params [], cost(20, 0), |ctx, a| {
+        Ok(ctx.host.block_timestamp())
     }
 );

@@ -55,7 +55,7 @@ mod hash;
 mod table;
 pub mod testing;
 
-pub use bodies::{ABSENT, limits};
+pub use bodies::{ABSENT, hash_algo, limits};
 pub use hash::murmur3_32;
 
 pub use table::{ActiveSyscalls, LiveSyscall, SyscallTable, TableError};
@@ -63,6 +63,10 @@ pub use table::{ActiveSyscalls, LiveSyscall, SyscallTable, TableError};
 /// The feature of the syscalls of ABI v1 (ABI.md, "Syscalls"). Every preset activates it at
 /// genesis; a schedule file must name it.
 pub const ABI_V1: &str = "abi_v1";
+
+/// The feature of the syscalls of ABI v2 (ABI.md, "ABI v2"): calls between contracts,
+/// caller and deposits, abort, hashes, ed25519 and the block timestamp.
+pub const ABI_V2: &str = "abi_v2";
 
 /// The gas-schedule names of a syscall's base and per-byte costs:
 /// `syscall.<name>.base` and `syscall.<name>.per_byte`.
@@ -119,6 +123,8 @@ pub enum Param {
     Out32,
     /// A u64 (LE) the syscall writes: one register, the pointer.
     OutU64,
+    /// 64 bytes the syscall reads (a signature): one register, the pointer.
+    Signature,
     /// A buffer the syscall fills, and its capacity: two registers, pointer and capacity. The
     /// syscall returns the full length of what it had to give (or `u64::MAX` for nothing).
     OutBuf(OutSize),
@@ -144,7 +150,10 @@ impl Param {
 
     /// Whether the syscall reads the parameter (as opposed to writing it).
     pub const fn is_input(self) -> bool {
-        matches!(self, Param::Bytes | Param::Hash | Param::U64)
+        matches!(
+            self,
+            Param::Bytes | Param::Hash | Param::Signature | Param::U64
+        )
     }
 }
 
@@ -249,6 +258,9 @@ pub enum SyscallError {
     /// The host refused or failed.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// The contract aborted itself (`tos_abort`) with this message.
+    #[error("aborted: {0}")]
+    Abort(String),
 }
 
 impl From<OutOfGas> for SyscallError {
@@ -277,6 +289,7 @@ impl SyscallError {
                 name: syscall.to_owned(),
                 reason,
             },
+            SyscallError::Abort(message) => Trap::Aborted(message),
         })
     }
 }

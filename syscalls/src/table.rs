@@ -135,6 +135,7 @@ impl ActiveSyscalls {
                     Param::OutU64 => h.update(&[4]),
                     Param::OutBuf(OutSize::Input) => h.update(&[5]),
                     Param::OutBuf(OutSize::Max(n)) => h.update(&[6]).update(&n.to_le_bytes()),
+                    Param::Signature => h.update(&[7]),
                 };
             }
             h.update(&(d.feature.len() as u32).to_le_bytes());

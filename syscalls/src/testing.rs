@@ -35,6 +35,8 @@ pub struct RecordingHost {
     pub logs: Vec<Vec<u8>>,
     /// Return data.
     pub return_data: Vec<u8>,
+    /// The block's timestamp.
+    pub timestamp: u64,
 }
 
 impl RecordingHost {
@@ -65,6 +67,28 @@ impl HostAbi for RecordingHost {
     }
     fn block_height(&self) -> Height {
         self.height
+    }
+    fn block_timestamp(&self) -> u64 {
+        self.timestamp
+    }
+    fn caller(&self) -> Hash {
+        self.tx_source
+    }
+    fn call_deposit(&self, _asset: &Hash) -> u64 {
+        0
+    }
+    fn call(
+        &mut self,
+        _request: &tos_engine_api::CallRequest,
+        _gas_limit: tos_engine_api::Gas,
+    ) -> Result<tos_engine_api::CallResult, HostError> {
+        // One contract and no chain: every other contract is unknown here.
+        Ok(tos_engine_api::CallResult::Refused(
+            tos_engine_api::CallRefusal::UnknownContract,
+        ))
+    }
+    fn last_return_data(&self) -> Option<&[u8]> {
+        None
     }
     fn log(&mut self, message: &[u8]) -> Result<(), HostError> {
         limits::check_count("logs per call", self.logs.len(), limits::MAX_LOGS_PER_CALL)?;

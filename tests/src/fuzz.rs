@@ -83,6 +83,7 @@ fn tx(height: u64) -> TxContext {
         block_hash: [height as u8; 32],
         tx_hash: [0x7a; 32],
         source: [0x11; 32],
+        timestamp: 1_700_000_000 + height,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn tx(height: u64, source: Hash) -> TxContext {
         block_hash: [height as u8; 32],
         tx_hash,
         source,
+        timestamp: 1_700_000_000 + height * 5,
     }
 }
 
