@@ -742,8 +742,8 @@ fn engines_lists_builtin_and_plugin_engines() {
             .any(|e| e["name"] == "wasm" && e["origin"] == "plug-in"),
         "{v}"
     );
-    assert_eq!(v["syscalls"].as_array().unwrap().len(), 17);
-    assert_eq!(v["features"], serde_json::json!(["abi_v1"]));
+    assert_eq!(v["syscalls"].as_array().unwrap().len(), 25);
+    assert_eq!(v["features"], serde_json::json!(["abi_v1", "abi_v2"]));
     assert_eq!(v["gas_schedule_version"], 1);
     assert_eq!(v["max_tx_gas"], 100_000_000);
     assert_eq!(v["table_digest"].as_str().unwrap().len(), 64);

@@ -32,6 +32,15 @@ pub trait ExecutionEngine: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The most native stack one call of a module of this engine may use, in bytes: its
+    /// generated or interpreted frames plus the host functions it calls, but not the frames of
+    /// nested contract calls (the host gives each of those room of its own). Before running a
+    /// frame the host makes sure at least this much stack is left, switching to a fresh stack
+    /// segment otherwise, so no chain of calls overflows the node's stack. Default: 512 KiB.
+    fn native_stack(&self) -> usize {
+        512 * 1024
+    }
+
     /// Whether the engine can run under `schedule`'s costs (a cost may not fit the engine's
     /// metering: wasmtime's fuel table holds at most 255 per operator). The host asks this for
     /// every gas schedule of a network when it loads the schedule, so a bad schedule is

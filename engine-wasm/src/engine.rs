@@ -257,6 +257,12 @@ impl ExecutionEngine for WasmEngine {
         WasmCosts::of(schedule).map(|_| ())
     }
 
+    /// wasmtime's stack limit for wasm frames, plus 512 KiB for the host functions (syscalls)
+    /// and wasmtime's own frames.
+    fn native_stack(&self) -> usize {
+        self.config.max_wasm_stack.saturating_add(512 * 1024)
+    }
+
     fn prepare(
         &self,
         code: &[u8],

@@ -15,20 +15,17 @@ use crate::host::{CallReport, Error, Event, Host, MAX_PARAMS_LEN, Transfer, TxCo
 use crate::protocol::ActiveProtocol;
 use crate::provider::{AssetInfo, ContractProvider, Journal, ProviderError};
 
-/// Native stack every frame is guaranteed before its engine runs: more than the deepest wasm
-/// stack an engine allows (1 MiB) plus the host's and the engine's own frames. When less is
-/// left, the frame runs on a fresh stack segment of [`FRAME_STACK`] bytes, so no chain of
-/// nested calls can overflow the node's stack, whatever the contracts do.
-pub(crate) const FRAME_RED_ZONE: usize = 3 * 1024 * 1024;
-
-/// Size of a fresh stack segment for a frame (see [`FRAME_RED_ZONE`]).
-pub(crate) const FRAME_STACK: usize = 4 * 1024 * 1024;
+/// Native stack the host's own code in a frame may use on top of what the engine declares
+/// ([`ExecutionEngine::native_stack`](tos_engine_api::ExecutionEngine::native_stack)).
+pub(crate) const HOST_FRAME_STACK: usize = 256 * 1024;
 
 /// A prepared module and the engine that prepared it.
 pub(crate) struct Prepared {
     pub(crate) module: Arc<dyn PreparedModule>,
     pub(crate) engine: &'static str,
     pub(crate) version: u32,
+    /// Native stack a frame of this engine needs (the engine's declaration plus the host's).
+    pub(crate) native_stack: usize,
 }
 
 /// One item of a frame's trace, in execution order.
@@ -303,7 +300,11 @@ fn run_frame<P: ContractProvider + ?Sized>(
         fault: None,
     };
     let module = &*prepared.module;
-    let result = stacker::maybe_grow(FRAME_RED_ZONE, FRAME_STACK, || {
+    // Every frame starts with the stack its engine declares it may need: when less is left,
+    // it runs on a fresh segment, so no chain of nested calls overflows the node's stack,
+    // whatever the contracts do.
+    let need = prepared.native_stack;
+    let result = stacker::maybe_grow(need, need.saturating_add(HOST_FRAME_STACK), || {
         guarded_run(
             module,
             prepared.engine,
@@ -342,17 +343,24 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
-/// `engine.prepare`, with a panic inside the engine (a bug a hostile module found) caught and
-/// reported as a fault of the node for this module, never a dead process.
+/// Native stack preparing a module may use (an optimizing compiler's recursion over a module
+/// within the engine's structural limits); less left means a fresh segment of twice this.
+pub(crate) const PREPARE_STACK: usize = 4 * 1024 * 1024;
+
+/// `engine.prepare`, on a native stack with room for it, with a panic inside the engine (a
+/// bug a hostile module found) caught and reported as a fault of the node for this module,
+/// never a dead process.
 pub(crate) fn guarded_prepare(
     engine: &crate::registry::RegisteredEngine,
     code: &[u8],
     protocol: &tos_engine_api::Protocol,
 ) -> Result<Arc<dyn PreparedModule>, tos_engine_api::LoadError> {
     use crate::registry::Engine;
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine.prepare(code, protocol)
-    }))
+    stacker::maybe_grow(PREPARE_STACK, 2 * PREPARE_STACK, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.prepare(code, protocol)
+        }))
+    })
     .unwrap_or_else(|panic| {
         Err(tos_engine_api::LoadError::Fault(EngineFault::new(
             engine.name(),

@@ -427,6 +427,9 @@ impl Host {
             module,
             engine: key.engine,
             version: key.version,
+            native_stack: engine
+                .native_stack()
+                .saturating_add(crate::frame::HOST_FRAME_STACK),
         })
     }
 

@@ -20,6 +20,7 @@ pub(crate) trait Engine {
     fn version(&self) -> u32;
     fn gas_costs(&self) -> Vec<(String, Gas)>;
     fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String>;
+    fn native_stack(&self) -> usize;
     fn prepare(
         &self,
         code: &[u8],
@@ -34,6 +35,7 @@ macro_rules! forward_engine {
             fn tag(&self) -> ModuleTag { ExecutionEngine::tag(self) }
             fn version(&self) -> u32 { ExecutionEngine::version(self) }
             fn gas_costs(&self) -> Vec<(String, Gas)> { ExecutionEngine::gas_costs(self) }
+            fn native_stack(&self) -> usize { ExecutionEngine::native_stack(self) }
             fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String> {
                 ExecutionEngine::check_gas(self, schedule)
             }
@@ -63,6 +65,9 @@ impl Engine for DynEngine {
     }
     fn check_gas(&self, schedule: &GasSchedule) -> Result<(), String> {
         self.0.check_gas(schedule)
+    }
+    fn native_stack(&self) -> usize {
+        self.0.native_stack()
     }
     fn prepare(
         &self,

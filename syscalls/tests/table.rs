@@ -4,11 +4,23 @@ use std::sync::Arc;
 
 use tos_engine_api::{FeatureSet, GasSchedule, Protocol};
 use tos_syscalls::{
-    ABI_V1, Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, invoke,
+    ABI_V1, ABI_V2, Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, invoke,
     murmur3_32,
 };
 
-/// Every syscall of ABI.md with its arity.
+/// Every syscall of ABI v2 (ABI.md) with its arity.
+const ABI_2: [(&str, u8); 8] = [
+    ("tos_call", 2),
+    ("tos_get_return_data", 2),
+    ("tos_get_caller", 1),
+    ("tos_get_call_deposit", 1),
+    ("tos_abort", 2),
+    ("tos_hash", 4),
+    ("tos_ed25519_verify", 4),
+    ("tos_get_block_timestamp", 0),
+];
+
+/// Every syscall of ABI v1 (ABI.md) with its arity.
 const ABI: [(&str, u8); 17] = [
     ("tos_log", 2),
     ("tos_get_input", 2),
@@ -34,7 +46,7 @@ fn the_table_has_every_abi_syscall_once_with_its_murmur3_id() {
     let table = SyscallTable::global().unwrap();
     assert_eq!(
         table.len(),
-        ABI.len(),
+        ABI.len() + ABI_2.len(),
         "{:?}",
         table.iter().map(|d| d.name).collect::<Vec<_>>()
     );
@@ -46,6 +58,14 @@ fn the_table_has_every_abi_syscall_once_with_its_murmur3_id() {
         assert_eq!(def.id, murmur3_32(name.as_bytes(), 0));
         assert_eq!(table.get(def.id).unwrap().name, name);
         assert_eq!(def.feature, ABI_V1, "ABI v1 syscalls belong to `abi_v1`");
+    }
+    for (name, arity) in ABI_2 {
+        let def = table
+            .by_name(name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(def.arity, arity, "{name}");
+        assert_eq!(def.id, murmur3_32(name.as_bytes(), 0));
+        assert_eq!(def.feature, ABI_V2, "ABI v2 syscalls belong to `abi_v2`");
     }
     let ids: Vec<u32> = table.iter().map(|d| d.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted by id");

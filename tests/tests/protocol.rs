@@ -101,7 +101,7 @@ fn a_linked_syscall_adds_nothing_until_the_schedule_names_its_feature() {
         let table = tos_syscalls::SyscallTable::global().unwrap();
         let builtin: Vec<_> = table
             .iter()
-            .filter(|d| d.feature == tos_syscalls::ABI_V1)
+            .filter(|d| [tos_syscalls::ABI_V1, tos_syscalls::ABI_V2].contains(&d.feature))
             .collect();
         let only_builtin = tos_syscalls::SyscallTable::from_defs(builtin).unwrap();
         only_builtin.active(host.protocol_at(5).protocol()).digest()
