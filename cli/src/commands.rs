@@ -19,7 +19,7 @@ use crate::output::{
     thousands,
 };
 use crate::progress::with_progress;
-use crate::state::{Database, OpenMode};
+use crate::state::{BlockAt, Database, OpenMode};
 use crate::{Cli, Command, ModeArgs};
 
 /// Gas limit of a deploy or call when `--gas` is not given: 10,000,000.
@@ -57,7 +57,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
             let deployed = deploy_into_state(
-                &host, &ctx.state, &module, params, gas.gas, source, tx.height,
+                &host, &ctx.state, &module, params, gas.gas, source, tx.at(),
             )?;
             Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
         }
@@ -84,7 +84,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 gas_limit: gas.gas,
                 deposits,
             };
-            let invoked = invoke(&host, &db, &request, source, tx.height)?;
+            let invoked = invoke(&host, &db, &request, source, tx.at())?;
             Ok(print_invoke(&ctx, "invoke", &invoked, &tx.from))
         }
         Command::Run {
@@ -111,7 +111,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             let dir = tempfile::tempdir()
                 .map_err(|e| CliError::fault(format!("cannot make a temporary state: {e}")))?;
             let db = Database::open(&dir.path().join("state.redb"), OpenMode::Create)?;
-            let deployed = deploy(&host, &db, &module, ctor_params, gas.gas, source, tx.height)?;
+            let deployed = deploy(&host, &db, &module, ctor_params, gas.gas, source, tx.at())?;
             if !deployed.result.deployed {
                 return Ok(print_deploy(&ctx, "run", &deployed, src, &tx.from));
             }
@@ -123,7 +123,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 deposits,
             };
             // The call runs in the block after the deploy (or at the same --height).
-            let invoked = invoke(&host, &db, &request, source, tx.height)?;
+            let invoked = invoke(&host, &db, &request, source, tx.at())?;
             if ctx.json {
                 print_json(&json!({
                     "command": "run",
@@ -220,7 +220,7 @@ pub(crate) fn deploy(
     params: Vec<u8>,
     gas_limit: Gas,
     source: Hash,
-    height: Option<Height>,
+    at: BlockAt,
 ) -> Result<Deployed, CliError> {
     let request = DeployRequest {
         envelope: module.encode(),
@@ -228,7 +228,7 @@ pub(crate) fn deploy(
         gas_limit,
     };
     db.transact(|state, meta| {
-        let tx = meta.next_tx(source, height)?;
+        let tx = meta.next_tx(source, at)?;
         let result = with_progress(format!("deploying a {} module", module.tag), || {
             host.deploy(state, &tx, &request)
         })?;
@@ -252,11 +252,11 @@ fn deploy_into_state(
     params: Vec<u8>,
     gas_limit: Gas,
     source: Hash,
-    height: Option<Height>,
+    at: BlockAt,
 ) -> Result<Deployed, CliError> {
     let existed = path.exists();
     let db = Database::open(path, OpenMode::Create)?;
-    let r = deploy(host, &db, module, params, gas_limit, source, height);
+    let r = deploy(host, &db, module, params, gas_limit, source, at);
     let keep = existed || matches!(&r, Ok(d) if d.result.deployed);
     drop(db);
     if !keep {
@@ -271,10 +271,10 @@ pub(crate) fn invoke(
     db: &Database,
     request: &InvokeRequest,
     source: Hash,
-    height: Option<Height>,
+    at: BlockAt,
 ) -> Result<Invoked, CliError> {
     db.transact(|state, meta| {
-        let tx = meta.next_tx(source, height)?;
+        let tx = meta.next_tx(source, at)?;
         let report = with_progress(format!("running {}", request.call), || {
             host.invoke(state, &tx, request)
         })?;
@@ -310,6 +310,7 @@ pub(crate) fn deploy_json(d: &Deployed, src: TagSource, from: &str) -> Value {
         "deployer": hex32(&d.tx.source),
         "from": from,
         "height": d.tx.height,
+        "timestamp": d.tx.timestamp,
         "tx_hash": hex32(&d.tx.tx_hash),
         "gas_used": r.gas_used,
         "gas_limit": d.gas_limit,
@@ -350,7 +351,14 @@ fn print_deploy_text(d: &Deployed, src: TagSource, from: &str) {
         "{}",
         field(0, "deployer", format!("{} ({from})", hex32(&d.tx.source)))
     );
-    outln!("{}", field(0, "height", d.tx.height));
+    outln!(
+        "{}",
+        field(
+            0,
+            "height",
+            format!("{}  time {}", d.tx.height, d.tx.timestamp)
+        )
+    );
     outln!("{}", field(0, "tx", hex32(&d.tx.tx_hash)));
     outln!(
         "{}",
@@ -416,6 +424,7 @@ pub(crate) fn invoke_json(i: &Invoked, from: &str) -> Value {
     v["caller"] = json!(hex32(&i.tx.source));
     v["from"] = json!(from);
     v["height"] = json!(i.tx.height);
+    v["timestamp"] = json!(i.tx.timestamp);
     v["tx_hash"] = json!(hex32(&i.tx.tx_hash));
     v["committed"] = json!(i.report.is_success());
     v
@@ -450,7 +459,12 @@ fn print_invoke_text(i: &Invoked, from: &str) {
         field(
             0,
             "height",
-            format!("{}  tx {}", i.tx.height, hex32(&i.tx.tx_hash))
+            format!(
+                "{}  time {}  tx {}",
+                i.tx.height,
+                i.tx.timestamp,
+                hex32(&i.tx.tx_hash)
+            )
         )
     );
     for line in call_lines(&i.report, i.request.gas_limit, 0) {

@@ -10,7 +10,7 @@ use crate::args::named_key;
 use crate::commands::{Ctx, DEFAULT_GAS_LIMIT, Deployed, Invoked, deploy, invoke, make_host};
 use crate::error::{CliError, EXIT_CONTRACT_FAILED, EXIT_OK};
 use crate::output::{field, hex32, print_json, show_bytes, status_text, thousands};
-use crate::state::{Database, OpenMode};
+use crate::state::{BlockAt, Database, OpenMode};
 
 /// An example module embedded at build time.
 #[derive(Debug)]
@@ -368,7 +368,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
             vec![],
             DEFAULT_GAS_LIMIT,
             named_key("alice"),
-            None,
+            BlockAt::default(),
         ) {
             Ok(d) => d,
             Err(e) if !e.is_fault() => {
@@ -398,7 +398,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
                 gas_limit: DEFAULT_GAS_LIMIT,
                 deposits: vec![],
             };
-            let i = match invoke(&host, &db, &request, named_key(s.from), None) {
+            let i = match invoke(&host, &db, &request, named_key(s.from), BlockAt::default()) {
                 Ok(i) => i,
                 Err(e) if !e.is_fault() => {
                     failures += 1;

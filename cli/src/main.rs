@@ -205,6 +205,20 @@ pub(crate) struct TxArgs {
     /// Run at this block height instead of the next one.
     #[arg(long, value_name = "H")]
     pub(crate) height: Option<u64>,
+    /// The block's timestamp, seconds since the Unix epoch (default: the simulated chain's,
+    /// 2026-01-01T00:00:00Z plus 5 seconds per block).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timestamp: Option<u64>,
+}
+
+impl TxArgs {
+    /// The block the transaction runs in.
+    pub(crate) fn at(&self) -> state::BlockAt {
+        state::BlockAt {
+            height: self.height,
+            timestamp: self.timestamp,
+        }
+    }
 }
 
 /// Params of a call.

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 use tos_engine_api::{ExitStatus, Gas, Hash, NATIVE_ASSET};
-use tos_host::CallReport;
+use tos_engine_api::{CALL_REFUSED, CALL_TRAPPED, Call};
+use tos_host::{CallFrame, CallReport, FrameItem};
 
 /// Width of the label column of the text output.
 const LABEL_WIDTH: usize = 12;
@@ -145,7 +146,151 @@ pub(crate) fn call_lines(report: &CallReport, gas_limit: Gas, indent: usize) -> 
             format!("{} {} -> {}", t.amount, asset_name(&t.asset), hex32(&t.to)),
         ));
     }
+    let nested = report
+        .frame
+        .trace
+        .iter()
+        .any(|i| matches!(i, FrameItem::Call(_) | FrameItem::Refused { .. }));
+    if nested {
+        lines.push(field(
+            indent,
+            "call tree",
+            format!("{} frames, in execution order", report.frame.frame_count()),
+        ));
+        tree_lines(&report.frame, indent + 2, &mut lines);
+    }
     lines
+}
+
+/// A contract address, shortened for the tree: the first 8 hex digits.
+fn short(h: &Hash) -> String {
+    hex::encode(&h[..4])
+}
+
+/// How a frame ended, in a few words.
+fn frame_status(frame: &CallFrame) -> String {
+    match &frame.outcome.status {
+        ExitStatus::Exit(c) => format!("exit {c}"),
+        ExitStatus::Trap(t) => format!("trap: {t}"),
+    }
+}
+
+/// The call tree under `frame` (the frame itself first), one line per frame and per thing it
+/// did, indented by depth.
+pub(crate) fn tree_lines(frame: &CallFrame, indent: usize, lines: &mut Vec<String>) {
+    let deposits: Vec<String> = frame
+        .deposits
+        .iter()
+        .map(|(a, n)| format!("{n} {}", asset_name(a)))
+        .collect();
+    lines.push(format!(
+        "{:indent$}{} {} {}: {}, {} gas{}{}{}",
+        "",
+        frame.engine,
+        short(&frame.contract),
+        frame.call,
+        frame_status(frame),
+        thousands(frame.outcome.gas_used),
+        if deposits.is_empty() {
+            String::new()
+        } else {
+            format!(", deposit {}", deposits.join(" + "))
+        },
+        if frame.outcome.return_data.is_empty() {
+            String::new()
+        } else {
+            format!(", return {}", show_bytes(&frame.outcome.return_data))
+        },
+        if frame.discarded { "  [discarded]" } else { "" },
+    ));
+    let inner = indent + 2;
+    for item in &frame.trace {
+        match item {
+            FrameItem::Event(e) => {
+                lines.push(format!("{:inner$}event #{} {}", "", e.id, show_bytes(&e.data)));
+            }
+            FrameItem::Log(l) => lines.push(format!("{:inner$}log {}", "", show_bytes(l))),
+            FrameItem::Transfer(t) => lines.push(format!(
+                "{:inner$}transfer {} {} -> {}",
+                "",
+                t.amount,
+                asset_name(&t.asset),
+                short(&t.to)
+            )),
+            FrameItem::Call(callee) => tree_lines(callee, inner, lines),
+            FrameItem::Refused {
+                callee,
+                entry,
+                reason,
+            } => lines.push(format!(
+                "{:inner$}refused {} entry {entry}: {reason}",
+                "",
+                short(callee)
+            )),
+        }
+    }
+}
+
+/// What `tos_call` returned to the caller for a frame that ran.
+fn call_result(frame: &CallFrame) -> u64 {
+    match frame.outcome.status {
+        ExitStatus::Exit(c) => c,
+        ExitStatus::Trap(_) => CALL_TRAPPED,
+    }
+}
+
+/// A call frame and everything under it in JSON (schema in README.md, "frame object").
+pub(crate) fn frame_json(frame: &CallFrame) -> Value {
+    let o = &frame.outcome;
+    let (status, exit_code, trap) = match &o.status {
+        ExitStatus::Exit(c) => ("exit", Some(*c), None),
+        ExitStatus::Trap(t) => ("trap", None, Some(t.to_string())),
+    };
+    let (kind, id) = match frame.call {
+        Call::Entry(id) => ("entry", id),
+        Call::Hook(id) => ("hook", u16::from(id)),
+    };
+    json!({
+        "contract": hex32(&frame.contract),
+        "call": { "kind": kind, "id": id },
+        "caller": hex32(&frame.caller),
+        "deposits": frame.deposits.iter().map(|(a, n)| json!({
+            "asset": hex32(a),
+            "amount": n,
+        })).collect::<Vec<_>>(),
+        "engine": { "name": frame.engine, "version": frame.engine_version },
+        "status": status,
+        "exit_code": exit_code,
+        "trap": trap,
+        "result": call_result(frame),
+        "gas_limit": frame.gas_limit,
+        "gas_used": o.gas_used,
+        "return_data": hex::encode(&o.return_data),
+        "discarded": frame.discarded,
+        "trace": frame.trace.iter().map(|item| match item {
+            FrameItem::Event(e) => json!({
+                "kind": "event",
+                "id": e.id,
+                "data": hex::encode(&e.data),
+                "text": printable(&e.data),
+            }),
+            FrameItem::Log(l) => json!({ "kind": "log", "hex": hex::encode(l), "text": printable(l) }),
+            FrameItem::Transfer(t) => json!({
+                "kind": "transfer",
+                "to": hex32(&t.to),
+                "asset": hex32(&t.asset),
+                "amount": t.amount,
+            }),
+            FrameItem::Call(callee) => json!({ "kind": "call", "frame": frame_json(callee) }),
+            FrameItem::Refused { callee, entry, reason } => json!({
+                "kind": "refused",
+                "callee": hex32(callee),
+                "entry": entry,
+                "reason": reason.to_string(),
+                "result": CALL_REFUSED,
+            }),
+        }).collect::<Vec<_>>(),
+    })
 }
 
 /// Bytes in JSON: `{"hex": "...", "text": "..." | null}`.
@@ -182,6 +327,7 @@ pub(crate) fn call_json(report: &CallReport, gas_limit: Gas) -> Value {
             "asset": hex32(&t.asset),
             "amount": t.amount,
         })).collect::<Vec<_>>(),
+        "frame": frame_json(&report.frame),
     })
 }
 
@@ -247,9 +393,37 @@ mod tests {
                     asset: NATIVE_ASSET,
                     amount: 5,
                 }),
+                FrameItem::Call(Box::new(CallFrame {
+                    contract: [0xab; 32],
+                    call: tos_engine_api::Call::Entry(3),
+                    caller: [1; 32],
+                    deposits: vec![(NATIVE_ASSET, 9)],
+                    engine: "tbpf",
+                    engine_version: 1,
+                    gas_limit: 900,
+                    outcome: Outcome {
+                        status: ExitStatus::Exit(4),
+                        gas_used: 321,
+                        return_data: b"no".to_vec(),
+                    },
+                    discarded: true,
+                    trace: vec![FrameItem::Log(b"inner".to_vec())],
+                })),
+                FrameItem::Refused {
+                    callee: [0xcd; 32],
+                    entry: 1,
+                    reason: tos_engine_api::CallRefusal::Reentrancy,
+                },
             ],
         });
         let text = call_lines(&report, 5000, 0).join("\n");
+        assert!(text.contains("call tree   2 frames"), "{text}");
+        assert!(
+            text.contains("    tbpf abababab entry 3: exit 4, 321 gas, deposit 9 native, return \"no\"  [discarded]"),
+            "{text}"
+        );
+        assert!(text.contains("      log \"inner\""), "{text}");
+        assert!(text.contains("    refused cdcdcdcd entry 1: the callee is already on the call stack"), "{text}");
         assert!(text.contains("trap: out of gas"), "{text}");
         assert!(text.contains("1,234 of 5,000"), "{text}");
         assert!(text.contains("#7 \"ev\""), "{text}");
@@ -266,6 +440,14 @@ mod tests {
         assert_eq!(j["logs"][1]["hex"], "ff");
         assert_eq!(j["events"][0]["id"], 7);
         assert_eq!(j["transfers"][0]["amount"], 5);
+        let trace = &j["frame"]["trace"];
+        assert_eq!(trace[4]["kind"], "call");
+        assert_eq!(trace[4]["frame"]["result"], 4);
+        assert_eq!(trace[4]["frame"]["discarded"], true);
+        assert_eq!(trace[4]["frame"]["deposits"][0]["amount"], 9);
+        assert_eq!(trace[4]["frame"]["trace"][0]["text"], "inner");
+        assert_eq!(trace[5]["kind"], "refused");
+        assert_eq!(trace[5]["result"], u64::MAX);
         assert_eq!(j["engine"]["name"], "wasm");
         assert!(text.contains("wasm version 1"), "{text}");
     }

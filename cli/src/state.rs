@@ -37,6 +37,27 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// Format 2 added the contract headers and the entry table kept with each contract.
 pub(crate) const STATE_FORMAT: u64 = 2;
 
+/// The simulated chain's first timestamp: 2026-01-01T00:00:00Z.
+pub(crate) const GENESIS_TIMESTAMP: u64 = 1_767_225_600;
+
+/// Seconds between two simulated blocks.
+pub(crate) const BLOCK_SECONDS: u64 = 5;
+
+/// The block a transaction runs in, as the command line chose it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct BlockAt {
+    /// `--height`: the next block when `None`.
+    pub(crate) height: Option<Height>,
+    /// `--timestamp`: the simulated one when `None`.
+    pub(crate) timestamp: Option<u64>,
+}
+
+/// The simulated timestamp of the block at `height`: [`GENESIS_TIMESTAMP`] plus
+/// [`BLOCK_SECONDS`] per block (saturating).
+pub(crate) fn block_timestamp(height: Height) -> u64 {
+    GENESIS_TIMESTAMP.saturating_add(height.saturating_mul(BLOCK_SECONDS))
+}
+
 /// Where the chain stands: the last committed block and how many transactions committed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct ChainMeta {
@@ -52,13 +73,14 @@ impl ChainMeta {
     ///
     /// Hashes are simulated and deterministic: the block hash is
     /// `blake3("tosvm/block/v1" ‖ height as u64 LE)`, the transaction hash
-    /// `blake3("tosvm/tx/v1" ‖ n as u64 LE)` where n is the transaction's 1-based number.
+    /// `blake3("tosvm/tx/v1" ‖ n as u64 LE)` where n is the transaction's 1-based number. The
+    /// timestamp is `--timestamp`, or [`block_timestamp`] of the height.
     pub(crate) fn next_tx(
         &self,
         source: Hash,
-        height: Option<Height>,
+        at: BlockAt,
     ) -> Result<TxContext, CliError> {
-        let height = match height {
+        let height = match at.height {
             Some(h) => h,
             None => self
                 .height
@@ -74,7 +96,7 @@ impl ChainMeta {
             block_hash: block_hash(height),
             tx_hash: tx_hash(n),
             source,
-            timestamp: 0,
+            timestamp: at.timestamp.unwrap_or_else(|| block_timestamp(height)),
         })
     }
 
@@ -611,7 +633,7 @@ mod tests {
         })
         .unwrap();
         db.transact(|s, m| {
-            let tx = m.next_tx([0; 32], None)?;
+            let tx = m.next_tx([0; 32], BlockAt::default())?;
             assert_eq!(tx.height, 11);
             assert_eq!(tx.tx_hash, tx_hash(2));
             let mut c = ChangeSet::default();
