@@ -105,7 +105,7 @@ mod vm;
 pub use asm::{AsmError, assemble, disassemble};
 pub use engine::{ConfigError, LegacyConfig, LegacyEngine};
 pub use module::Module;
-pub use value::ValueCell;
+pub use value::{LimitError, ValueCell};
 
 /// The engine's name, as [`ExecutionEngine::name`](tos_engine_api::ExecutionEngine::name)
 /// reports it and faults name it.
