@@ -8,16 +8,16 @@ use std::fmt;
 use std::mem::discriminant;
 use std::sync::Arc;
 
+use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, Trap};
 #[cfg(test)]
 use tos_engine_api::{LoadError, Protocol};
-use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, Trap};
 
+#[cfg(test)]
+use crate::Module;
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_STACK_SIZE};
 use crate::opcode::{Instr, Opcode};
 use crate::program::{Costs, Program};
 use crate::value::check_key;
-#[cfg(test)]
-use crate::Module;
 use crate::{ENGINE_NAME, ValueCell, syscall};
 
 /// Started 8-byte words in `bytes` bytes: values created or copied are charged per word

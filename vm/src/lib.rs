@@ -92,9 +92,7 @@ pub use vm::{Context, VM};
 
 pub use tos_engine_api::{ExitStatus, Gas, Hash, ModuleTag, Trap};
 pub use tos_engine_legacy::{LimitError, ValueCell};
-pub use tos_host::{
-    CallReport, ContractProvider, DeployResult, Event, Host, Transfer, TxContext,
-};
+pub use tos_host::{CallReport, ContractProvider, DeployResult, Event, Host, Transfer, TxContext};
 
 /// The host crate (`tos-host`), re-exported: registry, schedule, providers, envelope.
 pub use tos_host as host;

@@ -72,7 +72,12 @@ impl Module {
     /// [`VmError::InvalidModule`] when the bytes do not start with the ELF magic. The engine
     /// checks the rest when the module is deployed.
     pub fn from_elf(bytes: impl Into<Vec<u8>>) -> Result<Module, VmError> {
-        Module::with_magic(ModuleTag::TBPF, ELF_MAGIC, "an ELF (\\x7fELF)", bytes.into())
+        Module::with_magic(
+            ModuleTag::TBPF,
+            ELF_MAGIC,
+            "an ELF (\\x7fELF)",
+            bytes.into(),
+        )
     }
 
     /// A wasm module.
@@ -209,13 +214,32 @@ mod tests {
 
     #[test]
     fn the_magic_picks_the_tag_and_unknown_bytes_are_named() {
-        assert_eq!(Module::new(b"\x7fELF rest".to_vec()).unwrap().tag(), ModuleTag::TBPF);
-        assert_eq!(Module::new(b"\0asm\x01".to_vec()).unwrap().tag(), ModuleTag::WASM);
-        assert_eq!(Module::new(b"TOSL\x01".to_vec()).unwrap().tag(), ModuleTag::LEGACY);
+        assert_eq!(
+            Module::new(b"\x7fELF rest".to_vec()).unwrap().tag(),
+            ModuleTag::TBPF
+        );
+        assert_eq!(
+            Module::new(b"\0asm\x01".to_vec()).unwrap().tag(),
+            ModuleTag::WASM
+        );
+        assert_eq!(
+            Module::new(b"TOSL\x01".to_vec()).unwrap().tag(),
+            ModuleTag::LEGACY
+        );
         let e = Module::new(b"MZ\x90\x00\x03".to_vec()).unwrap_err();
         assert!(e.to_string().contains("[4d, 5a, 90, 00]"), "{e}");
-        assert!(Module::new(b"\x7fEL".to_vec()).unwrap_err().to_string().contains("[7f, 45, 4c]"));
-        assert!(Module::new(Vec::new()).unwrap_err().to_string().contains("no code"));
+        assert!(
+            Module::new(b"\x7fEL".to_vec())
+                .unwrap_err()
+                .to_string()
+                .contains("[7f, 45, 4c]")
+        );
+        assert!(
+            Module::new(Vec::new())
+                .unwrap_err()
+                .to_string()
+                .contains("no code")
+        );
         let e = Module::from_elf(b"\0asm".to_vec()).unwrap_err();
         assert!(e.to_string().contains("must be an ELF"), "{e}");
         assert!(Module::from_wasm(b"\x7fELF".to_vec()).is_err());
@@ -231,7 +255,10 @@ mod tests {
         let cm = ContractModule::new(ModuleTag::LEGACY, m.code().to_vec());
         assert_eq!(*m.code_hash(), cm.code_hash());
         assert_eq!(m.envelope(), cm.encode());
-        assert_eq!(m.address(&[1; 32]), contract_address(&[1; 32], ModuleTag::LEGACY, &cm.code_hash()));
+        assert_eq!(
+            m.address(&[1; 32]),
+            contract_address(&[1; 32], ModuleTag::LEGACY, &cm.code_hash())
+        );
         assert_eq!(Module::from_envelope(&cm.encode(), 1 << 20).unwrap(), m);
         assert_eq!(Module::from(cm.clone()), m);
         assert!(Module::from_envelope(&cm.encode(), 3).is_err());

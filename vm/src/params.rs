@@ -52,7 +52,10 @@ pub fn encode_params(values: &[ValueCell]) -> Result<Vec<u8>, VmError> {
             .check_limits()
             .map_err(|e| VmError::Params(format!("parameter {i} ({}): {e}", value.type_name())))?;
         borsh::to_writer(&mut out, value).map_err(|e| {
-            VmError::Params(format!("parameter {i} ({}) cannot be encoded: {e}", value.type_name()))
+            VmError::Params(format!(
+                "parameter {i} ({}) cannot be encoded: {e}",
+                value.type_name()
+            ))
         })?;
         if out.len() > MAX_PARAMS_LEN {
             return Err(VmError::Params(format!(
@@ -144,12 +147,23 @@ mod tests {
             [2, 1, 5, 2, 0, 0, 0, 0, 0, 0, 0]
         );
         let raw = [ValueCell::Bytes(vec![9, 8])];
-        assert_eq!(params_for(ModuleTag::LEGACY, ParamsEncoding::Borsh, &raw).unwrap(), [9, 8]);
-        assert_eq!(params_for(ModuleTag::WASM, ParamsEncoding::Bytes, &raw).unwrap(), [9, 8]);
-        assert!(params_for(ModuleTag::LEGACY, ParamsEncoding::Borsh, &[]).unwrap().is_empty());
+        assert_eq!(
+            params_for(ModuleTag::LEGACY, ParamsEncoding::Borsh, &raw).unwrap(),
+            [9, 8]
+        );
+        assert_eq!(
+            params_for(ModuleTag::WASM, ParamsEncoding::Bytes, &raw).unwrap(),
+            [9, 8]
+        );
+        assert!(
+            params_for(ModuleTag::LEGACY, ParamsEncoding::Borsh, &[])
+                .unwrap()
+                .is_empty()
+        );
         let e = params_for(ModuleTag::LEGACY, ParamsEncoding::Borsh, &pushed).unwrap_err();
         assert!(e.to_string().contains("not 2 values"), "{e}");
-        let e = params_for(ModuleTag::TBPF, ParamsEncoding::Bytes, &[ValueCell::U8(1)]).unwrap_err();
+        let e =
+            params_for(ModuleTag::TBPF, ParamsEncoding::Bytes, &[ValueCell::U8(1)]).unwrap_err();
         assert!(e.to_string().contains("not a u8"), "{e}");
     }
 
@@ -164,7 +178,17 @@ mod tests {
         let big = ValueCell::Bytes(vec![0; 40_000]);
         let e = encode_params(&[big.clone(), big]).unwrap_err();
         assert!(e.to_string().contains("over the limit of 65536"), "{e}");
-        assert!(decode_params(&[5, 1]).unwrap_err().to_string().contains("parameter 0"));
-        assert!(decode_params(&[5, 1, 0, 0, 0, 0, 0, 0, 0, 11]).unwrap_err().to_string().contains("parameter 1"));
+        assert!(
+            decode_params(&[5, 1])
+                .unwrap_err()
+                .to_string()
+                .contains("parameter 0")
+        );
+        assert!(
+            decode_params(&[5, 1, 0, 0, 0, 0, 0, 0, 0, 11])
+                .unwrap_err()
+                .to_string()
+                .contains("parameter 1")
+        );
     }
 }

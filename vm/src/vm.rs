@@ -157,7 +157,10 @@ impl std::fmt::Debug for VM<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VM")
             .field("env", &self.env)
-            .field("module", &self.module.as_ref().map(|m| (m.tag(), m.code().len())))
+            .field(
+                "module",
+                &self.module.as_ref().map(|m| (m.tag(), m.code().len())),
+            )
             .field("invoked", &self.invoked)
             .field("stack", &self.stack)
             .field("context", &self.context)
@@ -338,7 +341,10 @@ impl<'a> VM<'a> {
                     params,
                     gas_limit,
                 };
-                let result = self.env.host.deploy(self.env.state, &self.env.tx, &request)?;
+                let result = self
+                    .env
+                    .host
+                    .deploy(self.env.state, &self.env.tx, &request)?;
                 self.context.charge(result.gas_used);
                 self.context.report = result.constructor.clone();
                 self.context.deploy = Some(result);
@@ -367,7 +373,10 @@ impl<'a> VM<'a> {
                     gas_limit,
                     deposits: self.env.deposits.clone(),
                 };
-                let report = self.env.host.invoke(self.env.state, &self.env.tx, &request)?;
+                let report = self
+                    .env
+                    .host
+                    .invoke(self.env.state, &self.env.tx, &request)?;
                 self.context.charge(report.outcome.gas_used);
                 self.context.report = Some(report);
             }

@@ -29,12 +29,28 @@ struct Engine {
 
 fn engines() -> Vec<Engine> {
     let mut all = vec![
-        Engine { name: "legacy", tag: ModuleTag::LEGACY, jit: false },
-        Engine { name: "tbpf interpreter", tag: ModuleTag::TBPF, jit: false },
-        Engine { name: "wasm", tag: ModuleTag::WASM, jit: false },
+        Engine {
+            name: "legacy",
+            tag: ModuleTag::LEGACY,
+            jit: false,
+        },
+        Engine {
+            name: "tbpf interpreter",
+            tag: ModuleTag::TBPF,
+            jit: false,
+        },
+        Engine {
+            name: "wasm",
+            tag: ModuleTag::WASM,
+            jit: false,
+        },
     ];
     if cfg!(target_arch = "x86_64") {
-        all.push(Engine { name: "tbpf jit", tag: ModuleTag::TBPF, jit: true });
+        all.push(Engine {
+            name: "tbpf jit",
+            tag: ModuleTag::TBPF,
+            jit: true,
+        });
     } else {
         eprintln!("no rbpf JIT on this target: TBPF runs interpreted only");
     }
@@ -44,8 +60,11 @@ fn engines() -> Vec<Engine> {
 fn host(engine: Engine) -> Host {
     let mut cfg = BuiltinConfig::default();
     cfg.set_tbpf_jit(engine.jit);
-    Host::new(EngineRegistry::builtin(&cfg).expect("engines start"), ActivationSchedule::devnet())
-        .expect("devnet schedule")
+    Host::new(
+        EngineRegistry::builtin(&cfg).expect("engines start"),
+        ActivationSchedule::devnet(),
+    )
+    .expect("devnet schedule")
 }
 
 fn example(tag: ModuleTag, name: &str) -> Vec<u8> {
@@ -58,6 +77,8 @@ fn example(tag: ModuleTag, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+// `..TxContext::default()` on purpose: TxContext is gaining fields (a block timestamp).
+#[allow(clippy::needless_update)]
 fn tx(height: u64, source: Hash) -> TxContext {
     TxContext {
         height,
@@ -96,7 +117,11 @@ fn daemon_invoke(
         Ok::<u64, VmError>(result)
     })();
     let gas_usage = vm.context().current_gas_usage().min(max_gas);
-    Daemon { result, gas_usage, report: vm.context().report().cloned() }
+    Daemon {
+        result,
+        gas_usage,
+        report: vm.context().report().cloned(),
+    }
 }
 
 /// The same shape for a deploy: `invoke_deploy` replaces the old daemon's "store the module,
@@ -120,7 +145,14 @@ fn daemon_deploy(
     })();
     let gas_usage = vm.context().current_gas_usage().min(max_gas);
     let deployed = vm.context().deploy_result().cloned();
-    (Daemon { result, gas_usage, report: vm.context().report().cloned() }, deployed)
+    (
+        Daemon {
+            result,
+            gas_usage,
+            report: vm.context().report().cloned(),
+        },
+        deployed,
+    )
 }
 
 /// What the daemon hands the VM: the environment and the contract's module.
@@ -161,22 +193,44 @@ impl Pair {
         let t = tx(1, OWNER);
         let contract = module.address(&t.source);
         let env = Environment::new(&self.vm_host, &mut self.vm_state, t.clone(), contract);
-        let (got, deployed) =
-            daemon_deploy(ContractEnvironment { environment: env, module: module.clone() }, vec![], DEPLOY_GAS);
+        let (got, deployed) = daemon_deploy(
+            ContractEnvironment {
+                environment: env,
+                module: module.clone(),
+            },
+            vec![],
+            DEPLOY_GAS,
+        );
         let expected = self
             .ref_host
             .deploy(
                 &mut self.ref_state,
                 &t,
-                &DeployRequest { envelope: module.envelope(), params: vec![], gas_limit: DEPLOY_GAS },
+                &DeployRequest {
+                    envelope: module.envelope(),
+                    params: vec![],
+                    gas_limit: DEPLOY_GAS,
+                },
             )
             .expect("reference deploy");
         let what = format!("{}: deploy {name}", self.engine.name);
-        assert_eq!(got.result.as_ref().ok(), Some(&0), "{what}: {:?}", got.result);
+        assert_eq!(
+            got.result.as_ref().ok(),
+            Some(&0),
+            "{what}: {:?}",
+            got.result
+        );
         assert_eq!(deployed.as_ref(), Some(&expected), "{what}");
         assert!(expected.deployed, "{what}");
-        assert_eq!(got.gas_usage, expected.gas_used.min(DEPLOY_GAS), "{what}: gas");
-        assert_eq!(got.report, expected.constructor, "{what}: constructor report");
+        assert_eq!(
+            got.gas_usage,
+            expected.gas_used.min(DEPLOY_GAS),
+            "{what}: gas"
+        );
+        assert_eq!(
+            got.report, expected.constructor,
+            "{what}: constructor report"
+        );
         assert_eq!(self.vm_state, self.ref_state, "{what}: state");
         expected.address
     }
@@ -208,23 +262,44 @@ impl Pair {
             encode_params(&parameters).expect("encodable")
         };
         let mut env = Environment::new(&self.vm_host, &mut self.vm_state, t.clone(), contract);
-        env.set_params_encoding(encoding).set_deposits(deposits.clone());
-        let got = daemon_invoke(ContractEnvironment { environment: env, module }, entry, parameters, max_gas);
+        env.set_params_encoding(encoding)
+            .set_deposits(deposits.clone());
+        let got = daemon_invoke(
+            ContractEnvironment {
+                environment: env,
+                module,
+            },
+            entry,
+            parameters,
+            max_gas,
+        );
         let expected = self
             .ref_host
             .invoke(
                 &mut self.ref_state,
                 &t,
-                &InvokeRequest { contract, call: Call::Entry(entry), params, gas_limit: max_gas, deposits },
+                &InvokeRequest {
+                    contract,
+                    call: Call::Entry(entry),
+                    params,
+                    gas_limit: max_gas,
+                    deposits,
+                },
             )
             .expect("reference invoke");
         let what = format!("{}: {name} entry {entry}", self.engine.name);
         match (&got.result, &expected.outcome.status) {
             (Ok(code), ExitStatus::Exit(want)) => assert_eq!(code, want, "{what}: exit code"),
-            (Err(VmError::Trap(trap)), ExitStatus::Trap(want)) => assert_eq!(trap, want, "{what}: trap"),
+            (Err(VmError::Trap(trap)), ExitStatus::Trap(want)) => {
+                assert_eq!(trap, want, "{what}: trap")
+            }
             (got, want) => panic!("{what}: tos-vm gave {got:?}, the host {want:?}"),
         }
-        assert_eq!(got.gas_usage, expected.outcome.gas_used.min(max_gas), "{what}: gas");
+        assert_eq!(
+            got.gas_usage,
+            expected.outcome.gas_used.min(max_gas),
+            "{what}: gas"
+        );
         assert_eq!(got.report.as_ref(), Some(&expected), "{what}: report");
         assert_eq!(self.vm_state, self.ref_state, "{what}: state");
         expected
@@ -260,40 +335,139 @@ fn counter_and_token_agree_with_the_host_on_every_engine() {
         }
         let r = p.call(counter, "counter", ALICE, 1, Borsh, vec![], vec![], MAX_GAS);
         assert_eq!(u64_le(&r.outcome.return_data), 2);
-        let r = p.call(counter, "counter", ALICE, 2, Bytes, bytes(41u64.to_le_bytes()), vec![], MAX_GAS);
+        let r = p.call(
+            counter,
+            "counter",
+            ALICE,
+            2,
+            Bytes,
+            bytes(41u64.to_le_bytes()),
+            vec![],
+            MAX_GAS,
+        );
         assert_eq!(u64_le(&r.outcome.return_data), 43, "{}", engine.name);
         // add(u64) pushed as a typed value: on TBPF and wasm the contract sees its borsh
         // encoding (9 bytes) and refuses it with exit 1, like the host given those bytes.
         if engine.tag != ModuleTag::LEGACY {
-            let r = p.call(counter, "counter", ALICE, 2, Borsh, vec![ValueCell::U64(5)], vec![], MAX_GAS);
+            let r = p.call(
+                counter,
+                "counter",
+                ALICE,
+                2,
+                Borsh,
+                vec![ValueCell::U64(5)],
+                vec![],
+                MAX_GAS,
+            );
             assert_eq!(r.outcome.status, ExitStatus::Exit(1), "{}", engine.name);
         }
         // Deposits are credited in the call's journal, and kept because it succeeds.
-        let r = p.call(counter, "counter", ALICE, 0, Borsh, vec![], vec![(NATIVE_ASSET, 5)], MAX_GAS);
+        let r = p.call(
+            counter,
+            "counter",
+            ALICE,
+            0,
+            Borsh,
+            vec![],
+            vec![(NATIVE_ASSET, 5)],
+            MAX_GAS,
+        );
         assert!(r.is_success());
-        assert_eq!(p.vm_state.balances.get(&(counter, NATIVE_ASSET)), Some(&5), "{}", engine.name);
+        assert_eq!(
+            p.vm_state.balances.get(&(counter, NATIVE_ASSET)),
+            Some(&5),
+            "{}",
+            engine.name
+        );
 
         // token: mint by the owner, transfers, a failing transfer, reads.
-        let r = p.call(token, "token", OWNER, 0, Bytes, bytes(to_amount(&ALICE, 1_000)), vec![], MAX_GAS);
+        let r = p.call(
+            token,
+            "token",
+            OWNER,
+            0,
+            Bytes,
+            bytes(to_amount(&ALICE, 1_000)),
+            vec![],
+            MAX_GAS,
+        );
         assert!(r.is_success(), "{}: mint {:?}", engine.name, r.outcome);
-        let r = p.call(token, "token", ALICE, 1, Bytes, bytes(to_amount(&BOB, 250)), vec![], MAX_GAS);
+        let r = p.call(
+            token,
+            "token",
+            ALICE,
+            1,
+            Bytes,
+            bytes(to_amount(&BOB, 250)),
+            vec![],
+            MAX_GAS,
+        );
         assert!(r.is_success());
         assert_eq!(r.events[0].id, 2);
-        let r = p.call(token, "token", BOB, 1, Bytes, bytes(to_amount(&ALICE, 251)), vec![], MAX_GAS);
-        assert_eq!(r.outcome.status, ExitStatus::Exit(3), "{}: insufficient", engine.name);
-        let r = p.call(token, "token", ALICE, 2, Bytes, bytes(ALICE), vec![], MAX_GAS);
+        let r = p.call(
+            token,
+            "token",
+            BOB,
+            1,
+            Bytes,
+            bytes(to_amount(&ALICE, 251)),
+            vec![],
+            MAX_GAS,
+        );
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Exit(3),
+            "{}: insufficient",
+            engine.name
+        );
+        let r = p.call(
+            token,
+            "token",
+            ALICE,
+            2,
+            Bytes,
+            bytes(ALICE),
+            vec![],
+            MAX_GAS,
+        );
         assert_eq!(u64_le(&r.outcome.return_data), 750);
         let r = p.call(token, "token", ALICE, 3, Borsh, vec![], vec![], MAX_GAS);
         assert_eq!(u64_le(&r.outcome.return_data), 1_000);
         // Not the owner: exit 2, nothing written, gas charged.
-        let r = p.call(token, "token", BOB, 0, Bytes, bytes(to_amount(&BOB, 1)), vec![], MAX_GAS);
+        let r = p.call(
+            token,
+            "token",
+            BOB,
+            0,
+            Bytes,
+            bytes(to_amount(&BOB, 1)),
+            vec![],
+            MAX_GAS,
+        );
         assert_eq!(r.outcome.status, ExitStatus::Exit(2));
         // An entry the module lacks: a trap charged the intrinsic gas, as on every node.
         let r = p.call(token, "token", ALICE, 9, Borsh, vec![], vec![], MAX_GAS);
-        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(9))));
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Trap(Trap::UnknownEntry(Call::Entry(9)))
+        );
         // Out of gas mid-call: the whole limit is charged, the deposit is not credited.
-        let r = p.call(token, "token", OWNER, 0, Bytes, bytes(to_amount(&ALICE, 1)), vec![(NATIVE_ASSET, 7)], 1_200);
-        assert_eq!(r.outcome.status, ExitStatus::Trap(Trap::OutOfGas), "{}", engine.name);
+        let r = p.call(
+            token,
+            "token",
+            OWNER,
+            0,
+            Bytes,
+            bytes(to_amount(&ALICE, 1)),
+            vec![(NATIVE_ASSET, 7)],
+            1_200,
+        );
+        assert_eq!(
+            r.outcome.status,
+            ExitStatus::Trap(Trap::OutOfGas),
+            "{}",
+            engine.name
+        );
         assert_eq!(r.outcome.gas_used, 1_200);
         assert_eq!(p.vm_state.balances.get(&(token, NATIVE_ASSET)), None);
     }
@@ -301,7 +475,11 @@ fn counter_and_token_agree_with_the_host_on_every_engine() {
 
 #[test]
 fn refusals_name_the_problem_and_charge_nothing() {
-    let engine = Engine { name: "tbpf", tag: ModuleTag::TBPF, jit: false };
+    let engine = Engine {
+        name: "tbpf",
+        tag: ModuleTag::TBPF,
+        jit: false,
+    };
     let mut p = Pair::new(engine);
     let counter = p.deploy("counter");
     let token = p.deploy("token");
@@ -310,7 +488,12 @@ fn refusals_name_the_problem_and_charge_nothing() {
 
     // The module is not the contract at the address.
     let t = tx(10, ALICE);
-    let mut vm = VM::new(Environment::new(&p.vm_host, &mut p.vm_state, t.clone(), token));
+    let mut vm = VM::new(Environment::new(
+        &p.vm_host,
+        &mut p.vm_state,
+        t.clone(),
+        token,
+    ));
     vm.append_module(counter_module.clone()).unwrap();
     vm.invoke_entry_chunk(0).unwrap();
     vm.context_mut().set_gas_limit(MAX_GAS);
@@ -322,20 +505,34 @@ fn refusals_name_the_problem_and_charge_nothing() {
     assert!(matches!(vm.run(), Err(VmError::NothingInvoked)));
     // Hook 0 is the constructor; a hook the module lacks is `false`.
     vm.environment_mut().set_contract(counter);
-    assert!(matches!(vm.invoke_hook_id(0), Err(VmError::ConstructorHook)));
+    assert!(matches!(
+        vm.invoke_hook_id(0),
+        Err(VmError::ConstructorHook)
+    ));
     assert!(!vm.invoke_hook_id(3).unwrap());
     assert!(matches!(vm.run(), Err(VmError::NothingInvoked)));
     // A limit below the intrinsic gas: the host refuses, nothing charged.
     vm.invoke_entry_chunk(0).unwrap();
     vm.context_mut().set_gas_limit(999);
     let e = vm.run().unwrap_err();
-    assert!(matches!(e, VmError::Host(tos_host::Error::GasTooLow { .. })), "{e:?}");
+    assert!(
+        matches!(e, VmError::Host(tos_host::Error::GasTooLow { .. })),
+        "{e:?}"
+    );
     assert_eq!(vm.context().current_gas_usage(), 0);
     assert!(vm.context().report().is_none());
     // A second module, or nothing to run.
-    assert!(matches!(vm.append_module(counter_module.clone()), Err(VmError::ModuleAlreadyAppended)));
+    assert!(matches!(
+        vm.append_module(counter_module.clone()),
+        Err(VmError::ModuleAlreadyAppended)
+    ));
     drop(vm);
-    let mut vm = VM::new(Environment::new(&p.vm_host, &mut p.vm_state, t.clone(), counter));
+    let mut vm = VM::new(Environment::new(
+        &p.vm_host,
+        &mut p.vm_state,
+        t.clone(),
+        counter,
+    ));
     assert!(matches!(vm.invoke_entry_chunk(0), Err(VmError::NoModule)));
     assert!(matches!(vm.run(), Err(VmError::NoModule)));
     // Unknown contract.
@@ -344,11 +541,22 @@ fn refusals_name_the_problem_and_charge_nothing() {
     vm.invoke_entry_chunk(0).unwrap();
     vm.context_mut().set_gas_limit(MAX_GAS);
     let e = vm.run().unwrap_err();
-    assert!(matches!(e, VmError::Host(tos_host::Error::UnknownContract(_))), "{e:?}");
-    assert!(matches!(vm.invoke_hook_id(1), Err(VmError::Host(tos_host::Error::UnknownContract(_)))));
+    assert!(
+        matches!(e, VmError::Host(tos_host::Error::UnknownContract(_))),
+        "{e:?}"
+    );
+    assert!(matches!(
+        vm.invoke_hook_id(1),
+        Err(VmError::Host(tos_host::Error::UnknownContract(_)))
+    ));
     drop(vm);
     // A deploy whose environment names another address.
-    let mut vm = VM::new(Environment::new(&p.vm_host, &mut p.vm_state, t.clone(), counter));
+    let mut vm = VM::new(Environment::new(
+        &p.vm_host,
+        &mut p.vm_state,
+        t.clone(),
+        counter,
+    ));
     vm.append_module(counter_module.clone()).unwrap();
     vm.invoke_deploy().unwrap();
     vm.context_mut().set_gas_limit(DEPLOY_GAS);
@@ -358,11 +566,15 @@ fn refusals_name_the_problem_and_charge_nothing() {
     vm.environment_mut().set_tx(tx(1, OWNER));
     vm.invoke_deploy().unwrap();
     let e = vm.run().unwrap_err();
-    assert!(matches!(e, VmError::Host(tos_host::Error::ContractExists(_))), "{e:?}");
+    assert!(
+        matches!(e, VmError::Host(tos_host::Error::ContractExists(_))),
+        "{e:?}"
+    );
     drop(vm);
     // Parameters the contract's engine cannot take are refused before the call.
     let mut vm = VM::new(Environment::new(&p.vm_host, &mut p.vm_state, t, counter));
-    vm.environment_mut().set_params_encoding(ParamsEncoding::Bytes);
+    vm.environment_mut()
+        .set_params_encoding(ParamsEncoding::Bytes);
     vm.append_module(counter_module).unwrap();
     vm.invoke_entry_chunk(2).unwrap();
     vm.push_stack(ValueCell::U64(1)).unwrap();
@@ -393,7 +605,11 @@ fn a_legacy_module_from_the_assembler_and_a_hook_run_through_the_vm() {
     .unwrap();
     let module = Module::from_legacy(&asm).unwrap();
     assert_eq!(module.tag(), ModuleTag::LEGACY);
-    let host = host(Engine { name: "legacy", tag: ModuleTag::LEGACY, jit: false });
+    let host = host(Engine {
+        name: "legacy",
+        tag: ModuleTag::LEGACY,
+        jit: false,
+    });
     let mut state = MemoryProvider::default();
     let t = tx(1, OWNER);
     let contract = module.address(&t.source);
@@ -406,7 +622,11 @@ fn a_legacy_module_from_the_assembler_and_a_hook_run_through_the_vm() {
     let deploy_gas = vm.context().current_gas_usage();
     assert!(vm.invoke_hook_id(1).unwrap());
     vm.push_stack(ValueCell::Bytes(b"echo".to_vec())).unwrap();
-    assert_eq!(vm.run().unwrap(), 7, "the exit code, as the old API returned it");
+    assert_eq!(
+        vm.run().unwrap(),
+        7,
+        "the exit code, as the old API returned it"
+    );
     assert_eq!(vm.context().return_data(), b"echo");
     // The gas of both runs adds up; a non-zero exit is charged like any call.
     let call_gas = vm.context().report().unwrap().outcome.gas_used;
