@@ -633,3 +633,101 @@ fn a_legacy_module_from_the_assembler_and_a_hook_run_through_the_vm() {
     assert_eq!(vm.context().current_gas_usage(), deploy_gas + call_gas);
     assert!(!vm.invoke_hook_id(2).unwrap());
 }
+
+/// One run of the daemon's deploy through `tos-vm` at `height`, by OWNER.
+fn deploy_at(
+    host: &Host,
+    state: &mut MemoryProvider,
+    module: &Module,
+    height: u64,
+) -> Result<u64, VmError> {
+    let t = tx(height, OWNER);
+    let contract = module.address(&t.source);
+    let mut vm = VM::new(Environment::new(host, state, t, contract));
+    vm.append_module(module.clone())?;
+    vm.invoke_deploy()?;
+    vm.context_mut().set_gas_limit(DEPLOY_GAS);
+    vm.run()
+}
+
+#[test]
+fn the_schedule_decides_by_height_and_the_cache_prepares_once() {
+    use tos_host::ActivationError;
+    let schedule = ActivationSchedule::from_toml_str(
+        r#"
+        network = "switch"
+        [engines.legacy]
+        deploy_from = 0
+        deploy_until = 50
+        versions = [{ from = 0, version = 1 }]
+        [engines.tbpf]
+        deploy_from = 100
+        versions = [{ from = 100, version = 1 }]
+        [features]
+        abi_v1 = 0
+        "#,
+    )
+    .unwrap();
+    let host = Host::new(
+        EngineRegistry::builtin(&BuiltinConfig::default()).unwrap(),
+        schedule,
+    )
+    .unwrap();
+    let mut state = MemoryProvider::default();
+    let legacy = Module::new(example(ModuleTag::LEGACY, "counter")).unwrap();
+    let tbpf = Module::new(example(ModuleTag::TBPF, "counter")).unwrap();
+    let wasm = Module::new(example(ModuleTag::WASM, "counter")).unwrap();
+
+    // Before the TBPF height: refused, naming it; nothing charged or stored.
+    let e = deploy_at(&host, &mut state, &tbpf, 99).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            VmError::Host(tos_host::Error::Activation(ActivationError::NotYetActive {
+                from: 100,
+                ..
+            }))
+        ),
+        "{e:?}"
+    );
+    assert!(state.contracts.is_empty());
+    assert_eq!(deploy_at(&host, &mut state, &tbpf, 100).unwrap(), 0);
+    // Legacy deploys stop at the sunset; a legacy contract deployed before keeps running.
+    assert_eq!(deploy_at(&host, &mut state, &legacy, 49).unwrap(), 0);
+    let e = deploy_at(
+        &host,
+        &mut state,
+        &Module::new(example(ModuleTag::LEGACY, "token")).unwrap(),
+        50,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            VmError::Host(tos_host::Error::Activation(ActivationError::Sunset { .. }))
+        ),
+        "{e:?}"
+    );
+    // The schedule names no wasm engine: refused as unavailable.
+    let e = deploy_at(&host, &mut state, &wasm, 200).unwrap_err();
+    assert!(matches!(e, VmError::Host(_)), "{e:?}");
+
+    let before = host.cache().stats();
+    for module in [&legacy, &tbpf] {
+        for _ in 0..3 {
+            let t = tx(5_000, ALICE);
+            let contract = module.address(&OWNER);
+            let mut vm = VM::new(Environment::new(&host, &mut state, t, contract));
+            vm.append_module(module.clone()).unwrap();
+            vm.invoke_entry_chunk(0).unwrap();
+            vm.context_mut().set_gas_limit(MAX_GAS);
+            assert_eq!(vm.run().unwrap(), 0, "{}", module.tag());
+        }
+    }
+    let after = host.cache().stats();
+    assert_eq!(
+        after.misses, before.misses,
+        "deployed modules are prepared once, at deploy"
+    );
+    assert_eq!(after.hits, before.hits + 6);
+}
