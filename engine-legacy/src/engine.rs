@@ -10,7 +10,8 @@ use tos_syscalls::SyscallTable;
 
 use crate::limits::{MAX_CALL_DEPTH, MAX_CALL_DEPTH_CAP, MAX_MODULE_SIZE};
 use crate::program::Program;
-use crate::{ENGINE_NAME, Module, VM, ValueCell, VmError};
+use crate::vm::{VM, VmError};
+use crate::{ENGINE_NAME, Module, ValueCell};
 
 /// The version of the legacy engine's semantics (opcodes, gas, limits). Any change that
 /// alters a result or a gas figure bumps it.
@@ -75,6 +76,17 @@ impl LegacyConfig {
     }
 }
 
+/// Why [`LegacyEngine::new`] refused a configuration or could not start.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An option is out of range (named in the message).
+    #[error("invalid legacy engine configuration: {0}")]
+    Invalid(String),
+    /// The node failed: the syscall table cannot be frozen.
+    #[error(transparent)]
+    Fault(EngineFault),
+}
+
 /// The legacy engine: runs tag-0 modules (the stack VM of the contracts deployed before
 /// TBPF). See the crate docs for the model and an example.
 #[derive(Debug)]
@@ -87,20 +99,20 @@ impl LegacyEngine {
     /// An engine with `config`.
     ///
     /// # Errors
-    /// [`VmError::Config`] for a call depth outside 1..=[`MAX_CALL_DEPTH_CAP`] or a zero module
-    /// size; [`VmError::Fault`] when the syscall table cannot be frozen.
-    pub fn new(config: LegacyConfig) -> Result<LegacyEngine, VmError> {
+    /// [`ConfigError::Invalid`] for a call depth outside 1..=[`MAX_CALL_DEPTH_CAP`] or a zero
+    /// module size; [`ConfigError::Fault`] when the syscall table cannot be frozen.
+    pub fn new(config: LegacyConfig) -> Result<LegacyEngine, ConfigError> {
         if !(1..=MAX_CALL_DEPTH_CAP).contains(&config.max_call_depth) {
-            return Err(VmError::Config(format!(
+            return Err(ConfigError::Invalid(format!(
                 "max call depth {} is outside 1..={MAX_CALL_DEPTH_CAP}",
                 config.max_call_depth
             )));
         }
         if config.max_module_size == 0 {
-            return Err(VmError::Config("max module size is 0".into()));
+            return Err(ConfigError::Invalid("max module size is 0".into()));
         }
         let table = SyscallTable::global()
-            .map_err(|e| VmError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
+            .map_err(|e| ConfigError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
         Ok(LegacyEngine { config, table })
     }
 

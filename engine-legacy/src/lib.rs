@@ -46,6 +46,13 @@
 //! (local 0). The chunk ends with `exit` (an exit code) or `ret` (exit code 0); the return
 //! data is what the contract set with `tos_set_return_data`.
 //!
+//! # The old `VM` API
+//! The daemon's old API (`VM`, `Module::new`, `Context`, `ValueCell` parameters, `VmError`)
+//! is the `tos-vm` crate's: it runs legacy, TBPF, wasm and plug-in modules alike through
+//! `tos-host`. This crate keeps only the engine: [`LegacyEngine`] and [`LegacyConfig`], the
+//! module format [`Module`] with its assembler, and [`ValueCell`], the VM's value type, which
+//! `tos-vm` re-exports (one copy).
+//!
 //! # Validation
 //! `prepare` decodes every chunk once and checks every operand (constant, chunk and local
 //! ids, jump targets on instruction boundaries, syscalls live under the call's features),
@@ -96,10 +103,9 @@ mod value;
 mod vm;
 
 pub use asm::{AsmError, assemble, disassemble};
-pub use engine::{LegacyConfig, LegacyEngine};
+pub use engine::{ConfigError, LegacyConfig, LegacyEngine};
 pub use module::Module;
-pub use value::ValueCell;
-pub use vm::{Context, VM, VmError};
+pub use value::{LimitError, ValueCell};
 
 /// The engine's name, as [`ExecutionEngine::name`](tos_engine_api::ExecutionEngine::name)
 /// reports it and faults name it.

@@ -78,8 +78,7 @@ fn count(r: &mut &[u8], what: &str, max: usize) -> Result<usize, LoadError> {
 impl Module {
     /// Decodes a module, checking the magic, the version, every length limit, the values'
     /// limits, chunk references of entries and hooks, and that no byte is left over.
-    /// Bytecode is only checked by validation (when the module is prepared or appended to a
-    /// [`VM`](crate::VM)).
+    /// Bytecode is only checked by validation, when the module is prepared.
     ///
     /// # Errors
     /// [`LoadError::Malformed`] naming the first offending part.

@@ -8,7 +8,8 @@ use tos_syscalls::testing::RecordingHost;
 
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_COLLECTION_LEN};
 use crate::opcode::{Instr, Opcode, OperandKind};
-use crate::{LegacyConfig, LegacyEngine, Module, VM, ValueCell, VmError, assemble, disassemble};
+use crate::vm::{VM, VmError};
+use crate::{LegacyConfig, LegacyEngine, Module, ValueCell, assemble, disassemble};
 
 use ValueCell::{Bool, Bytes, Null, U8, U16, U32, U64, U128};
 

@@ -49,10 +49,10 @@ pub enum ValueCell {
     Map(BTreeMap<ValueCell, ValueCell>),
 }
 
-/// Why a value breaks a limit of [`limits`](crate::limits).
+/// Why a value breaks a limit of [`limits`](crate::limits); the message names the limit.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct LimitError(pub(crate) String);
+pub struct LimitError(pub(crate) String);
 
 impl ValueCell {
     /// The name of the value's type, as traps and the assembler spell it.
@@ -132,11 +132,16 @@ impl ValueCell {
         )
     }
 
-    /// Checks every limit of [`limits`](crate::limits); returns the value's size.
+    /// Checks every limit of [`limits`](crate::limits) (lengths, size, nesting, map keys);
+    /// returns the value's size. Values decoded with borsh were checked while decoding; a value
+    /// built in code should be checked before it is encoded or handed to a contract.
     ///
     /// Recursion stops one level past [`MAX_VALUE_DEPTH`], so even a value built outside the VM
     /// with absurd nesting is refused without exhausting the native stack.
-    pub(crate) fn check_limits(&self) -> Result<u64, LimitError> {
+    ///
+    /// # Errors
+    /// [`LimitError`] naming the first limit broken.
+    pub fn check_limits(&self) -> Result<u64, LimitError> {
         let size = self.check_at(0)?;
         if size > MAX_VALUE_SIZE {
             return Err(LimitError(format!(

@@ -8,14 +8,17 @@ use std::fmt;
 use std::mem::discriminant;
 use std::sync::Arc;
 
-use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, LoadError, Protocol, Trap};
-use tos_syscalls::SyscallTable;
+use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, Trap};
+#[cfg(test)]
+use tos_engine_api::{LoadError, Protocol};
 
+#[cfg(test)]
+use crate::Module;
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_STACK_SIZE};
 use crate::opcode::{Instr, Opcode};
 use crate::program::{Costs, Program};
 use crate::value::check_key;
-use crate::{ENGINE_NAME, Module, ValueCell, syscall};
+use crate::{ENGINE_NAME, ValueCell, syscall};
 
 /// Started 8-byte words in `bytes` bytes: values created or copied are charged per word
 /// (`legacy.word` of the gas schedule each).
@@ -37,24 +40,23 @@ impl From<Trap> for Stop {
     }
 }
 
-/// Why the [`VM`] could not run, or how a run failed.
+/// Why the interpreter could not run, or how a run failed.
+///
+/// Crate-private: the engine turns it into an [`Outcome`](tos_engine_api::Outcome) or an
+/// [`EngineFault`]. The daemon's old `VM` API lives in the `tos-vm` crate, over the host.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum VmError {
-    /// [`VM::run`] or an `invoke_*` method was called before [`VM::append_module`].
+pub(crate) enum VmError {
+    /// [`VM::run`] or `invoke_chunk_id` was called before a module was set.
     #[error("no module has been appended to the VM")]
     NoModule,
     /// [`VM::append_module`] was called twice: a VM runs one module.
+    #[cfg(test)]
     #[error("the VM already holds a module")]
     ModuleAlreadyAppended,
     /// The module failed decoding or validation.
+    #[cfg(test)]
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// The module exports no such entry.
-    #[error("the module has no entry {0}")]
-    UnknownEntry(u16),
-    /// The module exports no such hook.
-    #[error("the module has no hook {0}")]
-    UnknownHook(u8),
     /// The module has no such chunk.
     #[error("the module has no chunk {0}")]
     UnknownChunk(u16),
@@ -81,14 +83,11 @@ pub enum VmError {
     /// The node failed (a broken invariant of the engine, or a host fault).
     #[error(transparent)]
     Fault(EngineFault),
-    /// An engine configuration was refused.
-    #[error("invalid configuration: {0}")]
-    Config(String),
 }
 
-/// The execution context of a [`VM`]: its gas limit and usage.
+/// The execution context of a [`VM`]: its gas meter and call depth limit.
 #[derive(Clone, Debug)]
-pub struct Context {
+pub(crate) struct Context {
     gas: GasMeter,
     max_call_depth: u32,
 }
@@ -105,7 +104,7 @@ impl Default for Context {
 impl Context {
     /// Sets the gas limit, keeping what was used so far (a limit below it exhausts the
     /// meter). Default: 0, so a VM whose limit was never set runs nothing.
-    pub fn set_gas_limit(&mut self, limit: Gas) -> &mut Self {
+    pub(crate) fn set_gas_limit(&mut self, limit: Gas) -> &mut Self {
         let used = self.gas.used();
         self.gas = GasMeter::new(limit);
         // A limit below the usage leaves the meter exhausted, which is what we want.
@@ -113,24 +112,10 @@ impl Context {
         self
     }
 
-    /// The gas limit.
-    pub fn gas_limit(&self) -> Gas {
-        self.gas.limit()
-    }
-
     /// Gas used so far, by every run of the VM; the whole limit after running out.
-    pub fn current_gas_usage(&self) -> Gas {
+    #[cfg(test)]
+    pub(crate) fn current_gas_usage(&self) -> Gas {
         self.gas.used()
-    }
-
-    /// Gas still available.
-    pub fn remaining_gas(&self) -> Gas {
-        self.gas.remaining()
-    }
-
-    /// The call depth limit (the invoked chunk counts as depth 1).
-    pub fn max_call_depth(&self) -> u32 {
-        self.max_call_depth
     }
 
     pub(crate) fn meter(&self) -> &GasMeter {
@@ -149,27 +134,14 @@ struct Frame {
     lbase: usize,
 }
 
-/// The legacy stack VM, for one module and one host.
+/// The interpreter of the legacy stack VM, for one validated program and one host.
 ///
-/// ```
-/// use tos_engine_api::FeatureSet;
-/// use tos_engine_legacy::{VM, ValueCell, assemble};
-/// use tos_syscalls::testing::RecordingHost;
-///
-/// let module = assemble(".chunk main args=1 locals=1\n load 0\n len\n exit\n.entry 0 main\n")?;
-/// let mut host = RecordingHost::default();
-/// let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
-/// vm.append_module(module)?;
-/// vm.invoke_entry_chunk(0)?;
-/// vm.push_stack(ValueCell::Bytes(b"four".to_vec()))?;
-/// vm.context_mut().set_gas_limit(1_000);
-/// assert_eq!(vm.run()?, 4); // the exit code: the params' length
-/// // load: 1 + 1 for copying 4 bytes; len: 1; exit: 1.
-/// assert_eq!(vm.context().current_gas_usage(), 4);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct VM<'a> {
+/// The engine ([`LegacyEngine`](crate::LegacyEngine)) builds one per call over a prepared
+/// program; unit tests build one from a module. The daemon's old `VM` API (any engine,
+/// through the host) is the `tos-vm` crate's.
+pub(crate) struct VM<'a> {
     host: &'a mut dyn HostAbi,
+    #[cfg(test)]
     protocol: Protocol,
     program: Option<Arc<Program>>,
     context: Context,
@@ -191,9 +163,26 @@ impl fmt::Debug for VM<'_> {
 }
 
 impl<'a> VM<'a> {
+    /// A VM over an already validated program (the engine's path: no validation per call).
+    pub(crate) fn with_program(host: &'a mut dyn HostAbi, program: Arc<Program>) -> Self {
+        VM {
+            host,
+            #[cfg(test)]
+            protocol: Protocol::default(),
+            program: Some(program),
+            context: Context::default(),
+            invoked: None,
+            stack: Vec::new(),
+            locals: Vec::new(),
+            frames: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
     /// A VM over `host` whose modules may use the syscalls live under `protocol`, at the
-    /// costs of its gas schedule.
-    pub fn new(host: &'a mut dyn HostAbi, protocol: &Protocol) -> Self {
+    /// costs of its gas schedule (unit tests: validate a module, then run any chunk).
+    #[cfg(test)]
+    pub(crate) fn new(host: &'a mut dyn HostAbi, protocol: &Protocol) -> Self {
         VM {
             host,
             protocol: protocol.clone(),
@@ -207,22 +196,16 @@ impl<'a> VM<'a> {
         }
     }
 
-    /// A VM over an already validated program (the engine's path: no validation per call).
-    pub(crate) fn with_program(host: &'a mut dyn HostAbi, program: Arc<Program>) -> Self {
-        let mut vm = VM::new(host, &Protocol::default());
-        vm.program = Some(program);
-        vm
-    }
-
     /// Validates `module` and makes it the VM's module. A VM runs one module.
     ///
     /// # Errors
     /// [`VmError::Load`] when validation fails; [`VmError::ModuleAlreadyAppended`].
-    pub fn append_module(&mut self, module: Module) -> Result<(), VmError> {
+    #[cfg(test)]
+    pub(crate) fn append_module(&mut self, module: Module) -> Result<(), VmError> {
         if self.program.is_some() {
             return Err(VmError::ModuleAlreadyAppended);
         }
-        let table = SyscallTable::global()
+        let table = tos_syscalls::SyscallTable::global()
             .map_err(|e| VmError::Fault(EngineFault::new(ENGINE_NAME, e.to_string())))?;
         let size = module.to_bytes().map(|b| b.len())?;
         self.program = Some(Arc::new(Program::new(module, table, &self.protocol, size)?));
@@ -233,41 +216,11 @@ impl<'a> VM<'a> {
         self.program.as_deref().ok_or(VmError::NoModule)
     }
 
-    /// Prepares a run of the chunk of entry `id`; push its one argument (the params) next.
-    ///
-    /// # Errors
-    /// [`VmError::UnknownEntry`], [`VmError::NoModule`].
-    pub fn invoke_entry_chunk(&mut self, id: u16) -> Result<(), VmError> {
-        let chunk = *self
-            .program()?
-            .module
-            .entries
-            .get(&id)
-            .ok_or(VmError::UnknownEntry(id))?;
-        self.invoke(chunk);
-        Ok(())
-    }
-
-    /// Prepares a run of the chunk of hook `hook`; push its one argument (the params) next.
-    ///
-    /// # Errors
-    /// [`VmError::UnknownHook`], [`VmError::NoModule`].
-    pub fn invoke_hook_id(&mut self, hook: u8) -> Result<(), VmError> {
-        let chunk = *self
-            .program()?
-            .module
-            .hooks
-            .get(&hook)
-            .ok_or(VmError::UnknownHook(hook))?;
-        self.invoke(chunk);
-        Ok(())
-    }
-
     /// Prepares a run of any chunk; push its arguments next, first argument first.
     ///
     /// # Errors
     /// [`VmError::UnknownChunk`], [`VmError::NoModule`].
-    pub fn invoke_chunk_id(&mut self, chunk: u16) -> Result<(), VmError> {
+    pub(crate) fn invoke_chunk_id(&mut self, chunk: u16) -> Result<(), VmError> {
         if usize::from(chunk) >= self.program()?.chunks.len() {
             return Err(VmError::UnknownChunk(chunk));
         }
@@ -284,7 +237,7 @@ impl<'a> VM<'a> {
     ///
     /// # Errors
     /// [`VmError::Value`] when the value breaks a limit or the stack is full.
-    pub fn push_stack(&mut self, value: ValueCell) -> Result<(), VmError> {
+    pub(crate) fn push_stack(&mut self, value: ValueCell) -> Result<(), VmError> {
         value.check_limits().map_err(|e| VmError::Value(e.0))?;
         if self.stack.len() >= MAX_STACK_SIZE {
             return Err(VmError::Value(format!(
@@ -296,17 +249,18 @@ impl<'a> VM<'a> {
     }
 
     /// Pops the top of the stack: after a run whose chunk returned values, its results.
-    pub fn pop_stack(&mut self) -> Option<ValueCell> {
+    #[cfg(test)]
+    pub(crate) fn pop_stack(&mut self) -> Option<ValueCell> {
         self.stack.pop()
     }
 
     /// The context: gas limit and usage.
-    pub fn context(&self) -> &Context {
+    pub(crate) fn context(&self) -> &Context {
         &self.context
     }
 
     /// The context, to set the gas limit.
-    pub fn context_mut(&mut self) -> &mut Context {
+    pub(crate) fn context_mut(&mut self) -> &mut Context {
         &mut self.context
     }
 
@@ -317,7 +271,7 @@ impl<'a> VM<'a> {
     /// [`VmError::Trap`] when the contract traps (gas used is in the context: the whole
     /// limit after [`Trap::OutOfGas`]); [`VmError::Fault`] when the node fails; the other
     /// variants when the VM is not ready to run.
-    pub fn run(&mut self) -> Result<u64, VmError> {
+    pub(crate) fn run(&mut self) -> Result<u64, VmError> {
         let program = self.program.clone().ok_or(VmError::NoModule)?;
         let entry = self.invoked.take().ok_or(VmError::NothingInvoked)?;
         let chunk = program
