@@ -296,7 +296,7 @@ syscall!(
     /// Decodes the call descriptor (a malformed one traps the caller), caps the callee's gas at
     /// what the caller has left after this syscall's own cost, asks the host to run the callee,
     /// and charges the caller the gas the callee used. Charges per byte of the descriptor.
-    tos_call, feature crate::ABI_V2, params [Bytes], cost(2_000, 1), |ctx, a| {
+    tos_call, feature crate::ABI_V2, params [Bytes], cost(10_000, 1), |ctx, a| {
         let len = a[1];
         check_len("call descriptor", len, MAX_CALL_DESCRIPTOR as u64)?;
         ctx.charge_bytes(len)?;
@@ -371,7 +371,7 @@ syscall!(
     /// `tos_hash(algo, data_ptr, data_len, out_ptr) -> 0`: writes the 32-byte digest of the
     /// data; `algo` is one of [`hash_algo`], another traps. Charges per byte hashed (one price
     /// for every algorithm: the slowest one's).
-    tos_hash, feature crate::ABI_V2, params [U64, Bytes, Out32], cost(300, 3), |ctx, a| {
+    tos_hash, feature crate::ABI_V2, params [U64, Bytes, Out32], cost(1_500, 20), |ctx, a| {
         if a[0] > hash_algo::KECCAK256 {
             return Err(SyscallError::Invalid(format!(
                 "unknown hash algorithm {} (0 = blake3, 1 = sha256, 2 = keccak256)", a[0]
@@ -400,7 +400,7 @@ syscall!(
     /// the signature's R must be canonical encodings of points that are not of small order,
     /// S must be below the group order, and the equation is checked without the cofactor.
     /// Charges a fixed price for the check plus per byte of the message.
-    tos_ed25519_verify, feature crate::ABI_V2, params [Hash, Bytes, Signature], cost(200_000, 3), |ctx, a| {
+    tos_ed25519_verify, feature crate::ABI_V2, params [Hash, Bytes, Signature], cost(270_000, 10), |ctx, a| {
         let key = read_hash(ctx, a[0])?;
         let msg = read_bounded(ctx, "signed message", a[1], a[2], MAX_HASH_INPUT_LEN)?;
         let mut sig = [0u8; 64];
