@@ -56,9 +56,8 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             let params = parse_params(params)?;
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
-            let deployed = deploy_into_state(
-                &host, &ctx.state, &module, params, gas.gas, source, tx.at(),
-            )?;
+            let deployed =
+                deploy_into_state(&host, &ctx.state, &module, params, gas.gas, source, tx.at())?;
             Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
         }
         Command::Invoke {

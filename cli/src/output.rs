@@ -1,8 +1,8 @@
 //! Output for people (aligned fields, text where bytes are printable) and for machines (JSON).
 
 use serde_json::{Value, json};
-use tos_engine_api::{ExitStatus, Gas, Hash, NATIVE_ASSET};
 use tos_engine_api::{CALL_REFUSED, CALL_TRAPPED, Call};
+use tos_engine_api::{ExitStatus, Gas, Hash, NATIVE_ASSET};
 use tos_host::{CallFrame, CallReport, FrameItem};
 
 /// Width of the label column of the text output.
@@ -207,7 +207,12 @@ pub(crate) fn tree_lines(frame: &CallFrame, indent: usize, lines: &mut Vec<Strin
     for item in &frame.trace {
         match item {
             FrameItem::Event(e) => {
-                lines.push(format!("{:inner$}event #{} {}", "", e.id, show_bytes(&e.data)));
+                lines.push(format!(
+                    "{:inner$}event #{} {}",
+                    "",
+                    e.id,
+                    show_bytes(&e.data)
+                ));
             }
             FrameItem::Log(l) => lines.push(format!("{:inner$}log {}", "", show_bytes(l))),
             FrameItem::Transfer(t) => lines.push(format!(
@@ -423,7 +428,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("      log \"inner\""), "{text}");
-        assert!(text.contains("    refused cdcdcdcd entry 1: the callee is already on the call stack"), "{text}");
+        assert!(
+            text.contains("    refused cdcdcdcd entry 1: the callee is already on the call stack"),
+            "{text}"
+        );
         assert!(text.contains("trap: out of gas"), "{text}");
         assert!(text.contains("1,234 of 5,000"), "{text}");
         assert!(text.contains("#7 \"ev\""), "{text}");

@@ -75,11 +75,7 @@ impl ChainMeta {
     /// `blake3("tosvm/block/v1" ‖ height as u64 LE)`, the transaction hash
     /// `blake3("tosvm/tx/v1" ‖ n as u64 LE)` where n is the transaction's 1-based number. The
     /// timestamp is `--timestamp`, or [`block_timestamp`] of the height.
-    pub(crate) fn next_tx(
-        &self,
-        source: Hash,
-        at: BlockAt,
-    ) -> Result<TxContext, CliError> {
+    pub(crate) fn next_tx(&self, source: Hash, at: BlockAt) -> Result<TxContext, CliError> {
         let height = match at.height {
             Some(h) => h,
             None => self

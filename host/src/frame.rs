@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, CallInput, CallRefusal, CallRequest, CallResult, EngineFault, ExitStatus, Gas,
-    GasMeter, Hash, Height, HostAbi, HostError, Outcome, PreparedModule, Trap,
+    Call, CallInput, CallRefusal, CallRequest, CallResult, EngineFault, ExitStatus, Gas, GasMeter,
+    Hash, Height, HostAbi, HostError, Outcome, PreparedModule, Trap,
 };
 use tos_syscalls::limits;
 
@@ -240,9 +240,7 @@ pub(crate) fn run_call<P: ContractProvider + ?Sized>(
     }
     if !prepared.module.info().entries.accepts(spec.call) {
         let status = ExitStatus::Trap(Trap::UnknownEntry(spec.call));
-        return Ok(frame_without_run(
-            spec, prepared, caller, status, intrinsic,
-        ));
+        return Ok(frame_without_run(spec, prepared, caller, status, intrinsic));
     }
     let savepoint = journal.savepoint();
     let mut shared = Shared::default();
@@ -454,24 +452,23 @@ impl<P: ContractProvider + ?Sized> CallHost<'_, '_, '_, P> {
             return Ok(self.refuse(request, CallRefusal::UnknownEntry(request.entry)));
         }
         let journal = &*self.journal;
-        let prepared = match self.env.host.prepare_with(
-            header.tag,
-            &header.code_hash,
-            self.height(),
-            || {
-                let contract = journal
-                    .contract(&request.callee)?
-                    .ok_or(Error::UnknownContract(request.callee))?;
-                Ok(contract.module.code)
-            },
-        ) {
-            Ok(prepared) => prepared,
-            Err(Error::Fault(fault)) => return Err(Error::Fault(fault)),
-            Err(Error::Provider(e)) => return Err(Error::Provider(e)),
-            Err(e) => {
-                return Ok(self.refuse(request, CallRefusal::EngineUnavailable(e.to_string())));
-            }
-        };
+        let prepared =
+            match self
+                .env
+                .host
+                .prepare_with(header.tag, &header.code_hash, self.height(), || {
+                    let contract = journal
+                        .contract(&request.callee)?
+                        .ok_or(Error::UnknownContract(request.callee))?;
+                    Ok(contract.module.code)
+                }) {
+                Ok(prepared) => prepared,
+                Err(Error::Fault(fault)) => return Err(Error::Fault(fault)),
+                Err(Error::Provider(e)) => return Err(Error::Provider(e)),
+                Err(e) => {
+                    return Ok(self.refuse(request, CallRefusal::EngineUnavailable(e.to_string())));
+                }
+            };
 
         let savepoint = self.journal.savepoint();
         for (asset, amount) in &request.deposits {
@@ -712,4 +709,70 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, '_, P> {
         }));
         Ok(())
     }
+}
+
+/// Runs `f` with the [`HostAbi`] a call of `contract` gets, over `state`, and applies what `f`
+/// staged through it to `state` (see [`crate::testing::with_call_host`]).
+pub(crate) fn with_call_host<R>(
+    env: &Env<'_>,
+    state: &mut dyn ContractProvider,
+    contract: Hash,
+    call: Call,
+    params: &[u8],
+    f: impl FnOnce(&mut dyn HostAbi) -> R,
+) -> Result<(R, CallFrame), Error> {
+    let input = CallInput::header(call, params.len())
+        .map(|h| [h.as_slice(), params].concat())
+        .map_err(|_| Error::ParamsTooLarge {
+            len: params.len(),
+            limit: MAX_PARAMS_LEN,
+        })?;
+    let (r, trace, changes) = {
+        let mut journal = Journal::new(&*state);
+        let mut shared = Shared::default();
+        shared.stack.push(contract);
+        let mut host = CallHost {
+            env,
+            journal: &mut journal,
+            shared: &mut shared,
+            contract,
+            caller: env.tx.source,
+            deposits: &[],
+            input,
+            return_data: Vec::new(),
+            last_return: None,
+            trace: Vec::new(),
+            fault: None,
+        };
+        let r = f(&mut host);
+        let CallHost {
+            trace,
+            fault,
+            return_data,
+            ..
+        } = host;
+        if let Some(fault) = fault {
+            return Err(fault);
+        }
+        (r, (trace, return_data), journal.into_changes())
+    };
+    state.apply(&changes)?;
+    let (trace, return_data) = trace;
+    let frame = CallFrame {
+        contract,
+        call,
+        caller: env.tx.source,
+        deposits: Vec::new(),
+        engine: "none",
+        engine_version: 0,
+        gas_limit: 0,
+        outcome: Outcome {
+            status: ExitStatus::Exit(0),
+            gas_used: 0,
+            return_data,
+        },
+        discarded: false,
+        trace,
+    };
+    Ok((r, frame))
 }

@@ -636,4 +636,3 @@ impl Host {
         Ok(report)
     }
 }
-

@@ -71,6 +71,7 @@ mod protocol;
 mod provider;
 mod registry;
 mod schedule;
+pub mod testing;
 
 pub use cache::{CacheKey, CacheStats, DEFAULT_CACHE_CAPACITY, ModuleCache};
 pub use envelope::{

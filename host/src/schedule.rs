@@ -321,7 +321,13 @@ impl ActivationSchedule {
     /// Testnet: TBPF from 100,000, ABI v2 from 200,000, wasm from 400,000, legacy deploys
     /// sunset at 500,000.
     pub fn testnet() -> Self {
-        Self::preset("testnet", (0, Some(500_000)), 100_000, Some(400_000), 200_000)
+        Self::preset(
+            "testnet",
+            (0, Some(500_000)),
+            100_000,
+            Some(400_000),
+            200_000,
+        )
     }
 
     /// Devnet: every engine and ABI v2 from genesis; legacy deploys sunset early, at height

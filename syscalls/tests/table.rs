@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tos_engine_api::{FeatureSet, GasSchedule, Protocol};
 use tos_syscalls::{
-    ABI_V1, ABI_V2, Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError, invoke,
-    murmur3_32,
+    ABI_V1, ABI_V2, Cost, Param, SyscallCtx, SyscallDef, SyscallError, SyscallTable, TableError,
+    invoke, murmur3_32,
 };
 
 /// Every syscall of ABI v2 (ABI.md) with its arity.

@@ -184,12 +184,17 @@ fn a_callee_out_of_gas_traps_and_the_caller_goes_on() {
     assert_eq!(s[&b"r".to_vec()], CALL_TRAPPED.to_le_bytes());
     let callee = report.frame.calls().next().unwrap();
     assert_eq!(callee.outcome.status, ExitStatus::Trap(Trap::OutOfGas));
-    assert_eq!(callee.outcome.gas_used, 50, "a callee out of gas uses its whole limit");
+    assert_eq!(
+        callee.outcome.gas_used, 50,
+        "a callee out of gas uses its whole limit"
+    );
     assert!(callee.discarded);
-    assert!(!storage_of(&state, &counter).contains_key(&b"count".to_vec()) || {
-        // The constructor stored 0; the failed increment left it.
-        storage_of(&state, &counter)[&b"count".to_vec()] == 0u64.to_le_bytes()
-    });
+    assert!(
+        !storage_of(&state, &counter).contains_key(&b"count".to_vec()) || {
+            // The constructor stored 0; the failed increment left it.
+            storage_of(&state, &counter)[&b"count".to_vec()] == 0u64.to_le_bytes()
+        }
+    );
 }
 
 #[test]
@@ -271,8 +276,15 @@ fn the_deepest_chain_of_the_most_stack_hungry_engine_fits_the_node_stack() {
         let params = |depth: u32, next: Vec<u8>| [depth.to_le_bytes().to_vec(), next].concat();
         // The deepest recursion one frame may reach: the largest depth that does not trap.
         let reaches = |state: &mut MemoryProvider, depth: u32| {
-            invoke(&host, state, chain[0], ALICE, Call::Entry(0), &params(depth, vec![]))
-                .is_success()
+            invoke(
+                &host,
+                state,
+                chain[0],
+                ALICE,
+                Call::Entry(0),
+                &params(depth, vec![]),
+            )
+            .is_success()
         };
         let (mut ok, mut too_deep) = (0u32, 1u32 << 20);
         assert!(!reaches(&mut state, too_deep));
@@ -290,7 +302,14 @@ fn the_deepest_chain_of_the_most_stack_hungry_engine_fits_the_node_stack() {
         for callee in chain.iter().skip(1).rev() {
             next = desc(*callee, 0, &params(ok, next), 0);
         }
-        let report = invoke(&host, &mut state, chain[0], ALICE, Call::Entry(0), &params(ok, next));
+        let report = invoke(
+            &host,
+            &mut state,
+            chain[0],
+            ALICE,
+            Call::Entry(0),
+            &params(ok, next),
+        );
         assert!(report.is_success(), "{:?}", report.outcome);
         assert_eq!(report.frame.frame_count(), 8);
         for c in &chain {
