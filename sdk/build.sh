@@ -1,8 +1,9 @@
 #!/bin/sh
 # Builds the example contracts into sdk/examples/build/:
 #   <name>.so    TBPF module (clang -target bpf -mcpu=v2, linked with this workspace's tbpf-link)
-#                for hello, counter, token, compute
-#   <name>.wasm  wasm module (clang --target=wasm32 + wasm-ld) for hello, counter, token
+#                for hello, counter, token, compute, router, vault, probe
+#   <name>.wasm  wasm module (clang --target=wasm32 + wasm-ld) for hello, counter, token,
+#                router, vault, probe
 #
 # Usage: sdk/build.sh           rebuild the committed modules
 #        sdk/build.sh --check   rebuild into a temporary directory and fail, naming the
@@ -59,7 +60,7 @@ CFLAGS="-O2 -ffreestanding -std=c11 -Wall -Wextra -Werror -I include"
 cd "$sdk"
 
 # TBPF
-for name in hello counter token compute; do
+for name in hello counter token compute router vault probe; do
     clang -target bpf -mcpu=v2 $CFLAGS -c "examples/$name.c" -o "$work/obj/$name.bpf.o"
     tbpf_link -o "$out/$name.so" "$work/obj/$name.bpf.o"
 done
@@ -77,6 +78,9 @@ wasm_build() {
 wasm_build hello entry_0
 wasm_build counter hook_0 entry_0 entry_1 entry_2
 wasm_build token hook_0 entry_0 entry_1 entry_2 entry_3
+wasm_build router entry_0
+wasm_build vault entry_0 entry_1 entry_2
+wasm_build probe entry_0
 
 if [ "$check" = 1 ]; then
     status=0

@@ -14,7 +14,7 @@ esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 stale=0
-for name in hello counter token; do
+for name in hello counter token router vault probe; do
     cargo run -q -p tos-engine-legacy --example tasm -- asm "$here/$name.tasm" "$tmp/$name.tosl"
     if $check; then
         if ! cmp -s "$tmp/$name.tosl" "$here/$name.tosl"; then

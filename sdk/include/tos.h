@@ -13,6 +13,8 @@
  *   - every syscall of the TOS ABI, with u64 arguments and result, under its ABI name
  *   - typed wrappers tosp_<name> taking pointers
  *   - little-endian helpers, memcpy/memset/memcmp
+ *   - ABI v2: constants (TOS_CALL_REFUSED, TOS_HASH_*, ...), native-asset helpers, the
+ *     call-descriptor builder tos_call_desc_* and tos_call_simple
  *   - TOS_ENTRY(N) / TOS_HOOK(N): define entry N / hook N for the current target
  */
 #ifndef TOS_H
@@ -81,6 +83,34 @@ TOS_SYSCALL(tos_asset_create)(uint64_t name_ptr, uint64_t name_len, uint64_t dec
 TOS_SYSCALL(tos_asset_mint)(uint64_t asset_ptr, uint64_t amount);
 TOS_SYSCALL(tos_fire_event)(uint64_t event_id, uint64_t data_ptr, uint64_t data_len);
 
+/* ABI v2 (docs/ABI.md, "ABI v2"; feature `abi_v2`): calls between contracts, caller and
+ * deposits, abort, hashes, ed25519, block timestamp. A module importing one of these is
+ * refused where the network has not activated the feature. */
+/* Calls another contract with the call descriptor at desc_ptr (see tos_call_desc below).
+ * Returns the callee's exit code, TOS_CALL_TRAPPED or TOS_CALL_REFUSED. desc_len must be
+ * exactly 48 + 40*D + P, or the caller traps. */
+TOS_SYSCALL(tos_call)(uint64_t desc_ptr, uint64_t desc_len);
+/* The return data of this frame's last tos_call: copies min(len, cap) bytes and returns
+ * len, or TOS_NO_RETURN_DATA when there was no call yet or the last one was refused or
+ * trapped (a callee that exited with any code, 0 or not, has return data, maybe empty). */
+TOS_SYSCALL(tos_get_return_data)(uint64_t out_ptr, uint64_t cap);
+/* Writes the 32-byte caller: the calling contract, or the transaction's source for a
+ * top-level call. Returns 0. */
+TOS_SYSCALL(tos_get_caller)(uint64_t out_ptr);
+/* The amount of the asset (32 bytes at asset_ptr) deposited with this call; 0 if none. */
+TOS_SYSCALL(tos_get_call_deposit)(uint64_t asset_ptr);
+/* Never returns: the call traps with the message (its first 1 KiB). Prefer tosp_abort,
+ * which tells the compiler so. */
+TOS_SYSCALL(tos_abort)(uint64_t msg_ptr, uint64_t msg_len);
+/* Writes the 32-byte digest of the data with algorithm TOS_HASH_*; another algo traps.
+ * Returns 0. */
+TOS_SYSCALL(tos_hash)(uint64_t algo, uint64_t data_ptr, uint64_t data_len, uint64_t out_ptr);
+/* Verifies an ed25519 signature (64 bytes) of the message under the 32-byte public key
+ * (strict RFC 8032 rules). Returns 0 if valid, 1 if not. */
+TOS_SYSCALL(tos_ed25519_verify)(uint64_t pubkey_ptr, uint64_t msg_ptr, uint64_t msg_len, uint64_t sig_ptr);
+/* The block's timestamp, seconds since the Unix epoch. */
+TOS_SYSCALL(tos_get_block_timestamp)(void);
+
 /* ---- typed wrappers: tosp_<name> takes pointers -------------------------- */
 static inline uint64_t tosp_log(const void *msg, uint64_t len) { return tos_log(TOS_PTR(msg), len); }
 static inline uint64_t tosp_get_input(void *out, uint64_t cap) { return tos_get_input(TOS_PTR(out), cap); }
@@ -99,6 +129,17 @@ static inline uint64_t tosp_storage_delete(const void *key, uint64_t key_len) { 
 static inline uint64_t tosp_asset_create(const void *name, uint64_t name_len, uint64_t decimals, uint8_t out_asset[32]) { return tos_asset_create(TOS_PTR(name), name_len, decimals, TOS_PTR(out_asset)); }
 static inline uint64_t tosp_asset_mint(const uint8_t asset[32], uint64_t amount) { return tos_asset_mint(TOS_PTR(asset), amount); }
 static inline uint64_t tosp_fire_event(uint64_t event_id, const void *data, uint64_t len) { return tos_fire_event(event_id, TOS_PTR(data), len); }
+static inline uint64_t tosp_call(const void *desc, uint64_t len) { return tos_call(TOS_PTR(desc), len); }
+static inline uint64_t tosp_get_return_data(void *out, uint64_t cap) { return tos_get_return_data(TOS_PTR(out), cap); }
+static inline uint64_t tosp_get_caller(uint8_t out[32]) { return tos_get_caller(TOS_PTR(out)); }
+static inline uint64_t tosp_get_call_deposit(const uint8_t asset[32]) { return tos_get_call_deposit(TOS_PTR(asset)); }
+static inline _Noreturn void tosp_abort(const void *msg, uint64_t len) {
+    tos_abort(TOS_PTR(msg), len);
+    __builtin_unreachable();
+}
+static inline uint64_t tosp_hash(uint64_t algo, const void *data, uint64_t len, uint8_t out[32]) { return tos_hash(algo, TOS_PTR(data), len, TOS_PTR(out)); }
+static inline uint64_t tosp_ed25519_verify(const uint8_t pubkey[32], const void *msg, uint64_t len, const uint8_t sig[64]) { return tos_ed25519_verify(TOS_PTR(pubkey), TOS_PTR(msg), len, TOS_PTR(sig)); }
+static inline uint64_t tosp_get_block_timestamp(void) { return tos_get_block_timestamp(); }
 
 /* ---- memory functions ------------------------------------------------------
  * The compiler may emit calls to these (struct copies, large initialisers). They are
@@ -176,6 +217,155 @@ static inline void tos_return_u64(uint64_t v) {
     uint8_t buf[8];
     tos_write_u64(buf, v);
     tosp_set_return_data(buf, 8);
+}
+
+/* ---- ABI v2 helpers: native asset, calls ----------------------------------- */
+/* The native asset id is 32 zero bytes; these helpers build it on the stack. */
+/* What the caller deposited of the native asset with this call. */
+static inline uint64_t tos_call_deposit_native(void) {
+    uint8_t native[32] = {0};
+    return tosp_get_call_deposit(native);
+}
+/* Moves `amount` of the contract's own native balance to `dest`: 0, or 1 if too low. */
+static inline uint64_t tos_transfer_native(const uint8_t dest[32], uint64_t amount) {
+    uint8_t native[32] = {0};
+    return tosp_transfer(dest, amount, native);
+}
+/* The contract's own native balance. */
+static inline uint64_t tos_balance_native(void) {
+    uint8_t native[32] = {0};
+    uint64_t balance = 0;
+    tosp_get_balance(native, &balance);
+    return balance;
+}
+
+/* Building a call descriptor (ABI.md, "The call descriptor") in a caller-provided buffer:
+ *
+ *   uint8_t buf[256];                 // or TOS_HEAP / a static buffer for large params
+ *   tos_call_desc d;
+ *   tos_call_desc_init(&d, buf, sizeof buf, callee, 0, 0);   // entry 0, all gas left
+ *   tos_call_desc_add_native(&d, 100);                      // deposit 100 native units
+ *   tos_call_desc_set_params(&d, params, params_len);
+ *   uint64_t n = tos_call_desc_finish(&d);                  // 0: did not fit / misuse
+ *   uint64_t r = n ? tosp_call(buf, n) : TOS_CALL_REFUSED;
+ *
+ * Deposits come before the params; the params are set at most once (none = empty). A
+ * step that would overflow the buffer, a ninth deposit, params over 64 KiB or a deposit
+ * after the params returns 0 and fails the builder: finish then returns 0 (a descriptor
+ * of length 0 is never valid, so 0 cannot be mistaken for a length). Successful steps
+ * return 1. The helpers are always inlined, so more than five arguments is fine on BPF. */
+#define TOS_CALL_REFUSED ((uint64_t)0xFFFFFFFFFFFFFFFFull) /* the callee did not run */
+#define TOS_CALL_TRAPPED ((uint64_t)0xFFFFFFFFFFFFFFFEull) /* it trapped or ran out of gas */
+#define TOS_NO_RETURN_DATA ((uint64_t)0xFFFFFFFFFFFFFFFFull) /* tos_get_return_data: none */
+#define TOS_HASH_BLAKE3 0
+#define TOS_HASH_SHA256 1
+#define TOS_HASH_KECCAK256 2
+#define TOS_CALL_DESC_HEADER 48     /* callee 32, entry 2, D 2, P 4, gas 8 */
+#define TOS_CALL_DESC_DEPOSIT 40    /* asset 32, amount 8 */
+#define TOS_CALL_MAX_DEPOSITS 8
+#define TOS_CALL_MAX_PARAMS 65536
+/* The length of a descriptor with d deposits and p bytes of params. */
+#define TOS_CALL_DESC_LEN(d, p) (TOS_CALL_DESC_HEADER + TOS_CALL_DESC_DEPOSIT * (uint64_t)(d) + (uint64_t)(p))
+
+#define TOS__ALWAYS_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    uint8_t *buf;
+    uint64_t cap;
+    uint64_t len;      /* bytes written so far */
+    uint16_t deposits; /* D so far */
+    uint8_t params_set;
+    uint8_t failed;
+} tos_call_desc;
+
+static inline void tos__write_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void tos__write_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Starts a descriptor for entry `entry` of `callee` with gas limit `gas` (0 = all gas left).
+ * Returns 1, or 0 if the buffer is shorter than the 48-byte header. */
+TOS__ALWAYS_INLINE int tos_call_desc_init(tos_call_desc *d, void *buf, uint64_t cap, const uint8_t callee[32], uint16_t entry, uint64_t gas) {
+    d->buf = (uint8_t *)buf;
+    d->cap = cap;
+    d->len = 0;
+    d->deposits = 0;
+    d->params_set = 0;
+    d->failed = cap < TOS_CALL_DESC_HEADER;
+    if (d->failed) return 0;
+    memcpy(d->buf, callee, 32);
+    tos__write_u16(d->buf + 32, entry);
+    tos__write_u16(d->buf + 34, 0);
+    tos__write_u32(d->buf + 36, 0);
+    tos_write_u64(d->buf + 40, gas);
+    d->len = TOS_CALL_DESC_HEADER;
+    return 1;
+}
+
+/* Adds a deposit of `amount` of `asset`. Returns 1, or 0 (and fails the builder). */
+TOS__ALWAYS_INLINE int tos_call_desc_add_deposit(tos_call_desc *d, const uint8_t asset[32], uint64_t amount) {
+    if (d->failed || d->params_set || d->deposits >= TOS_CALL_MAX_DEPOSITS ||
+        d->cap - d->len < TOS_CALL_DESC_DEPOSIT) {
+        d->failed = 1;
+        return 0;
+    }
+    memcpy(d->buf + d->len, asset, 32);
+    tos_write_u64(d->buf + d->len + 32, amount);
+    d->len += TOS_CALL_DESC_DEPOSIT;
+    d->deposits++;
+    tos__write_u16(d->buf + 34, d->deposits);
+    return 1;
+}
+
+/* Adds a deposit of `amount` of the native asset. Returns 1, or 0 (and fails the builder). */
+TOS__ALWAYS_INLINE int tos_call_desc_add_native(tos_call_desc *d, uint64_t amount) {
+    uint8_t native[32] = {0};
+    return tos_call_desc_add_deposit(d, native, amount);
+}
+
+/* Copies the callee's params (at most 64 KiB). Returns 1, or 0 (and fails the builder). */
+TOS__ALWAYS_INLINE int tos_call_desc_set_params(tos_call_desc *d, const void *params, uint64_t len) {
+    if (d->failed || d->params_set || len > TOS_CALL_MAX_PARAMS || d->cap - d->len < len) {
+        d->failed = 1;
+        return 0;
+    }
+    memcpy(d->buf + d->len, params, len);
+    d->len += len;
+    d->params_set = 1;
+    tos__write_u32(d->buf + 36, (uint32_t)len);
+    return 1;
+}
+
+/* The descriptor's length (pass it with the buffer to tos_call), or 0 if a step failed. */
+TOS__ALWAYS_INLINE uint64_t tos_call_desc_finish(const tos_call_desc *d) {
+    return d->failed ? 0 : d->len;
+}
+
+/* Calls entry `entry` of `callee` with `params`, depositing `native_amount` of the native
+ * asset (0 = no deposit) and a gas limit `gas` (0 = all gas left), building the
+ * descriptor in buf[0..cap). Returns what tos_call returns; TOS_CALL_REFUSED without
+ * calling when the descriptor does not fit the buffer (48 + 40 + len bytes at most). */
+TOS__ALWAYS_INLINE uint64_t tos_call_simple(void *buf, uint64_t cap, const uint8_t callee[32], uint16_t entry,
+                                            uint64_t native_amount, uint64_t gas, const void *params, uint64_t len) {
+    tos_call_desc d;
+    tos_call_desc_init(&d, buf, cap, callee, entry, gas);
+    if (native_amount != 0) tos_call_desc_add_native(&d, native_amount);
+    tos_call_desc_set_params(&d, params, len);
+    uint64_t n = tos_call_desc_finish(&d);
+    if (n == 0) return TOS_CALL_REFUSED;
+    return tosp_call(buf, n);
+}
+
+/* The last call's return data as a u64 (exactly 8 bytes); returns 1 and writes *out, or 0
+ * if there is none or it is not 8 bytes long. */
+static inline int tos_return_data_u64(uint64_t *out) {
+    uint8_t buf[8];
+    if (tosp_get_return_data(buf, 8) != 8) return 0;
+    *out = tos_read_u64(buf);
+    return 1;
 }
 
 /* ---- entries and hooks ------------------------------------------------------

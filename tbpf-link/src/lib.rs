@@ -35,10 +35,13 @@ mod object;
 
 pub use error::LinkError;
 
-/// The syscall names of the TOS contract ABI (docs/ABI.md), in ABI table order.
+/// The syscall names of the TOS contract ABI (docs/ABI.md), in ABI table order: the 17 of
+/// ABI v1 (feature `abi_v1`), then the 8 of ABI v2 (feature `abi_v2`, "ABI v2" in ABI.md).
 ///
 /// Pass them as [`LinkOptions::known_syscalls`] to have a misspelt or missing
-/// function reported at link time instead of at deploy time.
+/// function reported at link time instead of at deploy time. The list names every syscall
+/// of the table whatever the network: whether a module importing a v2 syscall deploys is the
+/// host's decision (the feature must be live at the block's height), not the linker's.
 pub const TOS_SYSCALLS: &[&str] = &[
     "tos_log",
     "tos_get_input",
@@ -57,6 +60,15 @@ pub const TOS_SYSCALLS: &[&str] = &[
     "tos_asset_create",
     "tos_asset_mint",
     "tos_fire_event",
+    // ABI v2
+    "tos_call",
+    "tos_get_return_data",
+    "tos_get_caller",
+    "tos_get_call_deposit",
+    "tos_abort",
+    "tos_hash",
+    "tos_ed25519_verify",
+    "tos_get_block_timestamp",
 ];
 
 /// Options of a link.
@@ -161,4 +173,56 @@ pub fn syscall_hash(name: &[u8]) -> u32 {
     h = h.wrapping_mul(0xc2b2_ae35);
     h ^= h >> 16;
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The linker's list is exactly the one syscall table (tos-syscalls), and each name
+    /// hashes to the id the table and the TBPF loader use.
+    #[test]
+    fn tos_syscalls_are_the_syscall_table() {
+        let table = tos_syscalls::SyscallTable::global().expect("the table is consistent");
+        let mut from_table: Vec<&str> = table.iter().map(|def| def.name).collect();
+        let mut listed: Vec<&str> = TOS_SYSCALLS.to_vec();
+        from_table.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, from_table);
+        for def in table.iter() {
+            assert_eq!(syscall_hash(def.name.as_bytes()), def.id, "{}", def.name);
+        }
+    }
+
+    /// ABI v2's eight syscalls follow ABI v1's seventeen, in the order of ABI.md's tables,
+    /// and the table puts them under the feature `abi_v2`.
+    #[test]
+    fn abi_v2_names_are_listed_after_abi_v1() {
+        const V2: [&str; 8] = [
+            "tos_call",
+            "tos_get_return_data",
+            "tos_get_caller",
+            "tos_get_call_deposit",
+            "tos_abort",
+            "tos_hash",
+            "tos_ed25519_verify",
+            "tos_get_block_timestamp",
+        ];
+        assert_eq!(TOS_SYSCALLS.len(), 17 + V2.len());
+        assert_eq!(&TOS_SYSCALLS[17..], &V2[..]);
+        let table = tos_syscalls::SyscallTable::global().expect("the table is consistent");
+        for def in table.iter() {
+            let expected = if V2.contains(&def.name) {
+                tos_syscalls::ABI_V2
+            } else {
+                tos_syscalls::ABI_V1
+            };
+            assert_eq!(def.feature, expected, "{}", def.name);
+        }
+        let opts = LinkOptions::tos_abi();
+        let known = opts.known_syscalls.as_deref().unwrap_or_default();
+        for name in V2 {
+            assert!(known.iter().any(|k| k == name), "{name}");
+        }
+    }
 }
