@@ -165,7 +165,10 @@ fn for_every_pair(scenario: impl Fn(&Host, ModuleTag, ModuleTag) -> (Vec<CallRep
             let (first, first_world) = &runs[0];
             for (other, other_world) in &runs[1..] {
                 assert_eq!(first, other, "{a} -> {b}: interpreter and JIT differ");
-                assert_eq!(first_world.state, other_world.state, "{a} -> {b}: states differ");
+                assert_eq!(
+                    first_world.state, other_world.state,
+                    "{a} -> {b}: states differ"
+                );
             }
         }
     }
@@ -194,12 +197,24 @@ fn a_successful_call_keeps_the_callee_effects_in_order() {
         let at = format!("{a} -> {b}");
         assert!(r.is_success(), "{at}: {:?}", r.outcome);
         assert_eq!(get_u64(&w, 0, &[5]), Some(0), "{at}: the callee exited 0");
-        assert_eq!(get(&w, 0, &[5, b'd']).as_deref(), Some(&b"hello"[..]), "{at}");
+        assert_eq!(
+            get(&w, 0, &[5, b'd']).as_deref(),
+            Some(&b"hello"[..]),
+            "{at}"
+        );
         assert_eq!(get_u64(&w, 0, &[9]), Some(99), "{at}");
-        assert_eq!(get_u64(&w, 1, &[1]), Some(11), "{at}: the callee's write stays");
+        assert_eq!(
+            get_u64(&w, 1, &[1]),
+            Some(11),
+            "{at}: the callee's write stays"
+        );
         assert_eq!(get(&w, 1, &[2]), Some(caller.to_vec()), "{at}: caller");
         assert_eq!(get_u64(&w, 1, &[3]), Some(40), "{at}: the native deposit");
-        assert_eq!(get_u64(&w, 1, &[4]), Some(0), "{at}: nothing of another asset");
+        assert_eq!(
+            get_u64(&w, 1, &[4]),
+            Some(0),
+            "{at}: nothing of another asset"
+        );
         assert_eq!(get_u64(&w, 1, &[5]), Some(1_700_000_050), "{at}: timestamp");
         assert_eq!(
             get(&w, 1, &[6]).map(hex::encode).as_deref(),
@@ -233,7 +248,11 @@ fn a_failing_callee_is_discarded_and_its_deposit_stays_with_the_caller() {
         let failing = [
             (Script::default().store(1, 11).event(2).ret(b"x").exit(7), 7),
             (
-                Script::default().store(1, 11).event(2).ret(b"x").abort(b"boom"),
+                Script::default()
+                    .store(1, 11)
+                    .event(2)
+                    .ret(b"x")
+                    .abort(b"boom"),
                 CALL_TRAPPED,
             ),
         ];
@@ -250,7 +269,11 @@ fn a_failing_callee_is_discarded_and_its_deposit_stays_with_the_caller() {
                 // It exited: its return data reaches the caller.
                 assert_eq!(get(&w, 0, &[5, b'd']).as_deref(), Some(&b"x"[..]), "{at}");
             } else {
-                assert_eq!(get(&w, 0, &[5, b'd']), None, "{at}: no return data after a trap");
+                assert_eq!(
+                    get(&w, 0, &[5, b'd']),
+                    None,
+                    "{at}: no return data after a trap"
+                );
                 let frame = r.frame.calls().next().unwrap();
                 assert_eq!(
                     frame.outcome.status,
@@ -258,17 +281,28 @@ fn a_failing_callee_is_discarded_and_its_deposit_stays_with_the_caller() {
                     "{at}"
                 );
             }
-            assert_eq!(get_u64(&w, 0, &[9]), Some(99), "{at}: the caller's own write stays");
+            assert_eq!(
+                get_u64(&w, 0, &[9]),
+                Some(99),
+                "{at}: the caller's own write stays"
+            );
             assert_eq!(get(&w, 1, &[1]), None, "{at}: the callee's write is gone");
             assert_eq!(balance(&w, 1), 0, "{at}: the deposit went back");
-            assert!(r.events.is_empty(), "{at}: the callee's event never happened");
+            assert!(
+                r.events.is_empty(),
+                "{at}: the callee's event never happened"
+            );
             let frame = r.frame.calls().next().unwrap();
             assert!(frame.discarded);
             assert!(
                 matches!(frame.trace[..], [FrameItem::Event(_)]),
                 "{at}: the discarded frame's event is still in the tree"
             );
-            assert_eq!(balance(&w, 0), 100, "{at}: the top-level deposit, all of it");
+            assert_eq!(
+                balance(&w, 0),
+                100,
+                "{at}: the top-level deposit, all of it"
+            );
             reports.push(r);
             worlds.push(w.state);
         }
@@ -292,7 +326,11 @@ fn a_caller_failing_after_a_successful_call_discards_both() {
         assert_eq!(r.outcome.status, ExitStatus::Exit(1), "{at}");
         assert!(r.events.is_empty());
         assert!(r.frame.discarded);
-        assert!(r.frame.calls().all(|f| f.discarded && f.outcome.is_success()));
+        assert!(
+            r.frame
+                .calls()
+                .all(|f| f.discarded && f.outcome.is_success())
+        );
         assert_eq!(get(&w, 0, &[8]), None, "{at}");
         assert_eq!(get(&w, 1, &[1]), None, "{at}");
         assert_eq!((balance(&w, 0), balance(&w, 1)), (0, 0), "{at}");
@@ -312,10 +350,18 @@ fn re_entrancy_and_self_calls_are_refused() {
         let r = run(host, &mut w, &outer, 0);
         let at = format!("{a} -> {b}");
         assert!(r.is_success(), "{at}");
-        assert_eq!(get_u64(&w, 1, &[6]), Some(CALL_REFUSED), "{at}: back into the caller");
+        assert_eq!(
+            get_u64(&w, 1, &[6]),
+            Some(CALL_REFUSED),
+            "{at}: back into the caller"
+        );
         assert_eq!(get(&w, 1, &[6, b'd']), None, "{at}");
         assert_eq!(get_u64(&w, 0, &[5]), Some(0), "{at}");
-        assert_eq!(get_u64(&w, 0, &[7]), Some(CALL_REFUSED), "{at}: a self-call");
+        assert_eq!(
+            get_u64(&w, 0, &[7]),
+            Some(CALL_REFUSED),
+            "{at}: a self-call"
+        );
         let refused: Vec<&CallRefusal> = r
             .frame
             .trace
@@ -326,7 +372,10 @@ fn re_entrancy_and_self_calls_are_refused() {
                 _ => None,
             })
             .collect();
-        assert_eq!(refused, [&CallRefusal::Reentrancy, &CallRefusal::Reentrancy]);
+        assert_eq!(
+            refused,
+            [&CallRefusal::Reentrancy, &CallRefusal::Reentrancy]
+        );
         (vec![r], w)
     });
 }
@@ -353,7 +402,11 @@ fn the_ninth_frame_is_refused() {
         for i in 0..7 {
             assert_eq!(get_u64(&w, i, &[5]), Some(0), "{at}: frame {i}'s call");
         }
-        assert_eq!(get_u64(&w, 7, &[5]), Some(CALL_REFUSED), "{at}: the ninth frame");
+        assert_eq!(
+            get_u64(&w, 7, &[5]),
+            Some(CALL_REFUSED),
+            "{at}: the ninth frame"
+        );
         assert_eq!(get(&w, 8, &[1]), None, "{at}: it never ran");
         (vec![r], w)
     });
@@ -364,7 +417,15 @@ fn a_callee_out_of_gas_traps_and_the_caller_goes_on() {
     for_every_pair(|host, a, b| {
         let mut w = world(host, &[a, b]);
         let outer = Script::default()
-            .call(5, &desc(w.probes[1], 0, &Script::default().store(1, 1).forever(), 30_000))
+            .call(
+                5,
+                &desc(
+                    w.probes[1],
+                    0,
+                    &Script::default().store(1, 1).forever(),
+                    30_000,
+                ),
+            )
             .store(9, 99);
         let r = run(host, &mut w, &outer, 0);
         let at = format!("{a} -> {b}");
@@ -373,10 +434,17 @@ fn a_callee_out_of_gas_traps_and_the_caller_goes_on() {
         assert_eq!(get_u64(&w, 0, &[9]), Some(99), "{at}");
         assert_eq!(get(&w, 1, &[1]), None, "{at}");
         let frame = r.frame.calls().next().unwrap();
-        assert_eq!(frame.outcome.status, ExitStatus::Trap(Trap::OutOfGas), "{at}");
+        assert_eq!(
+            frame.outcome.status,
+            ExitStatus::Trap(Trap::OutOfGas),
+            "{at}"
+        );
         assert_eq!(frame.gas_limit, 30_000);
         assert_eq!(frame.outcome.gas_used, 30_000, "{at}: the whole limit");
-        assert!(r.outcome.gas_used > 30_000 + 10_000, "{at}: charged to the caller");
+        assert!(
+            r.outcome.gas_used > 30_000 + 10_000,
+            "{at}: charged to the caller"
+        );
         (vec![r], w)
     });
 }

@@ -326,3 +326,31 @@ fn the_deepest_chain_of_the_most_stack_hungry_engine_fits_the_node_stack() {
         .unwrap();
     assert!(depth > 0);
 }
+
+#[test]
+fn below_its_activation_abi_v2_is_refused_at_deploy_naming_the_syscall() {
+    let mut schedule = tos_host::ActivationSchedule::devnet();
+    schedule.set_feature(tos_syscalls::ABI_V2, 100);
+    let host = host_with(schedule, false);
+    for tag in ENGINES {
+        let mut state = MemoryProvider::default();
+        let deploy_at = |state: &mut MemoryProvider, height| {
+            host.deploy(
+                state,
+                &tx(height, OWNER),
+                &tos_host::DeployRequest {
+                    envelope: example(tag, "router").encode(),
+                    params: vec![],
+                    gas_limit: GAS,
+                },
+            )
+        };
+        let err = deploy_at(&mut state, 99).unwrap_err().to_string();
+        assert!(
+            err.contains("tos_call") || err.contains("tos_get_return_data"),
+            "{tag}: {err}"
+        );
+        assert!(state.contracts.is_empty());
+        assert!(deploy_at(&mut state, 100).unwrap().deployed, "{tag}");
+    }
+}
