@@ -449,6 +449,7 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
             outln!("  {:<28} {n} storage keys", "state");
         }
     }
+    chain(ctx, &host, &db, &mut ran, &mut modules, &mut failures)?;
     let done = format!("{ran} calls on {modules} modules, {failures} unexpected");
     if ctx.json {
         print_json(
@@ -463,6 +464,138 @@ pub(crate) fn demo(ctx: &Ctx) -> Result<i32, CliError> {
     } else {
         EXIT_CONTRACT_FAILED
     })
+}
+
+/// The embedded module of `contract` for `tag`, when this build has one.
+fn example_module(contract: &str, tag: &str) -> Option<ContractModule> {
+    let ex = EXAMPLES
+        .iter()
+        .find(|e| e.contract == contract && e.tag == tag)?;
+    Some(ContractModule::new(ModuleTag::from_name(tag)?, ex.bytes.to_vec()))
+}
+
+/// Router params: callee ‖ entry ‖ native deposit ‖ gas (0: all) ‖ callee params.
+fn route(callee: &Hash, entry: u16, amount: u64, params: &[u8]) -> Vec<u8> {
+    [
+        callee.as_slice(),
+        &entry.to_le_bytes(),
+        &amount.to_le_bytes(),
+        &0u64.to_le_bytes(),
+        params,
+    ]
+    .concat()
+}
+
+/// A call chain across the three engines (ABI v2): a TBPF router forwards a deposit to a wasm
+/// router, which forwards part of it to a legacy vault; the call tree shows each frame.
+fn chain(
+    ctx: &Ctx,
+    host: &tos_host::Host,
+    db: &Database,
+    ran: &mut u32,
+    modules: &mut u32,
+    failures: &mut u32,
+) -> Result<(), CliError> {
+    let parts = [
+        ("router", "tbpf"),
+        ("router", "wasm"),
+        ("vault", "legacy"),
+    ];
+    let next = db.meta()?.height.saturating_add(1);
+    let available = |tag: &str| {
+        ModuleTag::from_name(tag).is_some_and(|t| {
+            host.schedule()
+                .engine_version(t, next)
+                .is_some_and(|v| host.registry().contains(t, v))
+        }) && host
+            .schedule()
+            .is_feature_active(tos_syscalls::ABI_V2, next)
+    };
+    let mut deployed = Vec::new();
+    for (contract, tag) in parts {
+        let module = match example_module(contract, tag) {
+            Some(m) if available(tag) => m,
+            _ => {
+                let note = format!(
+                    "the cross-engine call chain needs {contract} on {tag} with ABI v2 live \
+                     (not in this build or not on the {} schedule at height {next})",
+                    host.schedule().network()
+                );
+                if ctx.json {
+                    print_json(&json!({ "command": "demo", "note": note }));
+                } else {
+                    outln!();
+                    outln!("{}", field(0, "skipped", note));
+                }
+                return Ok(());
+            }
+        };
+        let d = deploy(
+            host,
+            db,
+            &module,
+            vec![],
+            DEFAULT_GAS_LIMIT,
+            named_key("alice"),
+            BlockAt::default(),
+        )?;
+        if !d.result.deployed {
+            *failures += 1;
+            return Ok(());
+        }
+        *modules += 1;
+        deployed.push(d.result.address);
+    }
+    let (outer, inner, vault) = (deployed[0], deployed[1], deployed[2]);
+    // Alice deposits 50 with the call; the TBPF router forwards 30 to the wasm router, which
+    // deposits 20 of it in the legacy vault.
+    let request = InvokeRequest {
+        contract: outer,
+        call: Call::Entry(0),
+        params: route(&inner, 0, 30, &route(&vault, 0, 20, &[])),
+        gas_limit: DEFAULT_GAS_LIMIT,
+        deposits: vec![(tos_engine_api::NATIVE_ASSET, 50)],
+    };
+    let i = invoke(host, db, &request, named_key("alice"), BlockAt::default())?;
+    *ran += 1;
+    let expect = ok_ret(20);
+    let verdict = check(&i, &expect).and_then(|()| {
+        let frames = i.report.frame.frame_count();
+        (frames == 3)
+            .then_some(())
+            .ok_or_else(|| format!("expected 3 frames, got {frames}"))
+    });
+    if verdict.is_err() {
+        *failures += 1;
+    }
+    if ctx.json {
+        let mut v = crate::commands::invoke_json(&i, "alice");
+        v["command"] = json!("demo");
+        v["step"] = json!("cross-engine call chain");
+        v["ok"] = json!(verdict.is_ok());
+        v["mismatch"] = json!(verdict.as_ref().err());
+        print_json(&v);
+    } else {
+        outln!();
+        outln!("== a call chain across engines (ABI v2): router on tbpf -> router on wasm -> vault on legacy");
+        let mark = match &verdict {
+            Ok(()) => "ok".to_owned(),
+            Err(why) => format!("UNEXPECTED: {why}"),
+        };
+        outln!(
+            "  {:<28} {:<6} {:>10} gas  {}  [{mark}]",
+            "deposit 50, forward 30, 20",
+            "alice",
+            thousands(i.report.outcome.gas_used),
+            describe(&i)
+        );
+        let mut lines = Vec::new();
+        crate::output::tree_lines(&i.report.frame, 4, &mut lines);
+        for l in lines {
+            outln!("{l}");
+        }
+    }
+    Ok(())
 }
 
 fn report_deploy(ctx: &Ctx, ex: &Example, d: &Deployed, failures: &mut u32) {

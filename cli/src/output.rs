@@ -155,7 +155,10 @@ pub(crate) fn call_lines(report: &CallReport, gas_limit: Gas, indent: usize) -> 
         lines.push(field(
             indent,
             "call tree",
-            format!("{} frames, in execution order", report.frame.frame_count()),
+            match report.frame.frame_count() {
+                1 => "1 frame, in execution order".to_owned(),
+                n => format!("{n} frames, in execution order"),
+            },
         ));
         tree_lines(&report.frame, indent + 2, &mut lines);
     }

@@ -35,12 +35,9 @@ fn abi_doc_lists_every_syscall_with_its_real_cost() {
     }
     let abi_syscalls = table
         .iter()
-        .filter(|d| d.feature == tos_syscalls::ABI_V1)
+        .filter(|d| [tos_syscalls::ABI_V1, tos_syscalls::ABI_V2].contains(&d.feature))
         .count();
-    assert_eq!(
-        seen, abi_syscalls,
-        "every live-at-genesis syscall is documented"
-    );
+    assert_eq!(seen, abi_syscalls, "every ABI syscall is documented");
 }
 
 #[test]
@@ -52,13 +49,41 @@ fn abi_doc_states_the_limits_of_the_code() {
         ("| storage value |", kib(limits::MAX_VALUE_LEN)),
         ("| return data |", kib(limits::MAX_RETURN_DATA_LEN)),
         ("| log message |", kib(limits::MAX_LOG_LEN)),
-        ("| logs per call |", limits::MAX_LOGS_PER_CALL.to_string()),
+        (
+            "| logs per call (nested calls included) |",
+            limits::MAX_LOGS_PER_CALL.to_string(),
+        ),
         ("| event data |", kib(limits::MAX_EVENT_DATA_LEN)),
         (
-            "| events per call |",
+            "| events per call (nested calls included) |",
             limits::MAX_EVENTS_PER_CALL.to_string(),
         ),
         ("| params |", kib(tos_host::MAX_PARAMS_LEN as u64)),
+        (
+            "| call descriptor deposits (ABI v2) |",
+            tos_engine_api::MAX_CALL_DEPOSITS.to_string(),
+        ),
+        (
+            "| call descriptor params (ABI v2) |",
+            kib(tos_engine_api::MAX_CALL_PARAMS as u64),
+        ),
+        (
+            "| contract frames on a call stack (ABI v2, `call.max_depth`) |",
+            tos_host::costs::V1
+                .iter()
+                .find(|(n, _)| *n == tos_host::costs::MAX_CALL_DEPTH)
+                .unwrap()
+                .1
+                .to_string(),
+        ),
+        (
+            "| `tos_abort` message kept |",
+            kib(limits::MAX_ABORT_MESSAGE_LEN),
+        ),
+        (
+            "| `tos_hash` input, `tos_ed25519_verify` message |",
+            format!("{} MiB", limits::MAX_HASH_INPUT_LEN >> 20),
+        ),
     ] {
         let line = doc
             .lines()
