@@ -169,6 +169,82 @@ fn measure(ctx: &Ctx, case: &tos_adversarial::Case, iterations: u32) -> Result<M
     Ok(out)
 }
 
+/// The `probe` example (docs/EXAMPLES.md) for `tag`.
+fn probe(tag: ModuleTag) -> ContractModule {
+    let code: &[u8] = match tag {
+        ModuleTag::TBPF => include_bytes!("../../sdk/examples/build/probe.so"),
+        ModuleTag::WASM => include_bytes!("../../sdk/examples/build/probe.wasm"),
+        _ => include_bytes!("../../engine-legacy/examples/probe.tosl"),
+    };
+    ContractModule::new(tag, code.to_vec())
+}
+
+/// Calls in one `call loop` transaction.
+const CALLS_PER_LOOP: usize = 400;
+
+/// A transaction of [`CALLS_PER_LOOP`] `tos_call`s from a probe on `caller` to a probe on
+/// `callee` that does nothing: what a nested call costs the node (the host's frame, the
+/// callee's engine set-up), against what it is charged.
+fn measure_calls(
+    ctx: &Ctx,
+    caller: ModuleTag,
+    callee: ModuleTag,
+    iterations: u32,
+) -> Result<Measured, CliError> {
+    let host = host(ctx)?;
+    let height = first_height(&host, caller).max(first_height(&host, callee));
+    let cap = host.protocol_at(height).max_tx_gas();
+    let mut state = MemoryProvider::default();
+    let mut deploy = |tag, from: &str| {
+        host.deploy(
+            &mut state,
+            &tx(height, named_key(from)),
+            &deploy_request(&probe(tag), cap),
+        )
+        .map(|d| d.address)
+        .map_err(|e| CliError::user(format!("call loop: {e}")))
+    };
+    let (a, b) = (deploy(caller, "alice")?, deploy(callee, "bob")?);
+    let desc = tos_engine_api::CallRequest {
+        callee: b,
+        entry: 0,
+        deposits: vec![],
+        params: vec![],
+        gas_limit: 0,
+    }
+    .encode();
+    // Probe op 0x05: call, store the result under [1] (and the empty return data).
+    let op = [&[0x05, 1][..], &(desc.len() as u16).to_le_bytes(), &desc].concat();
+    let request = InvokeRequest {
+        contract: a,
+        call: Call::Entry(0),
+        params: op.repeat(CALLS_PER_LOOP),
+        gas_limit: cap,
+        deposits: vec![],
+    };
+    let name = |t: ModuleTag| t.name().unwrap_or("?").to_owned();
+    let mut out = Measured {
+        name: format!("call loop {} -> {}", name(caller), name(callee)),
+        engine: name(caller),
+        what: "400 tos_call of a callee that returns at once",
+        outcome: String::new(),
+        gas: 0,
+        time: Duration::ZERO,
+    };
+    let mut samples = Vec::new();
+    for _ in 0..iterations.clamp(3, 30) {
+        let t = Instant::now();
+        let r = host
+            .invoke(&mut state, &tx(height + 1, named_key("alice")), &request)
+            .map_err(|e| CliError::user(format!("{}: {e}", out.name)))?;
+        samples.push(t.elapsed());
+        out.gas = r.outcome.gas_used;
+        out.outcome = format!("call: {}, {} frames", r.outcome.status, r.frame.frame_count());
+    }
+    out.time = median(samples);
+    Ok(out)
+}
+
 /// Runs the adversarial suite; exit 0 when every ratio is within [`GOAL`], 3 otherwise.
 pub(crate) fn run(ctx: &Ctx, args: &BenchArgs) -> Result<i32, CliError> {
     let base = baseline(ctx, args.iterations)?;
@@ -179,6 +255,18 @@ pub(crate) fn run(ctx: &Ctx, args: &BenchArgs) -> Result<i32, CliError> {
             eprintln!("measuring {} ...", case.name);
         }
         rows.push(measure(ctx, case, args.iterations)?);
+    }
+    for (caller, callee) in [
+        (ModuleTag::TBPF, ModuleTag::TBPF),
+        (ModuleTag::TBPF, ModuleTag::WASM),
+        (ModuleTag::TBPF, ModuleTag::LEGACY),
+        (ModuleTag::WASM, ModuleTag::WASM),
+        (ModuleTag::LEGACY, ModuleTag::LEGACY),
+    ] {
+        if !ctx.json {
+            eprintln!("measuring call loop {caller} -> {callee} ...");
+        }
+        rows.push(measure_calls(ctx, caller, callee, args.iterations)?);
     }
     let ratio = |m: &Measured| m.ns_per_gas() / base.max(f64::MIN_POSITIVE);
     let worst = rows.iter().map(ratio).fold(0.0, f64::max);
