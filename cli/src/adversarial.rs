@@ -239,7 +239,11 @@ fn measure_calls(
             .map_err(|e| CliError::user(format!("{}: {e}", out.name)))?;
         samples.push(t.elapsed());
         out.gas = r.outcome.gas_used;
-        out.outcome = format!("call: {}, {} frames", r.outcome.status, r.frame.frame_count());
+        out.outcome = format!(
+            "call: {}, {} frames",
+            r.outcome.status,
+            r.frame.frame_count()
+        );
     }
     out.time = median(samples);
     Ok(out)

@@ -471,7 +471,10 @@ fn example_module(contract: &str, tag: &str) -> Option<ContractModule> {
     let ex = EXAMPLES
         .iter()
         .find(|e| e.contract == contract && e.tag == tag)?;
-    Some(ContractModule::new(ModuleTag::from_name(tag)?, ex.bytes.to_vec()))
+    Some(ContractModule::new(
+        ModuleTag::from_name(tag)?,
+        ex.bytes.to_vec(),
+    ))
 }
 
 /// Router params: callee ‖ entry ‖ native deposit ‖ gas (0: all) ‖ callee params.
@@ -496,11 +499,7 @@ fn chain(
     modules: &mut u32,
     failures: &mut u32,
 ) -> Result<(), CliError> {
-    let parts = [
-        ("router", "tbpf"),
-        ("router", "wasm"),
-        ("vault", "legacy"),
-    ];
+    let parts = [("router", "tbpf"), ("router", "wasm"), ("vault", "legacy")];
     let next = db.meta()?.height.saturating_add(1);
     let available = |tag: &str| {
         ModuleTag::from_name(tag).is_some_and(|t| {
@@ -577,7 +576,9 @@ fn chain(
         print_json(&v);
     } else {
         outln!();
-        outln!("== a call chain across engines (ABI v2): router on tbpf -> router on wasm -> vault on legacy");
+        outln!(
+            "== a call chain across engines (ABI v2): router on tbpf -> router on wasm -> vault on legacy"
+        );
         let mark = match &verdict {
             Ok(()) => "ok".to_owned(),
             Err(why) => format!("UNEXPECTED: {why}"),

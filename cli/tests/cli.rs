@@ -959,3 +959,89 @@ fn bench_measures_every_engine_in_one_run() {
     env.user_error(&["bench", &example("counter.so")]);
     env.user_error(&["bench", "--iterations", "0"]);
 }
+
+/// ABI v2: a router on wasm deposits into a vault on TBPF; `invoke` shows the call tree in
+/// text and JSON, and the block's timestamp follows `--timestamp`.
+#[test]
+fn invoke_shows_the_call_tree_of_nested_calls() {
+    let env = Env::new();
+    let vault = env.json(0, &["deploy", &example("vault.so")])["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let router = env.json(0, &["deploy", &example("router.wasm")])["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // callee ‖ entry 0 ‖ deposit 30 ‖ gas 0 (all)
+    let params = format!("{vault}0000{}{}", "1e00000000000000", "0000000000000000");
+    let text = env.ok(&[
+        "invoke",
+        &router,
+        "--entry",
+        "0",
+        "--params-hex",
+        &params,
+        "--deposit",
+        "native:50",
+        "--timestamp",
+        "1800000000",
+    ]);
+    assert!(
+        text.contains("call tree   2 frames, in execution order"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("    tbpf {} entry 0: exit 0", &vault[..8])),
+        "{text}"
+    );
+    assert!(text.contains("deposit 30 native"), "{text}");
+    assert!(text.contains("time 1800000000"), "{text}");
+    let j = env.json(
+        0,
+        &[
+            "invoke",
+            &router,
+            "--entry",
+            "0",
+            "--params-hex",
+            &params,
+            "--deposit",
+            "native:50",
+        ],
+    );
+    let callee = &j["frame"]["trace"][0];
+    assert_eq!(callee["kind"], "call");
+    assert_eq!(callee["frame"]["contract"], vault.as_str());
+    assert_eq!(callee["frame"]["engine"]["name"], "tbpf");
+    assert_eq!(callee["frame"]["caller"], router.as_str());
+    assert_eq!(callee["frame"]["deposits"][0]["amount"], 30);
+    assert_eq!(callee["frame"]["result"], 0);
+    assert_eq!(callee["frame"]["discarded"], false);
+    assert_eq!(
+        j["timestamp"],
+        1_767_225_600u64 + 5 * j["height"].as_u64().unwrap()
+    );
+    // An entry the vault lacks: refused, shown with the reason; the router exits 1.
+    let refused = format!("{vault}0900{}{}", "1e00000000000000", "0000000000000000");
+    let text = env.expect(
+        3,
+        &[
+            "invoke",
+            &router,
+            "--entry",
+            "0",
+            "--params-hex",
+            &refused,
+            "--deposit",
+            "native:50",
+        ],
+    );
+    assert!(
+        text.contains(&format!(
+            "refused {} entry 9: the callee has no entry 9",
+            &vault[..8]
+        )),
+        "{text}"
+    );
+}
