@@ -280,3 +280,69 @@ impl CallResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*, so the run reproduces.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    #[test]
+    fn any_bytes_decode_without_panic_and_what_decodes_encodes_back() {
+        let mut seed = 0x7055_ca11;
+        let mut decoded = 0;
+        for _ in 0..20_000 {
+            let deposits = (next(&mut seed) % 10) as u16;
+            let params = (next(&mut seed) % 300) as u32;
+            let mut bytes: Vec<u8> = (0..48 + 40 * usize::from(deposits) + params as usize)
+                .map(|_| next(&mut seed) as u8)
+                .collect();
+            bytes[34..36].copy_from_slice(&deposits.to_le_bytes());
+            bytes[36..40].copy_from_slice(&params.to_le_bytes());
+            // Sometimes break the length, sometimes the counts.
+            match next(&mut seed) % 4 {
+                0 => {
+                    let cut = (next(&mut seed) as usize) % bytes.len();
+                    bytes.truncate(cut);
+                }
+                1 => bytes.push(0),
+                _ => {}
+            }
+            match CallRequest::decode(&bytes) {
+                Ok(request) => {
+                    decoded += 1;
+                    assert!(request.deposits.len() <= MAX_CALL_DEPOSITS);
+                    assert_eq!(request.encode(), bytes);
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+        assert!(decoded > 5_000, "{decoded}");
+    }
+
+    #[test]
+    fn limits_are_checked_before_the_length() {
+        let mut header = [0u8; 48];
+        header[34..36].copy_from_slice(&9u16.to_le_bytes());
+        assert_eq!(
+            CallRequest::decode(&header),
+            Err(DescriptorError::TooManyDeposits(9))
+        );
+        header[34..36].copy_from_slice(&0u16.to_le_bytes());
+        header[36..40].copy_from_slice(&65_537u32.to_le_bytes());
+        assert_eq!(
+            CallRequest::decode(&header),
+            Err(DescriptorError::ParamsTooLong(65_537))
+        );
+        assert_eq!(
+            CallRequest::decode(&header[..47]),
+            Err(DescriptorError::TooShort(47))
+        );
+    }
+}
