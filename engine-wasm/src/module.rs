@@ -3,7 +3,7 @@
 use std::panic::AssertUnwindSafe;
 
 use tos_engine_api::{
-    Access, Call, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError, ModuleInfo, Outcome,
+    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError, ModuleInfo, Outcome,
     PreparedModule, Trap,
 };
 use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
@@ -194,10 +194,12 @@ impl PreparedModule for WasmModule {
     fn run(
         &self,
         call: Call,
-        _params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
+        // The guest reads its input through `tos_get_input`; the header must say what is run.
+        CallInput::params_of(call, host.input())
+            .map_err(|e| fault(format!("the host's input is not that of {call}: {e}")))?;
         if !self.info.entries.accepts(call) {
             return Ok(Outcome::unknown_entry(call, host));
         }

@@ -303,14 +303,7 @@ fn run_frame<P: ContractProvider + ?Sized>(
     // whatever the contracts do.
     let need = prepared.native_stack;
     let result = stacker::maybe_grow(need, need.saturating_add(HOST_FRAME_STACK), || {
-        guarded_run(
-            module,
-            prepared.engine,
-            spec.call,
-            spec.params,
-            &mut host,
-            spec.gas_limit,
-        )
+        guarded_run(module, prepared.engine, spec.call, &mut host, spec.gas_limit)
     });
     let CallHost { trace, fault, .. } = host;
     shared.stack.pop();
@@ -376,12 +369,11 @@ fn guarded_run(
     module: &dyn PreparedModule,
     engine: &'static str,
     call: Call,
-    params: &[u8],
     host: &mut dyn HostAbi,
     gas_limit: Gas,
 ) -> Result<Outcome, EngineFault> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        module.run(call, params, host, gas_limit)
+        module.run(call, host, gas_limit)
     }))
     .unwrap_or_else(|panic| {
         Err(EngineFault::new(
