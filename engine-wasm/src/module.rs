@@ -326,8 +326,8 @@ mod tests {
     )]
     fn the_deterministic_stack_fits_half_the_native_stack() {
         use tos_adversarial::wasm::{bounded_recursion, limits, recursion};
-        use tos_engine_api::{CallInput, ExecutionEngine};
-        use tos_syscalls::testing::{RecordingHost, abi_v1};
+        use tos_engine_api::ExecutionEngine;
+        use tos_syscalls::testing::abi_v1;
 
         let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2);
         for optimize in [true, false] {
@@ -343,10 +343,18 @@ mod tests {
             ] {
                 let module = engine.prepare(&code, &abi_v1()).unwrap();
                 let call = Call::Entry(0);
-                let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
-                let outcome = module
-                    .run(call, &[], &mut host, 90_000_000)
-                    .expect("no native stack overflow");
+                let host = tos_host::testing::devnet_host();
+                let mut state = tos_host::MemoryProvider::default();
+                let tx = tos_host::TxContext {
+                    height: 1,
+                    ..Default::default()
+                };
+                let (outcome, _) =
+                    tos_host::testing::with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| {
+                        module.run(call, h, 90_000_000)
+                    })
+                    .unwrap();
+                let outcome = outcome.expect("no native stack overflow");
                 assert_eq!(outcome.status, ExitStatus::Trap(Trap::StackOverflow));
             }
         }
