@@ -133,8 +133,12 @@ pub trait PreparedModule: Send + Sync {
     /// # Errors
     /// [`EngineFault`] only for faults of the node (an engine bug, a host fault, an input
     /// that does not encode `call`).
-    fn run(&self, call: Call, host: &mut dyn HostAbi, gas_limit: Gas)
-    -> Result<Outcome, EngineFault>;
+    fn run(
+        &self,
+        call: Call,
+        host: &mut dyn HostAbi,
+        gas_limit: Gas,
+    ) -> Result<Outcome, EngineFault>;
 
     /// A human-readable disassembly, if the engine offers one (`tosvm inspect --disasm`).
     fn disassemble(&self) -> Option<String> {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, CallInput, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo, ModuleTag,
-    Outcome, PreparedModule, Protocol, Trap,
+    Call, CallInput, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo,
+    ModuleTag, Outcome, PreparedModule, Protocol, Trap,
 };
 use tos_syscalls::SyscallTable;
 

@@ -709,18 +709,16 @@ fn asset_syscalls() {
     );
     // Burning lowers the supply too.
     let asset = &host.state.assets[&gold];
-    assert_eq!((asset.creator, asset.decimals, asset.supply), ([3; 32], 8, 80));
+    assert_eq!(
+        (asset.creator, asset.decimals, asset.supply),
+        ([3; 32], 8, 80)
+    );
 }
 
 #[test]
 fn gas_is_per_opcode_plus_size_and_out_of_gas_charges_the_limit() {
     // imm, imm, add, ret: 1 + 1 + 1 + 2.
-    let (_, gas) = eval_with(
-        &mut Chain::default(),
-        1,
-        "",
-        "imm 1\nimm 2\nadd\nret",
-    );
+    let (_, gas) = eval_with(&mut Chain::default(), 1, "", "imm 1\nimm 2\nadd\nret");
     assert_eq!(gas, 5);
     // const of 17 bytes: 1 + 3 words; copy: 1 + 3; eq: 1 + 3; ret 2.
     let (_, gas) = eval_with(

@@ -46,7 +46,11 @@ impl Default for Chain {
 impl Chain {
     /// The contract's storage: key → value.
     fn storage(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mine = self.state.storage.iter().filter(|((c, _), _)| *c == self.contract);
+        let mine = self
+            .state
+            .storage
+            .iter()
+            .filter(|((c, _), _)| *c == self.contract);
         mine.map(|((_, k), v)| (k.clone(), v.clone())).collect()
     }
 
@@ -253,7 +257,10 @@ fn token() {
     assert_eq!(exit(&o), 0);
     assert_eq!(host.storage().get(&bal_key(&ALICE)), Some(&le(70)));
     assert_eq!(host.storage().get(&bal_key(&BOB)), Some(&le(30)));
-    assert_eq!(host.events(), [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]);
+    assert_eq!(
+        host.events(),
+        [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]
+    );
     assert_eq!(o.gas_used, 4_248);
 
     // Insufficient balance: exit 3, nothing stored, no event.
@@ -303,4 +310,28 @@ fn token() {
     let o = call(m, &mut host, Call::Entry(3), b"");
     assert_eq!((exit(&o), o.return_data.clone()), (0, le(100)));
     assert_eq!(o.gas_used, 606);
+}
+
+#[test]
+fn a_host_whose_input_is_another_call_is_a_fault() {
+    let m = prepare(include_bytes!("../examples/counter.tosl"));
+    let mut host = Chain::default();
+    let tx = host.tx.clone();
+    // The host's input is entry 1's: running entry 0 (or a hook) against it is a host bug.
+    for other in [Call::Entry(0), Call::Hook(0)] {
+        let (result, _) = tos_host::testing::with_call_host(
+            &HOST,
+            &mut host.state,
+            &tx,
+            host.contract,
+            Call::Entry(1),
+            b"",
+            |h| m.run(other, h, GAS),
+        )
+        .unwrap();
+        let fault = result.unwrap_err();
+        assert_eq!(fault.engine, "legacy");
+        assert!(fault.message.contains("input"), "{fault}");
+    }
+    assert_eq!(exit(&call(m.as_ref(), &mut host, Call::Entry(1), b"")), 0);
 }

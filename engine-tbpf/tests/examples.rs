@@ -15,12 +15,7 @@ fn example(name: &str) -> Vec<u8> {
 }
 
 /// Runs `call` in `world`, returns the outcome and the world after it.
-fn call(
-    code: &[u8],
-    world: &World,
-    call: Call,
-    params: &[u8],
-) -> (tos_engine_api::Outcome, World) {
+fn call(code: &[u8], world: &World, call: Call, params: &[u8]) -> (tos_engine_api::Outcome, World) {
     run_all(code, call, params, world, 10_000_000)
 }
 

@@ -566,7 +566,9 @@ fn a_host_whose_input_disagrees_with_the_call_is_a_fault() {
         });
         assert!(r.is_err(), "{r:?}");
     }
-    let r = world.with_host(Call::Entry(1), b"ab", |h| module.run(Call::Entry(1), h, 100));
+    let r = world.with_host(Call::Entry(1), b"ab", |h| {
+        module.run(Call::Entry(1), h, 100)
+    });
     assert!(r.is_ok(), "{r:?}");
 }
 

@@ -3,8 +3,8 @@
 use std::panic::AssertUnwindSafe;
 
 use tos_engine_api::{
-    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError, ModuleInfo, Outcome,
-    PreparedModule, Trap,
+    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError,
+    ModuleInfo, Outcome, PreparedModule, Trap,
 };
 use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
 
@@ -349,11 +349,16 @@ mod tests {
                     height: 1,
                     ..Default::default()
                 };
-                let (outcome, _) =
-                    tos_host::testing::with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| {
-                        module.run(call, h, 90_000_000)
-                    })
-                    .unwrap();
+                let (outcome, _) = tos_host::testing::with_call_host(
+                    &host,
+                    &mut state,
+                    &tx,
+                    [5; 32],
+                    call,
+                    &[],
+                    |h| module.run(call, h, 90_000_000),
+                )
+                .unwrap();
                 let outcome = outcome.expect("no native stack overflow");
                 assert_eq!(outcome.status, ExitStatus::Trap(Trap::StackOverflow));
             }

@@ -232,3 +232,19 @@ fn straight_line_code_cannot_overrun_the_limit() {
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
     assert_eq!(outcome.gas_used, SETUP + DATA + 2);
 }
+
+#[test]
+fn a_host_whose_input_is_another_call_is_a_fault() {
+    // The host's input is entry 0's: running entry 13 (or a hook) against it is a host bug.
+    let module = traps_module();
+    for other in [Call::Entry(13), Call::Hook(0)] {
+        let fault = World::default()
+            .with_host(Call::Entry(0), b"ab", |h| module.run(other, h, GAS))
+            .unwrap_err();
+        assert_eq!(fault.engine, "wasm");
+        assert!(fault.message.contains("input"), "{fault}");
+    }
+    let mut world = World::default();
+    let outcome = run(module, &mut world, Call::Entry(13), b"ab", GAS);
+    assert_eq!(outcome.status, ExitStatus::Exit(0));
+}

@@ -303,7 +303,13 @@ fn run_frame<P: ContractProvider + ?Sized>(
     // whatever the contracts do.
     let need = prepared.native_stack;
     let result = stacker::maybe_grow(need, need.saturating_add(HOST_FRAME_STACK), || {
-        guarded_run(module, prepared.engine, spec.call, &mut host, spec.gas_limit)
+        guarded_run(
+            module,
+            prepared.engine,
+            spec.call,
+            &mut host,
+            spec.gas_limit,
+        )
     });
     let CallHost { trace, fault, .. } = host;
     shared.stack.pop();

@@ -170,7 +170,13 @@ fn bytes_the_host_hands_over_are_charged_whatever_the_cap() {
     chain.session(|host| {
         assert_eq!(host.input().len(), input_len);
         assert_eq!(
-            call("tos_get_input", host, &mut mem, &mut gas, [BASE, 0, 0, 0, 0]),
+            call(
+                "tos_get_input",
+                host,
+                &mut mem,
+                &mut gas,
+                [BASE, 0, 0, 0, 0]
+            ),
             Ok(input_len as u64)
         );
     });
@@ -331,7 +337,13 @@ fn bad_pointers_are_memory_errors() {
     let mut gas = GasMeter::new(1_000_000);
     let ((), frame) = chain.session(|host| {
         assert_eq!(
-            call("tos_log", host, &mut mem, &mut gas, [BASE + 10, 10, 0, 0, 0]),
+            call(
+                "tos_log",
+                host,
+                &mut mem,
+                &mut gas,
+                [BASE + 10, 10, 0, 0, 0]
+            ),
             Err(SyscallError::Memory(MemoryError {
                 addr: BASE + 10,
                 len: 10,
@@ -368,7 +380,13 @@ fn input_and_context_syscalls() {
     chain.session(|host| {
         assert_eq!(host.input(), [0, 0, 1, 0, 2, 0, 0, 0, 0xAB, 0xCD]);
         assert_eq!(
-            call("tos_get_input", host, &mut mem, &mut gas, [BASE, 4, 0, 0, 0]),
+            call(
+                "tos_get_input",
+                host,
+                &mut mem,
+                &mut gas,
+                [BASE, 4, 0, 0, 0]
+            ),
             Ok(10)
         );
         assert_eq!(&mem[..5], &[0, 0, 1, 0, 0]);
@@ -507,7 +525,13 @@ fn balances_transfer_burn_and_assets() {
         );
         // Burning an asset lowers the holder's balance and the asset's supply.
         assert_eq!(
-            call("tos_burn", host, &mut mem, &mut gas, [BASE + 64, 300, 0, 0, 0]),
+            call(
+                "tos_burn",
+                host,
+                &mut mem,
+                &mut gas,
+                [BASE + 64, 300, 0, 0, 0]
+            ),
             Ok(0)
         );
     });
@@ -522,7 +546,13 @@ fn events_logs_and_return_data_reach_the_host() {
     let mut gas = GasMeter::new(1_000_000);
     let ((), frame) = chain.session(|host| {
         assert_eq!(
-            call("tos_fire_event", host, &mut mem, &mut gas, [42, BASE, 3, 0, 0]),
+            call(
+                "tos_fire_event",
+                host,
+                &mut mem,
+                &mut gas,
+                [42, BASE, 3, 0, 0]
+            ),
             Ok(0)
         );
         assert_eq!(
@@ -552,9 +582,23 @@ fn events_logs_and_return_data_reach_the_host() {
     assert_eq!(frame.outcome.return_data, b"bc");
     let ((), frame) = chain.session(|host| {
         for _ in 0..MAX_EVENTS_PER_CALL {
-            call("tos_fire_event", host, &mut mem, &mut gas, [1, BASE, 0, 0, 0]).unwrap();
+            call(
+                "tos_fire_event",
+                host,
+                &mut mem,
+                &mut gas,
+                [1, BASE, 0, 0, 0],
+            )
+            .unwrap();
         }
-        let e = call("tos_fire_event", host, &mut mem, &mut gas, [1, BASE, 0, 0, 0]).unwrap_err();
+        let e = call(
+            "tos_fire_event",
+            host,
+            &mut mem,
+            &mut gas,
+            [1, BASE, 0, 0, 0],
+        )
+        .unwrap_err();
         let trap = e.into_trap("tos_fire_event", "test").unwrap();
         assert!(
             trap.to_string().contains("events per call limit of 64"),

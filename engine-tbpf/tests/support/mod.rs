@@ -22,8 +22,8 @@ use solana_rbpf::{
     vm::{Config, TestContextObject},
 };
 use tos_engine_api::{
-    Call, CallRequest, CallResult, EngineFault, ExecutionEngine, Hash, HostAbi, HostError,
-    Outcome, PreparedModule,
+    Call, CallRequest, CallResult, EngineFault, ExecutionEngine, Hash, HostAbi, HostError, Outcome,
+    PreparedModule,
 };
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
@@ -634,13 +634,18 @@ impl World {
     pub fn events(&self) -> Vec<(u64, Vec<u8>)> {
         let frame = self.last.as_ref();
         frame.map_or_else(Vec::new, |f| {
-            f.kept_events().into_iter().map(|e| (e.id, e.data)).collect()
+            f.kept_events()
+                .into_iter()
+                .map(|e| (e.id, e.data))
+                .collect()
         })
     }
 
     /// The log lines of the last call.
     pub fn logs(&self) -> Vec<Vec<u8>> {
-        self.last.as_ref().map_or_else(Vec::new, CallFrame::all_logs)
+        self.last
+            .as_ref()
+            .map_or_else(Vec::new, CallFrame::all_logs)
     }
 
     /// Runs `call` with `params` on `module` through the real host, here; the state keeps what

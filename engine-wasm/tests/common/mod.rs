@@ -96,13 +96,18 @@ impl World {
     pub fn events(&self) -> Vec<(u64, Vec<u8>)> {
         let frame = self.last.as_ref();
         frame.map_or_else(Vec::new, |f| {
-            f.kept_events().into_iter().map(|e| (e.id, e.data)).collect()
+            f.kept_events()
+                .into_iter()
+                .map(|e| (e.id, e.data))
+                .collect()
         })
     }
 
     /// The log lines of the last call.
     pub fn logs(&self) -> Vec<Vec<u8>> {
-        self.last.as_ref().map_or_else(Vec::new, CallFrame::all_logs)
+        self.last
+            .as_ref()
+            .map_or_else(Vec::new, CallFrame::all_logs)
     }
 
     /// Runs `f` with the host interface of a call of `call` with `params`, here; the state
