@@ -118,18 +118,24 @@ pub trait PreparedModule: Send + Sync {
     /// Entries, hooks and imports.
     fn info(&self) -> &ModuleInfo;
 
-    /// Runs `call` with `params` under a gas limit, against `host`.
+    /// Runs `call` under a gas limit, against `host`.
     ///
-    /// `host.input()` holds the same call and params encoded per ABI.md. Everything the
-    /// contract does wrong is reported in the [`Outcome`]; a call the module does not export is
-    /// [`Trap::UnknownEntry`](crate::Trap::UnknownEntry) with no gas used.
+    /// The call's input reaches the engine once: [`HostAbi::input`] holds `call` and its params
+    /// encoded per ABI.md (an [`INPUT_HEADER_LEN`](crate::INPUT_HEADER_LEN)-byte header, then
+    /// the params), and the engine reads the params from there
+    /// ([`CallInput::params_of`](crate::CallInput::params_of)). `call` is what the host
+    /// dispatches on; an input that does not encode it is a bug of the host, reported as an
+    /// [`EngineFault`] (the check reads only the 8-byte header).
+    ///
+    /// Everything the contract does wrong is reported in the [`Outcome`]; a call the module
+    /// does not export is [`Trap::UnknownEntry`](crate::Trap::UnknownEntry) with no gas used.
     ///
     /// # Errors
-    /// [`EngineFault`] only for faults of the node (an engine bug or a host fault).
+    /// [`EngineFault`] only for faults of the node (an engine bug, a host fault, an input
+    /// that does not encode `call`).
     fn run(
         &self,
         call: Call,
-        params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault>;

@@ -32,7 +32,8 @@ pub enum HostError {
 ///
 /// Gas is *not* charged here: syscall bodies charge before they call in.
 pub trait HostAbi {
-    /// The input of the call (ABI.md layout: 8-byte header, then params).
+    /// The input of the call (ABI.md layout: 8-byte header, then params): the only place the
+    /// call's params reach an engine ([`PreparedModule::run`](crate::PreparedModule::run)).
     fn input(&self) -> &[u8];
     /// The address of the running contract.
     fn contract_hash(&self) -> Hash;

@@ -46,6 +46,15 @@ pub enum InputError {
     /// The params do not fit the 32-bit length field.
     #[error("params of {0} bytes do not fit the 32-bit length field")]
     TooLong(usize),
+    /// A well-formed input of another call than the one run
+    /// ([`CallInput::params_of`]).
+    #[error("call input encodes {found}, not {expected}")]
+    OtherCall {
+        /// The call being run.
+        expected: Call,
+        /// The call the header encodes.
+        found: Call,
+    },
 }
 
 impl CallInput {
@@ -92,6 +101,45 @@ impl CallInput {
     /// # Errors
     /// An [`InputError`] naming the first field that is wrong.
     pub fn decode(bytes: &[u8]) -> Result<CallInput, InputError> {
+        let (call, params) = Self::split(bytes)?;
+        Ok(CallInput {
+            call,
+            params: params.to_vec(),
+        })
+    }
+
+    /// The params of `input`, borrowed, when it is the input of `call`: what an engine reads
+    /// from [`HostAbi::input`](crate::HostAbi::input), the one place a call's params reach
+    /// it. Constant time: only the 8-byte header is checked, the params are not copied.
+    ///
+    /// ```
+    /// use tos_engine_api::{Call, CallInput, InputError};
+    ///
+    /// let input = CallInput::new(Call::Entry(7), b"hi".to_vec()).encode();
+    /// assert_eq!(CallInput::params_of(Call::Entry(7), &input), Ok(&b"hi"[..]));
+    /// assert_eq!(
+    ///     CallInput::params_of(Call::Hook(7), &input),
+    ///     Err(InputError::OtherCall { expected: Call::Hook(7), found: Call::Entry(7) })
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// An [`InputError`] naming what is wrong: a malformed header, a length that disagrees
+    /// with the bytes present, or the input of another call ([`InputError::OtherCall`]). An
+    /// engine handed such an input reports a fault of the node: the host built it.
+    pub fn params_of(call: Call, input: &[u8]) -> Result<&[u8], InputError> {
+        let (found, params) = Self::split(input)?;
+        if found != call {
+            return Err(InputError::OtherCall {
+                expected: call,
+                found,
+            });
+        }
+        Ok(params)
+    }
+
+    /// Checks every header field and the exact length; borrows the params.
+    fn split(bytes: &[u8]) -> Result<(Call, &[u8]), InputError> {
         let Some((header, params)) = bytes.split_first_chunk::<INPUT_HEADER_LEN>() else {
             return Err(InputError::TooShort(bytes.len()));
         };
@@ -111,10 +159,7 @@ impl CallInput {
                 present: params.len(),
             });
         }
-        Ok(CallInput {
-            call,
-            params: params.to_vec(),
-        })
+        Ok((call, params))
     }
 }
 

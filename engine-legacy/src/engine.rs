@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tos_engine_api::{
-    Call, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo, ModuleTag,
-    Outcome, PreparedModule, Protocol, Trap,
+    Call, CallInput, EngineFault, ExecutionEngine, ExitStatus, Gas, HostAbi, LoadError, ModuleInfo,
+    ModuleTag, Outcome, PreparedModule, Protocol, Trap,
 };
 use tos_syscalls::SyscallTable;
 
@@ -169,10 +169,15 @@ impl PreparedModule for LegacyModule {
     fn run(
         &self,
         call: Call,
-        params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
+        let params = CallInput::params_of(call, host.input()).map_err(|e| {
+            EngineFault::new(
+                ENGINE_NAME,
+                format!("the host's input is not that of {call}: {e}"),
+            )
+        })?;
         let chunk = match call {
             Call::Entry(id) => self.program.module.entries.get(&id),
             Call::Hook(id) => self.program.module.hooks.get(&id),
@@ -180,13 +185,16 @@ impl PreparedModule for LegacyModule {
         let Some(&chunk) = chunk else {
             return Ok(Outcome::unknown_entry(call, host));
         };
+        // The params become the entry's one argument: a bytes value, copied because the VM
+        // holds the host mutably while it runs.
+        let params = params.to_vec();
         let (status, meter) = {
             let mut vm = VM::with_program(host, Arc::clone(&self.program));
             vm.context_mut().set_gas_limit(gas_limit);
             vm.context_mut().set_max_call_depth(self.max_call_depth);
             let started = vm
                 .invoke_chunk_id(chunk)
-                .and_then(|()| vm.push_stack(ValueCell::Bytes(params.to_vec())));
+                .and_then(|()| vm.push_stack(ValueCell::Bytes(params)));
             let status = match started.and_then(|()| vm.run()) {
                 Ok(code) => ExitStatus::Exit(code),
                 Err(VmError::Trap(trap)) => ExitStatus::Trap(trap),

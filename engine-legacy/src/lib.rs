@@ -5,9 +5,10 @@
 //! prepared, then interpreted without re-checking what validation proved.
 //!
 //! ```
-//! use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet};
+//! use tos_engine_api::{Call, ExecutionEngine, ExitStatus};
 //! use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
-//! use tos_syscalls::testing::RecordingHost;
+//! use tos_host::testing::{devnet_host, with_call_host};
+//! use tos_host::{MemoryProvider, TxContext};
 //!
 //! // Entry 0 logs "hello, tos" and exits with 0.
 //! let module = assemble(
@@ -23,11 +24,17 @@
 //!
 //! let engine = LegacyEngine::new(LegacyConfig::default())?;
 //! let prepared = engine.prepare(&code, &tos_syscalls::testing::abi_v1())?;
+//!
+//! // Run it as contract [5; 32] against the node's host, over a state in memory.
+//! let host = devnet_host();
+//! let mut state = MemoryProvider::default();
+//! let tx = TxContext { height: 1, ..TxContext::default() };
 //! let call = Call::Entry(0);
-//! let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
-//! let outcome = prepared.run(call, &[], &mut host, 10_000)?;
+//! let (outcome, frame) =
+//!     with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| prepared.run(call, h, 10_000))?;
+//! let outcome = outcome?;
 //! assert_eq!(outcome.status, ExitStatus::Exit(0));
-//! assert_eq!(host.logs, [b"hello, tos".to_vec()]);
+//! assert_eq!(frame.all_logs(), [b"hello, tos".to_vec()]);
 //! // const: 1 + 2 for copying 10 bytes; syscall: 5 + tos_log's 100 + 1 per byte;
 //! // pop, imm, exit: 1 each.
 //! assert_eq!(outcome.gas_used, 3 + 115 + 3);

@@ -2,9 +2,10 @@
 //! randomized no-panic test over mutated modules and random programs.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, LoadError, Trap};
-use tos_syscalls::testing::RecordingHost;
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus, Hash, HostAbi, LoadError, Trap};
+use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
 
 use crate::limits::{MAX_BYTES_LEN, MAX_CALL_DEPTH, MAX_COLLECTION_LEN};
 use crate::opcode::{Instr, Opcode, OperandKind};
@@ -15,32 +16,128 @@ use ValueCell::{Bool, Bytes, Null, U8, U16, U32, U64, U128};
 
 const GAS: u64 = 1_000_000;
 
+/// The real host (crate `tos-host`, a dev-dependency). It links its own copy of this crate;
+/// only trait objects of `tos-engine-api` (`HostAbi`, `PreparedModule`) cross between the two.
+static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+
+/// A contract on the real host, over a state in memory that outlives each session.
+struct Chain {
+    state: MemoryProvider,
+    tx: TxContext,
+    contract: Hash,
+    /// The call whose input the host gives.
+    call: Call,
+    params: Vec<u8>,
+    /// The frame of the last session: events, logs, return data left set.
+    last: Option<CallFrame>,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Chain {
+            state: MemoryProvider::default(),
+            tx: TxContext {
+                height: 1,
+                ..TxContext::default()
+            },
+            contract: [0xC0; 32],
+            call: Call::Entry(0),
+            params: Vec::new(),
+            last: None,
+        }
+    }
+}
+
+impl Chain {
+    /// A chain whose host gives the input of `call` with `params`.
+    fn calling(call: Call, params: &[u8]) -> Self {
+        Chain {
+            call,
+            params: params.to_vec(),
+            ..Chain::default()
+        }
+    }
+
+    /// Runs `f` with the host interface of the call; what `f` staged is then in `state`, and
+    /// the frame in `last`.
+    fn session<R>(&mut self, f: impl FnOnce(&mut dyn HostAbi) -> R) -> R {
+        let (r, frame) = tos_host::testing::with_call_host(
+            &HOST,
+            &mut self.state,
+            &self.tx,
+            self.contract,
+            self.call,
+            &self.params,
+            f,
+        )
+        .unwrap_or_else(|e| panic!("the host failed: {e}"));
+        self.last = Some(frame);
+        r
+    }
+
+    /// Runs `call` with `params` on `prepared`, as the host does.
+    fn run(
+        &mut self,
+        prepared: &dyn tos_engine_api::PreparedModule,
+        call: Call,
+        params: &[u8],
+        gas: u64,
+    ) -> tos_engine_api::Outcome {
+        self.call = call;
+        self.params = params.to_vec();
+        self.session(|h| prepared.run(call, h, gas)).unwrap()
+    }
+
+    /// The contract's value under `key`.
+    fn stored(&self, key: &[u8]) -> Option<&[u8]> {
+        let value = self.state.storage.get(&(self.contract, key.to_vec()));
+        value.map(Vec::as_slice)
+    }
+
+    fn last(&self) -> &CallFrame {
+        self.last.as_ref().expect("a session ran")
+    }
+
+    /// The events of the last session: (id, data).
+    fn events(&self) -> Vec<(u64, Vec<u8>)> {
+        let events = self.last().kept_events();
+        events.into_iter().map(|e| (e.id, e.data)).collect()
+    }
+
+    /// The log lines of the last session.
+    fn logs(&self) -> Vec<Vec<u8>> {
+        self.last().all_logs()
+    }
+}
+
 /// Runs `body` as a chunk with no arguments that returns `rets` values; gives the values
 /// (bottom first) or the error, and the gas used.
 fn eval_with(
-    host: &mut RecordingHost,
+    chain: &mut Chain,
     rets: u8,
     prelude: &str,
     body: &str,
 ) -> (Result<Vec<ValueCell>, VmError>, u64) {
     let text = format!("{prelude}\n.chunk main rets={rets} locals=8\n{body}\n");
     let module = assemble(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
-    if let Err(e) = vm.append_module(module) {
-        return (Err(e), 0);
-    }
-    vm.invoke_chunk_id(0).unwrap();
-    vm.context_mut().set_gas_limit(GAS);
-    let result = vm.run().map(|_| {
-        let mut out: Vec<ValueCell> = (0..rets).map(|_| vm.pop_stack().unwrap()).collect();
-        out.reverse();
-        out
-    });
-    (result, vm.context().current_gas_usage())
+    chain.session(|host| {
+        let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
+        if let Err(e) = vm.append_module(module) {
+            return (Err(e), 0);
+        }
+        vm.invoke_chunk_id(0).unwrap();
+        vm.context_mut().set_gas_limit(GAS);
+        let result = vm.run().map(|_| {
+            let mut out: Vec<ValueCell> = (0..rets).map(|_| vm.pop_stack().unwrap()).collect();
+            out.reverse();
+            out
+        });
+        (result, vm.context().current_gas_usage())
+    })
 }
 
 fn eval(rets: u8, body: &str) -> Result<Vec<ValueCell>, VmError> {
-    eval_with(&mut RecordingHost::default(), rets, "", body).0
+    eval_with(&mut Chain::default(), rets, "", body).0
 }
 
 fn one(body: &str) -> ValueCell {
@@ -66,12 +163,13 @@ fn invalid(body: &str, needle: &str) {
 
 fn load_error(text: &str) -> LoadError {
     let module = assemble(text).unwrap_or_else(|e| panic!("{e}"));
-    let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
-    match vm.append_module(module) {
-        Err(VmError::Load(e)) => e,
-        other => panic!("expected a load error, got {other:?}"),
-    }
+    Chain::default().session(|host| {
+        let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
+        match vm.append_module(module) {
+            Err(VmError::Load(e)) => e,
+            other => panic!("expected a load error, got {other:?}"),
+        }
+    })
 }
 
 #[test]
@@ -252,17 +350,18 @@ base:
     imm 1
     ret
 ";
-    let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
-    vm.append_module(assemble(text).unwrap()).unwrap();
-    vm.invoke_chunk_id(0).unwrap();
-    vm.context_mut().set_gas_limit(GAS);
-    assert_eq!(vm.run(), Ok(0));
-    assert_eq!(vm.pop_stack(), Some(U64(2_432_902_008_176_640_000)));
+    Chain::default().session(|host| {
+        let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
+        vm.append_module(assemble(text).unwrap()).unwrap();
+        vm.invoke_chunk_id(0).unwrap();
+        vm.context_mut().set_gas_limit(GAS);
+        assert_eq!(vm.run(), Ok(0));
+        assert_eq!(vm.pop_stack(), Some(U64(2_432_902_008_176_640_000)));
+    });
 
     // Unbounded recursion hits the call depth limit.
     let (r, _) = eval_with(
-        &mut RecordingHost::default(),
+        &mut Chain::default(),
         0,
         ".chunk forever\n call forever\n ret",
         "call forever\nret",
@@ -279,7 +378,7 @@ base:
         "imm 0\n".repeat(40),
         "pop\n".repeat(40)
     );
-    let (r, _) = eval_with(&mut RecordingHost::default(), 0, &wide, "call wide\nret");
+    let (r, _) = eval_with(&mut Chain::default(), 0, &wide, "call wide\nret");
     assert_eq!(r, Err(VmError::Trap(Trap::StackOverflow)));
 }
 
@@ -287,12 +386,13 @@ base:
 fn exit_and_abort() {
     let exit = |body: &str| {
         let module = assemble(&format!(".chunk main\n{body}")).unwrap();
-        let mut host = RecordingHost::default();
-        let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
-        vm.append_module(module).unwrap();
-        vm.invoke_chunk_id(0).unwrap();
-        vm.context_mut().set_gas_limit(GAS);
-        vm.run()
+        Chain::default().session(|host| {
+            let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
+            vm.append_module(module).unwrap();
+            vm.invoke_chunk_id(0).unwrap();
+            vm.context_mut().set_gas_limit(GAS);
+            vm.run()
+        })
     };
     assert_eq!(exit("imm 42\nexit"), Ok(42));
     assert_eq!(exit("const u128 7\nexit"), Ok(7));
@@ -456,12 +556,15 @@ fn bytes_and_strings() {
 
 #[test]
 fn syscalls_through_scratch_memory() {
-    let mut host = RecordingHost::with_input(vec![0, 0, 1, 0, 2, 0, 0, 0, 7, 8]);
-    host.height = 99;
-    host.tx_source = [5; 32];
+    // The input [0, 0, 1, 0, 2, 0, 0, 0, 7, 8]: entry 1 with params [7, 8].
+    let mut host = Chain::calling(Call::Entry(1), &[7, 8]);
+    host.tx.height = 99;
+    host.tx.source = [5; 32];
     host.contract = [1; 32];
-    host.balances.insert(([1; 32], [0; 32]), 1234);
-    host.storage.insert(b"k".to_vec(), b"value".to_vec());
+    host.state.balances.insert(([1; 32], [0; 32]), 1234);
+    host.state
+        .storage
+        .insert(([1; 32], b"k".to_vec()), b"value".to_vec());
     let (out, _) = eval_with(
         &mut host,
         7,
@@ -495,7 +598,7 @@ fn syscalls_through_scratch_memory() {
     );
 
     // Storing, events, logs and return data go through the shared bodies.
-    let mut host = RecordingHost::default();
+    let mut host = Chain::default();
     let (out, _) = eval_with(
         &mut host,
         4,
@@ -514,15 +617,15 @@ fn syscalls_through_scratch_memory() {
     );
     assert_eq!(out.unwrap(), [U64(0), U64(0), U64(0), U64(0)]);
     assert_eq!(
-        host.storage.get(&b"key"[..]).map(Vec::as_slice),
+        host.stored(b"key"),
         Some(&b"text values are passed as their UTF-8 bytes"[..])
     );
-    assert_eq!(host.events, [(9, b"payload".to_vec())]);
-    assert_eq!(host.logs, [b"log line".to_vec()]);
-    assert_eq!(host.return_data, b"rd");
+    assert_eq!(host.events(), [(9, b"payload".to_vec())]);
+    assert_eq!(host.logs(), [b"log line".to_vec()]);
+    assert_eq!(host.last().outcome.return_data, b"rd");
 
     // Bad argument shapes trap naming the syscall and the argument.
-    let t = |body: &str| match eval_with(&mut RecordingHost::default(), 0, "", body).0 {
+    let t = |body: &str| match eval_with(&mut Chain::default(), 0, "", body).0 {
         Err(VmError::Trap(t)) => t,
         other => panic!("{other:?}"),
     };
@@ -562,9 +665,9 @@ fn syscalls_through_scratch_memory() {
 
 #[test]
 fn asset_syscalls() {
-    let mut host = RecordingHost {
+    let mut host = Chain {
         contract: [3; 32],
-        ..RecordingHost::default()
+        ..Chain::default()
     };
     let (out, _) = eval_with(
         &mut host,
@@ -596,30 +699,30 @@ fn asset_syscalls() {
          ret",
     );
     assert_eq!(out.unwrap(), [U64(50)]);
+    let gold = tos_host::asset_id(&[3; 32], b"GOLD");
+    assert_eq!(host.state.balances[&([3; 32], gold)], 50);
+    assert_eq!(host.state.balances[&([9; 32], gold)], 30);
     assert_eq!(
-        host.balances
-            .values()
-            .copied()
-            .collect::<Vec<_>>()
-            .iter()
-            .sum::<u64>(),
-        80
+        host.state.balances.values().copied().sum::<u64>(),
+        80,
+        "100 minted, 20 burnt"
+    );
+    // Burning lowers the supply too.
+    let asset = &host.state.assets[&gold];
+    assert_eq!(
+        (asset.creator, asset.decimals, asset.supply),
+        ([3; 32], 8, 80)
     );
 }
 
 #[test]
 fn gas_is_per_opcode_plus_size_and_out_of_gas_charges_the_limit() {
     // imm, imm, add, ret: 1 + 1 + 1 + 2.
-    let (_, gas) = eval_with(
-        &mut RecordingHost::default(),
-        1,
-        "",
-        "imm 1\nimm 2\nadd\nret",
-    );
+    let (_, gas) = eval_with(&mut Chain::default(), 1, "", "imm 1\nimm 2\nadd\nret");
     assert_eq!(gas, 5);
     // const of 17 bytes: 1 + 3 words; copy: 1 + 3; eq: 1 + 3; ret 2.
     let (_, gas) = eval_with(
-        &mut RecordingHost::default(),
+        &mut Chain::default(),
         1,
         "",
         "const b\"0123456789abcdefg\"\ncopy 0\neq\nret",
@@ -627,16 +730,17 @@ fn gas_is_per_opcode_plus_size_and_out_of_gas_charges_the_limit() {
     assert_eq!(gas, 4 + 4 + 4 + 2);
     // An infinite loop stops with OutOfGas and charges exactly the limit.
     let module = assemble(".chunk main\ntop:\njmp top").unwrap();
-    let mut host = RecordingHost::default();
-    let mut vm = VM::new(&mut host, &tos_syscalls::testing::abi_v1());
-    vm.append_module(module).unwrap();
-    vm.invoke_chunk_id(0).unwrap();
-    vm.context_mut().set_gas_limit(12_345);
-    assert_eq!(vm.run(), Err(VmError::Trap(Trap::OutOfGas)));
-    assert_eq!(vm.context().current_gas_usage(), 12_345);
-    // The default limit is 0: nothing runs.
-    vm.invoke_chunk_id(0).unwrap();
-    assert_eq!(vm.run(), Err(VmError::Trap(Trap::OutOfGas)));
+    Chain::default().session(|host| {
+        let mut vm = VM::new(host, &tos_syscalls::testing::abi_v1());
+        vm.append_module(module).unwrap();
+        vm.invoke_chunk_id(0).unwrap();
+        vm.context_mut().set_gas_limit(12_345);
+        assert_eq!(vm.run(), Err(VmError::Trap(Trap::OutOfGas)));
+        assert_eq!(vm.context().current_gas_usage(), 12_345);
+        // The default limit is 0: nothing runs.
+        vm.invoke_chunk_id(0).unwrap();
+        assert_eq!(vm.run(), Err(VmError::Trap(Trap::OutOfGas)));
+    });
 }
 
 #[test]
@@ -755,13 +859,13 @@ fn engine_contract() {
     assert!(prepared.disassemble().unwrap().contains("syscall tos_log"));
 
     let run = |call: Call, params: &[u8], gas: u64| {
-        let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
-        let outcome = prepared.run(call, params, &mut host, gas).unwrap();
+        let mut host = Chain::default();
+        let outcome = host.run(&*prepared, call, params, gas);
         (outcome, host)
     };
     let (out, host) = run(Call::Entry(0), b"abc", 1000);
     assert_eq!(out.status, ExitStatus::Exit(3));
-    assert_eq!(host.logs, [b"abc".to_vec()]);
+    assert_eq!(host.logs(), [b"abc".to_vec()]);
     // load 1+1, syscall 5+100+3, pop, load 1+1, len, exit.
     assert_eq!(out.gas_used, 2 + 108 + 1 + 2 + 1 + 1);
     let (out, _) = run(Call::Hook(0), b"", 1000);
@@ -788,8 +892,7 @@ fn engine_contract() {
         .unwrap()
         .prepare(&code, &tos_syscalls::testing::abi_v1())
         .unwrap();
-    let mut host = RecordingHost::default();
-    let out = shallow.run(Call::Entry(7), b"", &mut host, 1_000).unwrap();
+    let out = Chain::default().run(&*shallow, Call::Entry(7), b"", 1_000);
     assert_eq!(
         out.status,
         ExitStatus::Trap(Trap::CallDepthExceeded { limit: 3 })
@@ -965,9 +1068,10 @@ fn run_everything(prepared: &dyn tos_engine_api::PreparedModule, params: &[u8]) 
         .map(|&e| Call::Entry(e))
         .chain(info.entries.hooks.iter().map(|&h| Call::Hook(h)));
     for call in calls {
-        let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
-        host.storage.insert(b"count".to_vec(), vec![1, 2, 3]);
-        let out = prepared.run(call, params, &mut host, 20_000).unwrap();
+        let mut host = Chain::default();
+        let count = (host.contract, b"count".to_vec());
+        host.state.storage.insert(count, vec![1, 2, 3]);
+        let out = host.run(prepared, call, params, 20_000);
         assert!(out.gas_used <= 20_000);
     }
     let _ = prepared.disassemble();

@@ -1,13 +1,13 @@
 //! The example contracts of docs/EXAMPLES.md, in legacy assembly (examples/*.tasm), run
-//! through the engine against `RecordingHost`: behaviour as the page specifies, and golden gas.
+//! through the engine against the real host (`tos_host::testing`): behaviour as the page
+//! specifies, and golden gas.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
-use tos_engine_api::{
-    Call, CallInput, ExecutionEngine, ExitStatus, Hash, Outcome, PreparedModule, Trap,
-};
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus, Hash, Outcome, PreparedModule, Trap};
 use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
-use tos_syscalls::testing::RecordingHost;
+use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
 
 const GAS: u64 = 1_000_000;
 
@@ -18,12 +18,70 @@ fn prepare(code: &[u8]) -> Arc<dyn PreparedModule> {
         .unwrap()
 }
 
-/// Runs one call as the host would: the input set, events and logs of earlier calls cleared.
-fn call(m: &dyn PreparedModule, host: &mut RecordingHost, call: Call, params: &[u8]) -> Outcome {
-    host.input = CallInput::new(call, params.to_vec()).encode();
-    host.events.clear();
-    host.logs.clear();
-    m.run(call, params, host, GAS).unwrap()
+static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+
+/// A contract on the real host, over a state in memory kept from call to call.
+struct Chain {
+    state: MemoryProvider,
+    tx: TxContext,
+    contract: Hash,
+    /// The frame of the last call: its events and logs.
+    last: Option<CallFrame>,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Chain {
+            state: MemoryProvider::default(),
+            tx: TxContext {
+                height: 1,
+                ..TxContext::default()
+            },
+            contract: [0xC0; 32],
+            last: None,
+        }
+    }
+}
+
+impl Chain {
+    /// The contract's storage: key → value.
+    fn storage(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mine = self
+            .state
+            .storage
+            .iter()
+            .filter(|((c, _), _)| *c == self.contract);
+        mine.map(|((_, k), v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The events of the last call: (id, data).
+    fn events(&self) -> Vec<(u64, Vec<u8>)> {
+        let frame = self.last.as_ref().expect("a call ran");
+        let events = frame.kept_events().into_iter();
+        events.map(|e| (e.id, e.data)).collect()
+    }
+
+    /// The log lines of the last call.
+    fn logs(&self) -> Vec<Vec<u8>> {
+        self.last.as_ref().expect("a call ran").all_logs()
+    }
+}
+
+/// Runs one call as the host would, in `host`: the input is the host's; `host.events()` and
+/// `host.logs()` are then this call's.
+fn call(m: &dyn PreparedModule, host: &mut Chain, call: Call, params: &[u8]) -> Outcome {
+    let (outcome, frame) = tos_host::testing::with_call_host(
+        &HOST,
+        &mut host.state,
+        &host.tx,
+        host.contract,
+        call,
+        params,
+        |h| m.run(call, h, GAS),
+    )
+    .unwrap();
+    host.last = Some(frame);
+    outcome.unwrap()
 }
 
 fn exit(o: &Outcome) -> u64 {
@@ -61,10 +119,10 @@ fn committed_modules_match_their_assembly() {
 fn hello() {
     let m = prepare(include_bytes!("../examples/hello.tosl"));
     assert_eq!(m.info().imports, ["tos_log"]);
-    let mut host = RecordingHost::default();
+    let mut host = Chain::default();
     let o = call(m.as_ref(), &mut host, Call::Entry(0), b"whatever");
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.logs, [b"hello, tos".to_vec()]);
+    assert_eq!(host.logs(), [b"hello, tos".to_vec()]);
     assert!(o.return_data.is_empty());
     assert_eq!(o.gas_used, 121);
     assert_eq!(
@@ -83,7 +141,7 @@ fn counter() {
     let m = prepare(include_bytes!("../examples/counter.tosl"));
     let m = m.as_ref();
     assert!(m.info().entries.has_constructor());
-    let mut host = RecordingHost::default();
+    let mut host = Chain::default();
 
     // Absent counts as 0.
     let o = call(m, &mut host, Call::Entry(1), b"");
@@ -92,53 +150,52 @@ fn counter() {
 
     let o = call(m, &mut host, Call::Hook(0), b"");
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&b"count"[..]), Some(&le(0)));
+    assert_eq!(host.storage().get(&b"count"[..]), Some(&le(0)));
     assert_eq!(o.gas_used, 1_077);
 
     for n in 1..=2 {
         let o = call(m, &mut host, Call::Entry(0), b"ignored");
         assert_eq!(exit(&o), 0);
         assert_eq!(o.return_data, le(n));
-        assert_eq!(host.events, [(1, le(n))]);
-        assert_eq!(host.storage.get(&b"count"[..]), Some(&le(n)));
+        assert_eq!(host.events(), [(1, le(n))]);
+        assert_eq!(host.storage().get(&b"count"[..]), Some(&le(n)));
         // load, the u64::MAX check, add, publish.
         assert_eq!(o.gas_used, 1_919);
     }
     let o = call(m, &mut host, Call::Entry(1), b"");
     assert_eq!((exit(&o), o.return_data.clone()), (0, le(2)));
-    assert!(host.events.is_empty());
+    assert!(host.events().is_empty());
     assert_eq!(o.gas_used, 603);
 
     let o = call(m, &mut host, Call::Entry(2), &le(40));
     assert_eq!((exit(&o), o.return_data.clone()), (0, le(42)));
-    assert_eq!(host.events, [(1, le(42))]);
-    assert_eq!(host.storage.get(&b"count"[..]), Some(&le(42)));
+    assert_eq!(host.events(), [(1, le(42))]);
+    assert_eq!(host.storage().get(&b"count"[..]), Some(&le(42)));
     assert_eq!(o.gas_used, 1_932);
 
     // Bad params: exit 1, nothing written.
-    let before = host.storage.clone();
+    let before = host.storage();
     for bad in [&b""[..], &[1; 7], &[1; 9]] {
         let o = call(m, &mut host, Call::Entry(2), bad);
         assert_eq!(exit(&o), 1);
-        assert!(o.return_data.is_empty() && host.events.is_empty());
-        assert_eq!(host.storage, before);
+        assert!(o.return_data.is_empty() && host.events().is_empty());
+        assert_eq!(host.storage(), before);
     }
     // Overflow: exit 2, nothing written.
     let o = call(m, &mut host, Call::Entry(2), &le(u64::MAX - 41));
     assert_eq!(exit(&o), 2);
-    assert!(o.return_data.is_empty() && host.events.is_empty());
-    assert_eq!(host.storage, before);
+    assert!(o.return_data.is_empty() && host.events().is_empty());
+    assert_eq!(host.storage(), before);
     assert_eq!(o.gas_used, 554);
     // The largest amount that fits.
     let o = call(m, &mut host, Call::Entry(2), &le(u64::MAX - 42));
     assert_eq!((exit(&o), o.return_data.clone()), (0, le(u64::MAX)));
     // Incrementing u64::MAX: exit 2, nothing written.
-    host.events.clear();
-    let before = host.storage.clone();
+    let before = host.storage();
     let o = call(m, &mut host, Call::Entry(0), b"");
     assert_eq!(exit(&o), 2);
-    assert!(o.return_data.is_empty() && host.events.is_empty());
-    assert_eq!(host.storage, before);
+    assert!(o.return_data.is_empty() && host.events().is_empty());
+    assert_eq!(host.storage(), before);
 }
 
 const OWNER: Hash = [0xaa; 32];
@@ -157,35 +214,33 @@ fn to_amount(to: &Hash, amount: u64) -> Vec<u8> {
 fn token() {
     let m = prepare(include_bytes!("../examples/token.tosl"));
     let m = m.as_ref();
-    let mut host = RecordingHost {
-        tx_source: OWNER,
-        ..RecordingHost::default()
-    };
+    let mut host = Chain::default();
+    host.tx.source = OWNER;
 
     let o = call(m, &mut host, Call::Hook(0), b"");
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&b"owner"[..]), Some(&OWNER.to_vec()));
-    assert_eq!(host.storage.get(&b"supply"[..]), Some(&le(0)));
-    assert_eq!(host.storage.len(), 2);
+    assert_eq!(host.storage().get(&b"owner"[..]), Some(&OWNER.to_vec()));
+    assert_eq!(host.storage().get(&b"supply"[..]), Some(&le(0)));
+    assert_eq!(host.storage().len(), 2);
     assert_eq!(o.gas_used, 2_341);
 
     // mint by the owner.
     let o = call(m, &mut host, Call::Entry(0), &to_amount(&ALICE, 100));
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(100)));
-    assert_eq!(host.storage.get(&b"supply"[..]), Some(&le(100)));
-    assert_eq!(host.events, [(1, to_amount(&ALICE, 100))]);
+    assert_eq!(host.storage().get(&bal_key(&ALICE)), Some(&le(100)));
+    assert_eq!(host.storage().get(&b"supply"[..]), Some(&le(100)));
+    assert_eq!(host.events(), [(1, to_amount(&ALICE, 100))]);
     assert_eq!(o.gas_used, 4_487);
 
     // mint refusals: bad length 1, not owner 2, overflow 4 — nothing written.
-    let before = host.storage.clone();
+    let before = host.storage();
     let o = call(m, &mut host, Call::Entry(0), &[0; 39]);
     assert_eq!(exit(&o), 1);
-    host.tx_source = ALICE;
+    host.tx.source = ALICE;
     let o = call(m, &mut host, Call::Entry(0), &to_amount(&ALICE, 1));
     assert_eq!(exit(&o), 2);
     assert_eq!(o.gas_used, 633);
-    host.tx_source = OWNER;
+    host.tx.source = OWNER;
     let o = call(
         m,
         &mut host,
@@ -193,52 +248,57 @@ fn token() {
         &to_amount(&BOB, u64::MAX - 99),
     );
     assert_eq!(exit(&o), 4, "supply would overflow");
-    assert!(host.events.is_empty());
-    assert_eq!(host.storage, before);
+    assert!(host.events().is_empty());
+    assert_eq!(host.storage(), before);
 
     // transfer alice → bob.
-    host.tx_source = ALICE;
+    host.tx.source = ALICE;
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&BOB, 30));
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(70)));
-    assert_eq!(host.storage.get(&bal_key(&BOB)), Some(&le(30)));
-    assert_eq!(host.events, [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]);
+    assert_eq!(host.storage().get(&bal_key(&ALICE)), Some(&le(70)));
+    assert_eq!(host.storage().get(&bal_key(&BOB)), Some(&le(30)));
+    assert_eq!(
+        host.events(),
+        [(2, [&ALICE[..], &BOB[..], &le(30)].concat())]
+    );
     assert_eq!(o.gas_used, 4_248);
 
     // Insufficient balance: exit 3, nothing stored, no event.
-    let before = host.storage.clone();
+    let before = host.storage();
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&BOB, 71));
     assert_eq!(exit(&o), 3);
-    assert!(host.events.is_empty());
-    assert_eq!(host.storage, before);
+    assert!(host.events().is_empty());
+    assert_eq!(host.storage(), before);
     assert_eq!(o.gas_used, 730);
     // Bad length.
     assert_eq!(exit(&call(m, &mut host, Call::Entry(1), &[0; 41])), 1);
 
     // Sending the whole balance stores a zero balance as 8 zero bytes.
-    host.tx_source = BOB;
+    host.tx.source = BOB;
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&ALICE, 30));
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&bal_key(&BOB)), Some(&le(0)));
-    assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(100)));
+    assert_eq!(host.storage().get(&bal_key(&BOB)), Some(&le(0)));
+    assert_eq!(host.storage().get(&bal_key(&ALICE)), Some(&le(100)));
 
     // A transfer to oneself leaves the balance as it was (debit, then credit).
-    host.tx_source = ALICE;
+    host.tx.source = ALICE;
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&ALICE, 60));
     assert_eq!(exit(&o), 0);
-    assert_eq!(host.storage.get(&bal_key(&ALICE)), Some(&le(100)));
+    assert_eq!(host.storage().get(&bal_key(&ALICE)), Some(&le(100)));
     assert_eq!(
-        host.events,
+        host.events(),
         [(2, [&ALICE[..], &ALICE[..], &le(60)].concat())]
     );
 
     // The receiver's balance would overflow: exit 4, nothing written.
-    host.storage.insert(bal_key(&BOB), le(u64::MAX));
-    let before = host.storage.clone();
+    host.state
+        .storage
+        .insert((host.contract, bal_key(&BOB)), le(u64::MAX));
+    let before = host.storage();
     let o = call(m, &mut host, Call::Entry(1), &to_amount(&BOB, 1));
     assert_eq!(exit(&o), 4);
-    assert!(host.events.is_empty());
-    assert_eq!(host.storage, before);
+    assert!(host.events().is_empty());
+    assert_eq!(host.storage(), before);
 
     // balance_of and supply.
     let o = call(m, &mut host, Call::Entry(2), &ALICE);
@@ -250,4 +310,28 @@ fn token() {
     let o = call(m, &mut host, Call::Entry(3), b"");
     assert_eq!((exit(&o), o.return_data.clone()), (0, le(100)));
     assert_eq!(o.gas_used, 606);
+}
+
+#[test]
+fn a_host_whose_input_is_another_call_is_a_fault() {
+    let m = prepare(include_bytes!("../examples/counter.tosl"));
+    let mut host = Chain::default();
+    let tx = host.tx.clone();
+    // The host's input is entry 1's: running entry 0 (or a hook) against it is a host bug.
+    for other in [Call::Entry(0), Call::Hook(0)] {
+        let (result, _) = tos_host::testing::with_call_host(
+            &HOST,
+            &mut host.state,
+            &tx,
+            host.contract,
+            Call::Entry(1),
+            b"",
+            |h| m.run(other, h, GAS),
+        )
+        .unwrap();
+        let fault = result.unwrap_err();
+        assert_eq!(fault.engine, "legacy");
+        assert!(fault.message.contains("input"), "{fault}");
+    }
+    assert_eq!(exit(&call(m.as_ref(), &mut host, Call::Entry(1), b"")), 0);
 }

@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
-use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus};
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus};
 use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
-use tos_syscalls::testing::RecordingHost;
+use tos_host::testing::{devnet_host, with_call_host};
+use tos_host::{MemoryProvider, TxContext};
 
 #[test]
 #[ignore = "measurement; run in release with --ignored --nocapture"]
@@ -45,10 +46,19 @@ done:
     let n: u64 = 5_000_000;
     let params = n.to_le_bytes();
     let call = Call::Entry(0);
-    let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
-    let start = Instant::now();
-    let out = prepared.run(call, &params, &mut host, u64::MAX).unwrap();
-    let elapsed = start.elapsed();
+    // The real host, in a call of contract [1; 32] over a state in memory.
+    let host = devnet_host();
+    let mut state = MemoryProvider::default();
+    let tx = TxContext {
+        height: 1,
+        ..TxContext::default()
+    };
+    let ((out, elapsed), _) = with_call_host(&host, &mut state, &tx, [1; 32], call, &params, |h| {
+        let start = Instant::now();
+        let out = prepared.run(call, h, u64::MAX).unwrap();
+        (out, start.elapsed())
+    })
+    .unwrap();
     assert_eq!(out.status, ExitStatus::Exit(0));
     let per_sec = out.gas_used as f64 / elapsed.as_secs_f64();
     println!(
@@ -71,20 +81,22 @@ done:
     let prepared = engine
         .prepare(token, &tos_syscalls::testing::abi_v1())
         .unwrap();
-    let mut host = RecordingHost::default();
     let mut params = vec![0x22; 32];
     params.extend_from_slice(&1u64.to_le_bytes());
-    host.storage.insert(
-        [&b"bal"[..], &[0; 32]].concat(),
+    // The caller (the default transaction's source, [0; 32]) holds every token.
+    state.storage.insert(
+        ([1; 32], [&b"bal"[..], &[0; 32]].concat()),
         u64::MAX.to_le_bytes().to_vec(),
     );
     let call = Call::Entry(1);
-    host.input = CallInput::new(call, params.clone()).encode();
     let start = Instant::now();
     for _ in 0..rounds {
-        let out = prepared.run(call, &params, &mut host, 1_000_000).unwrap();
-        assert_eq!(out.status, ExitStatus::Exit(0));
-        host.events.clear();
+        // One call's host each, as a node runs them (its events then start empty).
+        let (out, _) = with_call_host(&host, &mut state, &tx, [1; 32], call, &params, |h| {
+            prepared.run(call, h, 1_000_000)
+        })
+        .unwrap();
+        assert_eq!(out.unwrap().status, ExitStatus::Exit(0));
     }
     println!("token transfer: {:?} per call", start.elapsed() / rounds);
 }

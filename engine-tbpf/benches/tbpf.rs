@@ -3,9 +3,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use tos_engine_api::{Call, CallInput, ExecutionEngine};
+use tos_engine_api::{Call, ExecutionEngine};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
-use tos_syscalls::testing::RecordingHost;
+use tos_host::testing::{devnet_host, with_call_host};
+use tos_host::{MemoryProvider, TxContext};
 
 fn compute_module() -> Vec<u8> {
     let path = concat!(
@@ -32,6 +33,14 @@ fn modes() -> Vec<(&'static str, bool)> {
 fn bench(c: &mut Criterion) {
     let code = compute_module();
     let features = tos_syscalls::testing::abi_v1();
+    // Calls run against the real host, one call's host per benchmark: `compute` touches no
+    // state, so every iteration starts alike.
+    let host = devnet_host();
+    let mut state = MemoryProvider::default();
+    let tx = TxContext {
+        height: 1,
+        ..TxContext::default()
+    };
     for (mode, jit) in modes() {
         let engine = engine(jit);
         c.bench_function(&format!("prepare/compute/{mode}"), |b| {
@@ -43,15 +52,16 @@ fn bench(c: &mut Criterion) {
             ("sieve", Call::Entry(1), 32_768),
         ] {
             let params = n.to_le_bytes();
-            let input = CallInput::new(call, params.to_vec()).encode();
-            c.bench_function(&format!("run/{name}({n})/{mode}"), |b| {
-                b.iter(|| {
-                    let mut host = RecordingHost::with_input(input.clone());
-                    let o = module.run(call, &params, &mut host, 100_000_000).unwrap();
-                    assert!(o.is_success());
-                    o.gas_used
-                })
-            });
+            with_call_host(&host, &mut state, &tx, [1; 32], call, &params, |h| {
+                c.bench_function(&format!("run/{name}({n})/{mode}"), |b| {
+                    b.iter(|| {
+                        let o = module.run(call, h, 100_000_000).unwrap();
+                        assert!(o.is_success());
+                        o.gas_used
+                    })
+                });
+            })
+            .unwrap();
         }
     }
 }

@@ -146,14 +146,13 @@ impl PreparedModule for TbpfModule {
     fn run(
         &self,
         call: Call,
-        params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
         // A panic (in rbpf, the engine or a host method reached through a syscall) is the
         // node's fault: it must not unwind into the host, let alone kill the node. Syscalls
         // catch their own panics, so none unwinds through JIT-compiled frames.
-        crate::engine::catch_panic(|| self.run_unguarded(call, params, host, gas_limit))
+        crate::engine::catch_panic(|| self.run_unguarded(call, host, gas_limit))
             .unwrap_or_else(|panic| Err(fault(format!("panic while running a call: {panic}"))))
     }
 
@@ -167,23 +166,18 @@ impl TbpfModule {
     fn run_unguarded(
         &self,
         call: Call,
-        params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
+        // The guest reads the whole input (header and params) from its input region; the
+        // header must say what the host dispatches on.
+        let input = host.input();
+        CallInput::params_of(call, input)
+            .map_err(|e| fault(format!("the host's input is not that of {call}: {e}")))?;
         if !self.info.entries.accepts(call) {
             return Ok(Outcome::unknown_entry(call, host));
         }
         let input = host.input();
-        let header = CallInput::header(call, params.len()).map_err(|e| fault(e.to_string()))?;
-        if input.get(..header.len()) != Some(&header[..])
-            || input.get(header.len()..) != Some(params)
-        {
-            return Err(fault(format!(
-                "the host's input does not encode {call} with {} bytes of params",
-                params.len()
-            )));
-        }
         // The input is copied so the guest never reads the host's own buffer while syscalls
         // hold the host mutably.
         let input = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);

@@ -11,11 +11,8 @@ use std::time::{Duration, Instant};
 
 use support::*;
 use tos_adversarial::tbpf::{self as adv, TextShape};
-use tos_engine_api::{
-    Call, ExecutionEngine, ExitStatus, Hash, HostAbi, HostError, LoadError, PreparedModule,
-};
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus, LoadError, PreparedModule};
 use tos_engine_tbpf::TbpfEngine;
-use tos_syscalls::testing::RecordingHost;
 
 fn case(name: &str) -> tos_adversarial::Case {
     adv::cases()
@@ -231,82 +228,6 @@ fn storage_load_with_cap_zero_pays_for_the_value() {
 /// panic, on the interpreter and the JIT alike (it never unwinds through JIT code).
 #[test]
 fn a_panic_is_an_engine_fault() {
-    struct Panicking(RecordingHost);
-    impl HostAbi for Panicking {
-        fn input(&self) -> &[u8] {
-            self.0.input()
-        }
-        fn contract_hash(&self) -> Hash {
-            self.0.contract_hash()
-        }
-        fn tx_hash(&self) -> Hash {
-            self.0.tx_hash()
-        }
-        fn tx_source(&self) -> Hash {
-            self.0.tx_source()
-        }
-        fn block_hash(&self) -> Hash {
-            self.0.block_hash()
-        }
-        fn block_height(&self) -> u64 {
-            panic!("the block height is on fire")
-        }
-        fn block_timestamp(&self) -> u64 {
-            self.0.block_timestamp()
-        }
-        fn caller(&self) -> Hash {
-            self.0.caller()
-        }
-        fn call_deposit(&self, a: &Hash) -> u64 {
-            self.0.call_deposit(a)
-        }
-        fn call(
-            &mut self,
-            r: &tos_engine_api::CallRequest,
-            g: u64,
-        ) -> Result<tos_engine_api::CallResult, HostError> {
-            self.0.call(r, g)
-        }
-        fn last_return_data(&self) -> Option<&[u8]> {
-            self.0.last_return_data()
-        }
-        fn log(&mut self, m: &[u8]) -> Result<(), HostError> {
-            self.0.log(m)
-        }
-        fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> {
-            self.0.set_return_data(d)
-        }
-        fn take_return_data(&mut self) -> Vec<u8> {
-            self.0.take_return_data()
-        }
-        fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-            self.0.storage_load(k)
-        }
-        fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> {
-            self.0.storage_store(k, v)
-        }
-        fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> {
-            self.0.storage_delete(k)
-        }
-        fn balance(&mut self, a: &Hash) -> Result<u64, HostError> {
-            self.0.balance(a)
-        }
-        fn transfer(&mut self, t: &Hash, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.transfer(t, a, n)
-        }
-        fn burn(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.burn(a, n)
-        }
-        fn asset_create(&mut self, n: &[u8], d: u8) -> Result<(Hash, bool), HostError> {
-            self.0.asset_create(n, d)
-        }
-        fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.asset_mint(a, n)
-        }
-        fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> {
-            self.0.fire_event(i, d)
-        }
-    }
     let code = Module::new(Sbpf::V1, "entrypoint:\nsyscall tos_get_block_height\nexit")
         .build()
         .bytes;
@@ -314,18 +235,24 @@ fn a_panic_is_an_engine_fault() {
         let module = engine
             .prepare(&code, &tos_syscalls::testing::abi_v1())
             .unwrap();
-        let mut host = Panicking(host_for(Call::Entry(0), &[]));
-        let fault = module
-            .run(Call::Entry(0), &[], &mut host, 1_000)
+        let fault = World::default()
+            .with_host(Call::Entry(0), &[], |host| {
+                let mut host = Tampered {
+                    host,
+                    tamper: Tamper::PanicHeight("the block height is on fire"),
+                };
+                module.run(Call::Entry(0), &mut host, 1_000)
+            })
             .unwrap_err();
         assert_eq!(fault.engine, "tbpf", "{name}");
         assert!(
             fault.message.contains("panic") && fault.message.contains("on fire"),
             "{name}: {fault}"
         );
-        // The engine and the module stay usable.
-        let mut host = host_for(Call::Entry(0), &[]);
-        let o = module.run(Call::Entry(0), &[], &mut host, 1_000).unwrap();
+        // The engine and the module stay usable: the module exits with the block height, 0.
+        let mut world = World::default();
+        world.tx.height = 0;
+        let o = world.run(&*module, Call::Entry(0), &[], 1_000).unwrap();
         assert!(o.is_success(), "{name}");
     }
 }
@@ -414,8 +341,9 @@ fn measure_adversarial_cases() {
                 engine.prepare(&c.code, &features).unwrap();
             let mut gas = 0;
             let took = best_of(3, || {
-                let mut host = host_for(call, &params);
-                let o = module.run(call, &params, &mut host, 100_000_000).unwrap();
+                let o = World::default()
+                    .run(&*module, call, &params, 100_000_000)
+                    .unwrap();
                 assert!(o.is_success(), "{}: {o:?}", c.name);
                 gas = o.gas_used;
             });

@@ -5,7 +5,6 @@ mod support;
 
 use support::*;
 use tos_engine_api::{Call, ExitStatus};
-use tos_syscalls::testing::RecordingHost;
 
 fn example(name: &str) -> Vec<u8> {
     let path = format!(
@@ -15,16 +14,9 @@ fn example(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Runs `call` against `host` (its input replaced), returns the outcome and the new host.
-fn call(
-    code: &[u8],
-    host: &RecordingHost,
-    call: Call,
-    params: &[u8],
-) -> (tos_engine_api::Outcome, RecordingHost) {
-    let mut h = host.clone();
-    h.input = host_for(call, params).input;
-    run_all(code, call, params, &h, 10_000_000)
+/// Runs `call` in `world`, returns the outcome and the world after it.
+fn call(code: &[u8], world: &World, call: Call, params: &[u8]) -> (tos_engine_api::Outcome, World) {
+    run_all(code, call, params, world, 10_000_000)
 }
 
 #[test]
@@ -32,9 +24,9 @@ fn hello_logs() {
     let code = example("hello");
     let info = prepare(&code).unwrap().info().clone();
     assert!(info.imports.contains(&"tos_log".to_owned()), "{info:?}");
-    let (o, host) = call(&code, &RecordingHost::default(), Call::Entry(0), b"");
+    let (o, host) = call(&code, &World::default(), Call::Entry(0), b"");
     assert_eq!(o.status, ExitStatus::Exit(0));
-    assert_eq!(host.logs, vec![b"hello, tos".to_vec()]);
+    assert_eq!(host.logs(), vec![b"hello, tos".to_vec()]);
     // Golden gas of the committed module: a rebuild or a cost change shows here.
     assert_eq!(o.gas_used, 123);
 }
@@ -42,15 +34,15 @@ fn hello_logs() {
 #[test]
 fn counter_follows_the_specification() {
     let code = example("counter");
-    let (o, host) = call(&code, &RecordingHost::default(), Call::Hook(0), b"");
+    let (o, host) = call(&code, &World::default(), Call::Hook(0), b"");
     assert_eq!(o.status, ExitStatus::Exit(0));
-    assert_eq!(host.storage.get(&b"count"[..]), Some(&vec![0; 8]));
+    assert_eq!(host.stored(b"count"), Some(&vec![0; 8]));
     let (o, host) = call(&code, &host, Call::Entry(0), b"");
     assert_eq!(
         (o.status, o.return_data.clone()),
         (ExitStatus::Exit(0), 1u64.to_le_bytes().to_vec())
     );
-    assert_eq!(host.events, vec![(1, 1u64.to_le_bytes().to_vec())]);
+    assert_eq!(host.events(), vec![(1, 1u64.to_le_bytes().to_vec())]);
     let (o, host) = call(&code, &host, Call::Entry(2), &41u64.to_le_bytes());
     assert_eq!(o.return_data, 42u64.to_le_bytes());
     let (o, _) = call(&code, &host, Call::Entry(2), b"short");
@@ -58,7 +50,7 @@ fn counter_follows_the_specification() {
     let (o, after) = call(&code, &host, Call::Entry(2), &u64::MAX.to_le_bytes());
     assert_eq!(o.status, ExitStatus::Exit(2));
     assert_eq!(
-        after.storage, host.storage,
+        after.state.storage, host.state.storage,
         "an overflowing add stores nothing"
     );
     let (o, _) = call(&code, &host, Call::Entry(1), b"");
@@ -74,19 +66,17 @@ fn counter_follows_the_specification() {
 fn token_mints_and_transfers() {
     let code = example("token");
     let owner = [7u8; 32];
-    let mut host = RecordingHost {
-        tx_source: owner,
-        ..RecordingHost::default()
-    };
+    let mut host = World::default();
+    host.tx.source = owner;
     let (o, h) = call(&code, &host, Call::Hook(0), b"");
     assert_eq!(o.status, ExitStatus::Exit(0));
-    host.storage = h.storage;
+    host.state = h.state;
     let alice = [1u8; 32];
     let mut mint = alice.to_vec();
     mint.extend_from_slice(&100u64.to_le_bytes());
     let (o, h) = call(&code, &host, Call::Entry(0), &mint);
     assert_eq!(o.status, ExitStatus::Exit(0));
-    host.storage = h.storage;
+    host.state = h.state;
     let (o, _) = call(&code, &host, Call::Entry(2), &alice);
     assert_eq!(o.return_data, 100u64.to_le_bytes());
     let (o, _) = call(&code, &host, Call::Entry(3), b"");
@@ -94,14 +84,14 @@ fn token_mints_and_transfers() {
     // The owner has nothing to transfer.
     let (o, h) = call(&code, &host, Call::Entry(1), &mint);
     assert_eq!(o.status, ExitStatus::Exit(3));
-    assert_eq!(h.storage, host.storage);
+    assert_eq!(h.state, host.state);
     // Alice can.
-    host.tx_source = alice;
+    host.tx.source = alice;
     let mut transfer = owner.to_vec();
     transfer.extend_from_slice(&30u64.to_le_bytes());
     let (o, h) = call(&code, &host, Call::Entry(1), &transfer);
     assert_eq!(o.status, ExitStatus::Exit(0));
-    assert_eq!(h.events.len(), 1);
+    assert_eq!(h.events().len(), 1);
     let (o, _) = call(&code, &h, Call::Entry(2), &owner);
     assert_eq!(o.return_data, 30u64.to_le_bytes());
 }
@@ -119,7 +109,7 @@ fn compute_hash_chain_and_sieve() {
     }
     let (o, _) = call(
         &code,
-        &RecordingHost::default(),
+        &World::default(),
         Call::Entry(0),
         &1000u32.to_le_bytes(),
     );
@@ -130,7 +120,7 @@ fn compute_hash_chain_and_sieve() {
     assert_eq!(o.gas_used, 20_096, "golden gas of hash_chain(1000)");
     let (o, _) = call(
         &code,
-        &RecordingHost::default(),
+        &World::default(),
         Call::Entry(1),
         &1000u32.to_le_bytes(),
     );
@@ -141,15 +131,14 @@ fn compute_hash_chain_and_sieve() {
     assert_eq!(o.gas_used, 15_432, "golden gas of sieve(1000)");
     let (o, _) = call(
         &code,
-        &RecordingHost::default(),
+        &World::default(),
         Call::Entry(1),
         &32769u32.to_le_bytes(),
     );
     assert_eq!(o.status, ExitStatus::Exit(1));
     // Out of gas in the middle of the loop, both modes alike.
     for limit in [10, 1_000, 12_345] {
-        let h = host_for(Call::Entry(0), &1000u32.to_le_bytes());
-        let (o, _) = run_all(&code, Call::Entry(0), &1000u32.to_le_bytes(), &h, limit);
+        let (o, _) = run(&code, Call::Entry(0), &1000u32.to_le_bytes(), limit);
         assert_eq!(o.gas_used, limit);
     }
 }

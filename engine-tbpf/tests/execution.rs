@@ -205,9 +205,9 @@ fn syscalls_reach_the_host_and_charge_the_same_meter() {
         assert_eq!(o.gas_used, insns + syscalls, "{v:?}");
         assert_eq!(o.gas_used, [1467, 1469][(v == Sbpf::V2) as usize]);
         assert_eq!(o.return_data, params);
-        assert_eq!(host.storage.get(&b"count"[..]), Some(&params.to_vec()));
-        assert_eq!(host.events, vec![(1, params.to_vec())]);
-        assert_eq!(host.logs, vec![b"hello".to_vec()]);
+        assert_eq!(host.stored(b"count"), Some(&params.to_vec()));
+        assert_eq!(host.events(), vec![(1, params.to_vec())]);
+        assert_eq!(host.logs(), vec![b"hello".to_vec()]);
         sweep_limits_with(&code, &params, insns + syscalls, 0);
     }
 }
@@ -224,7 +224,7 @@ fn a_syscall_that_cannot_pay_runs_out_of_gas_and_changes_nothing() {
         (o.status, o.gas_used),
         (ExitStatus::Trap(Trap::OutOfGas), 1019)
     );
-    assert!(host.storage.is_empty());
+    assert!(host.state.storage.is_empty());
 }
 
 #[test]
@@ -319,11 +319,11 @@ fn entry_table_refuses_missing_entries_without_running() {
             let (o, host) = run(&code, missing, &[], 1_000);
             assert_eq!(o.status, ExitStatus::Trap(Trap::UnknownEntry(missing)));
             assert_eq!(o.gas_used, 0);
-            assert!(host.logs.is_empty(), "nothing may run");
+            assert!(host.logs().is_empty(), "nothing may run");
         }
         let (o, host) = run(&code, Call::Entry(2), &[], 1_000);
         assert_eq!(o.status, ExitStatus::Exit(7));
-        assert_eq!(host.logs, vec![b"hi".to_vec()]);
+        assert_eq!(host.logs(), vec![b"hi".to_vec()]);
 
         // Without exports every call runs the entrypoint.
         let code = Module::new(v, asm).rodata(b"hi").build().bytes;
@@ -513,84 +513,6 @@ fn traps_are_identical_in_both_modes_with_pinned_gas() {
 
 #[test]
 fn a_host_fault_is_an_engine_fault_not_a_trap() {
-    use tos_engine_api::{Hash, HostAbi, HostError};
-    use tos_syscalls::testing::RecordingHost;
-    struct Failing(RecordingHost);
-    impl HostAbi for Failing {
-        fn input(&self) -> &[u8] {
-            self.0.input()
-        }
-        fn contract_hash(&self) -> Hash {
-            self.0.contract_hash()
-        }
-        fn tx_hash(&self) -> Hash {
-            self.0.tx_hash()
-        }
-        fn tx_source(&self) -> Hash {
-            self.0.tx_source()
-        }
-        fn block_hash(&self) -> Hash {
-            self.0.block_hash()
-        }
-        fn block_height(&self) -> u64 {
-            self.0.block_height()
-        }
-        fn block_timestamp(&self) -> u64 {
-            self.0.block_timestamp()
-        }
-        fn caller(&self) -> Hash {
-            self.0.caller()
-        }
-        fn call_deposit(&self, a: &Hash) -> u64 {
-            self.0.call_deposit(a)
-        }
-        fn call(
-            &mut self,
-            r: &tos_engine_api::CallRequest,
-            g: u64,
-        ) -> Result<tos_engine_api::CallResult, HostError> {
-            self.0.call(r, g)
-        }
-        fn last_return_data(&self) -> Option<&[u8]> {
-            self.0.last_return_data()
-        }
-        fn log(&mut self, _: &[u8]) -> Result<(), HostError> {
-            Err(HostError::Fault("disk on fire".into()))
-        }
-        fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> {
-            self.0.set_return_data(d)
-        }
-        fn take_return_data(&mut self) -> Vec<u8> {
-            self.0.take_return_data()
-        }
-        fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-            self.0.storage_load(k)
-        }
-        fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> {
-            self.0.storage_store(k, v)
-        }
-        fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> {
-            self.0.storage_delete(k)
-        }
-        fn balance(&mut self, a: &Hash) -> Result<u64, HostError> {
-            self.0.balance(a)
-        }
-        fn transfer(&mut self, t: &Hash, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.transfer(t, a, n)
-        }
-        fn burn(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.burn(a, n)
-        }
-        fn asset_create(&mut self, n: &[u8], d: u8) -> Result<(Hash, bool), HostError> {
-            self.0.asset_create(n, d)
-        }
-        fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
-            self.0.asset_mint(a, n)
-        }
-        fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> {
-            self.0.fire_event(i, d)
-        }
-    }
     let code = Module::new(
         Sbpf::V1,
         "entrypoint:\nmov64 r1, r10\nadd64 r1, -8\nmov64 r2, 1\nsyscall tos_log\nexit",
@@ -601,9 +523,14 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
         let module = engine
             .prepare(&code, &tos_syscalls::testing::abi_v1())
             .unwrap();
-        let mut host = Failing(host_for(Call::Entry(0), &[]));
-        let fault = module
-            .run(Call::Entry(0), &[], &mut host, 1_000)
+        let fault = World::default()
+            .with_host(Call::Entry(0), &[], |host| {
+                let mut host = Tampered {
+                    host,
+                    tamper: Tamper::FailLog("disk on fire"),
+                };
+                module.run(Call::Entry(0), &mut host, 1_000)
+            })
             .unwrap_err();
         assert_eq!(fault.engine, "tbpf", "{name}");
         assert!(
@@ -617,10 +544,32 @@ fn a_host_fault_is_an_engine_fault_not_a_trap() {
 fn a_host_whose_input_disagrees_with_the_call_is_a_fault() {
     let code = rodata_module(Sbpf::V1).build().bytes;
     let module = prepare(&code).unwrap();
-    let mut host = host_for(Call::Entry(1), b"ab");
-    assert!(module.run(Call::Entry(0), b"ab", &mut host, 100).is_err());
-    assert!(module.run(Call::Entry(1), b"abc", &mut host, 100).is_err());
-    assert!(module.run(Call::Entry(1), b"ab", &mut host, 100).is_ok());
+    let mut world = World::default();
+    // The host's input is that of entry 1: running entry 0 (or a hook) against it is refused.
+    for other in [Call::Entry(0), Call::Hook(1)] {
+        let fault = world
+            .with_host(Call::Entry(1), b"ab", |h| module.run(other, h, 100))
+            .unwrap_err();
+        assert_eq!(fault.engine, "tbpf");
+        assert!(fault.message.contains("input"), "{fault}");
+    }
+    // A header whose length disagrees with the params that follow, or no header at all.
+    let mut long = tos_engine_api::CallInput::new(Call::Entry(1), b"ab".to_vec()).encode();
+    long.push(b'c');
+    for input in [long, vec![0; 7]] {
+        let r = world.with_host(Call::Entry(1), b"ab", |host| {
+            let mut host = Tampered {
+                host,
+                tamper: Tamper::Input(input),
+            };
+            module.run(Call::Entry(1), &mut host, 100)
+        });
+        assert!(r.is_err(), "{r:?}");
+    }
+    let r = world.with_host(Call::Entry(1), b"ab", |h| {
+        module.run(Call::Entry(1), h, 100)
+    });
+    assert!(r.is_ok(), "{r:?}");
 }
 
 #[test]
@@ -642,8 +591,9 @@ fn memory_is_fresh_for_every_call() {
                 .prepare(&code, &tos_syscalls::testing::abi_v1())
                 .unwrap();
             for _ in 0..2 {
-                let mut host = host_for(Call::Entry(0), &[]);
-                let o = module.run(Call::Entry(0), &[], &mut host, 100).unwrap();
+                let o = World::default()
+                    .run(&*module, Call::Entry(0), &[], 100)
+                    .unwrap();
                 assert_eq!(o.status, ExitStatus::Exit(0));
             }
         }
@@ -666,9 +616,8 @@ fn prepared_modules_run_concurrently() {
                 s.spawn(move || {
                     for j in 0..50u64 {
                         let params = (i * 1000 + j).to_le_bytes();
-                        let mut host = host_for(Call::Entry(0), &params);
-                        let o = module
-                            .run(Call::Entry(0), &params, &mut host, 10_000)
+                        let o = World::default()
+                            .run(&*module, Call::Entry(0), &params, 10_000)
                             .unwrap();
                         assert_eq!((o.status, o.gas_used), (ExitStatus::Exit(0), 1467));
                         assert_eq!(o.return_data, params);

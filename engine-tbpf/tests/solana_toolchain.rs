@@ -334,7 +334,7 @@ fn a_toolchain_shaped_module_importing_a_tos_syscall_runs_it() {
                 (ExitStatus::Exit(0), insns + log_cost),
                 "{version:?} machine {machine}"
             );
-            assert_eq!(host.logs, vec![b"foo\n".to_vec()]);
+            assert_eq!(host.logs(), vec![b"foo\n".to_vec()]);
         }
     }
 }

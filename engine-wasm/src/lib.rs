@@ -6,21 +6,28 @@
 //! does not gets a clear "no engine for tag wasm" from the host.
 //!
 //! ```
-//! use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, FeatureSet};
+//! use tos_engine_api::{Call, ExecutionEngine, ExitStatus};
 //! use tos_engine_wasm::{WasmConfig, WasmEngine};
-//! use tos_syscalls::testing::RecordingHost;
+//! use tos_host::testing::{devnet_host, with_call_host};
+//! use tos_host::{MemoryProvider, TxContext};
 //!
 //! let engine = WasmEngine::new(WasmConfig::default())?;
 //! // The counter of docs/EXAMPLES.md, assembled from examples/counter.wat.
 //! let code = include_bytes!("../examples/counter.wasm");
 //! let module = engine.prepare(code, &tos_syscalls::testing::abi_v1())?;
 //!
+//! // Run it as contract [5; 32] against the node's host, over a state in memory.
+//! let host = devnet_host();
+//! let mut state = MemoryProvider::default();
+//! let tx = TxContext { height: 1, ..TxContext::default() };
 //! let call = Call::Entry(0); // increment
-//! let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
-//! let outcome = module.run(call, &[], &mut host, 1_000_000)?;
+//! let (outcome, frame) =
+//!     with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| module.run(call, h, 1_000_000))?;
+//! let outcome = outcome?;
 //! assert_eq!(outcome.status, ExitStatus::Exit(0));
 //! assert_eq!(outcome.return_data, 1u64.to_le_bytes());
-//! assert_eq!(host.storage[&b"count"[..]], 1u64.to_le_bytes());
+//! assert_eq!(frame.kept_events()[0].id, 1);
+//! assert_eq!(state.storage[&([5; 32], b"count".to_vec())], 1u64.to_le_bytes());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -240,8 +247,8 @@ mod tests {
     /// A panic while compiling or running never escapes: it becomes a fault naming it.
     #[test]
     fn panics_while_compiling_or_running_become_faults() {
-        use tos_engine_api::{Call, CallInput, ExecutionEngine, LoadError};
-        use tos_syscalls::testing::{RecordingHost, abi_v1};
+        use tos_engine_api::{Call, ExecutionEngine, LoadError};
+        use tos_syscalls::testing::abi_v1;
 
         let engine = WasmEngine::new(WasmConfig::default()).unwrap();
         let code = include_bytes!("../examples/counter.wasm");
@@ -257,14 +264,25 @@ mod tests {
 
         let module = engine.prepare(code, &abi_v1()).unwrap();
         let call = Call::Entry(0);
-        let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
+        let run = || {
+            let host = tos_host::testing::devnet_host();
+            let mut state = tos_host::MemoryProvider::default();
+            let tx = tos_host::TxContext {
+                height: 1,
+                ..Default::default()
+            };
+            tos_host::testing::with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| {
+                module.run(call, h, 1_000_000)
+            })
+            .unwrap()
+            .0
+        };
         inject_panic(Some("run"));
-        let result = module.run(call, &[], &mut host, 1_000_000);
+        let result = run();
         inject_panic(None);
         let fault = result.unwrap_err();
         assert!(fault.message.contains("injected panic at run"), "{fault}");
         // The module still runs afterwards.
-        let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
-        assert!(module.run(call, &[], &mut host, 1_000_000).is_ok());
+        assert!(run().is_ok());
     }
 }

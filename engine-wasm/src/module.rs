@@ -3,8 +3,8 @@
 use std::panic::AssertUnwindSafe;
 
 use tos_engine_api::{
-    Access, Call, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError, ModuleInfo, Outcome,
-    PreparedModule, Trap,
+    Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError,
+    ModuleInfo, Outcome, PreparedModule, Trap,
 };
 use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
 
@@ -194,10 +194,12 @@ impl PreparedModule for WasmModule {
     fn run(
         &self,
         call: Call,
-        _params: &[u8],
         host: &mut dyn HostAbi,
         gas_limit: Gas,
     ) -> Result<Outcome, EngineFault> {
+        // The guest reads its input through `tos_get_input`; the header must say what is run.
+        CallInput::params_of(call, host.input())
+            .map_err(|e| fault(format!("the host's input is not that of {call}: {e}")))?;
         if !self.info.entries.accepts(call) {
             return Ok(Outcome::unknown_entry(call, host));
         }
@@ -324,8 +326,8 @@ mod tests {
     )]
     fn the_deterministic_stack_fits_half_the_native_stack() {
         use tos_adversarial::wasm::{bounded_recursion, limits, recursion};
-        use tos_engine_api::{CallInput, ExecutionEngine};
-        use tos_syscalls::testing::{RecordingHost, abi_v1};
+        use tos_engine_api::ExecutionEngine;
+        use tos_syscalls::testing::abi_v1;
 
         let (locals, stack) = (limits::LOCALS_PER_FUNCTION - 1, limits::OPERAND_STACK - 2);
         for optimize in [true, false] {
@@ -341,10 +343,23 @@ mod tests {
             ] {
                 let module = engine.prepare(&code, &abi_v1()).unwrap();
                 let call = Call::Entry(0);
-                let mut host = RecordingHost::with_input(CallInput::new(call, vec![]).encode());
-                let outcome = module
-                    .run(call, &[], &mut host, 90_000_000)
-                    .expect("no native stack overflow");
+                let host = tos_host::testing::devnet_host();
+                let mut state = tos_host::MemoryProvider::default();
+                let tx = tos_host::TxContext {
+                    height: 1,
+                    ..Default::default()
+                };
+                let (outcome, _) = tos_host::testing::with_call_host(
+                    &host,
+                    &mut state,
+                    &tx,
+                    [5; 32],
+                    call,
+                    &[],
+                    |h| module.run(call, h, 90_000_000),
+                )
+                .unwrap();
+                let outcome = outcome.expect("no native stack overflow");
                 assert_eq!(outcome.status, ExitStatus::Trap(Trap::StackOverflow));
             }
         }

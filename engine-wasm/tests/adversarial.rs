@@ -9,11 +9,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{GAS, run};
+use common::{GAS, World, run};
 use tos_adversarial::wasm::{self as adv, limits};
 use tos_engine_api::{Call, ExecutionEngine, ExitStatus, LoadError, Outcome, Trap};
 use tos_engine_wasm::{WasmConfig, WasmEngine};
-use tos_syscalls::testing::{RecordingHost, abi_v1};
+use tos_syscalls::testing::abi_v1;
 
 fn engine_with(optimize: bool) -> WasmEngine {
     let mut config = WasmConfig::new();
@@ -147,7 +147,7 @@ fn instantiation_work_is_charged() {
         4_000,
     ));
     let call = |m: &dyn tos_engine_api::PreparedModule| {
-        let mut host = RecordingHost::default();
+        let mut host = World::default();
         run(m, &mut host, Call::Entry(0), &[], GAS)
     };
     let (a, b) = (call(&*cheap), call(&*heavy));
@@ -203,7 +203,7 @@ fn deepest_chain_is_deterministic(locals: u32, stack: u32) {
         for depth in [deepest, deepest + 1] {
             let code = adv::bounded_recursion(locals, stack, depth);
             let module = engine.prepare(&code, &abi_v1()).unwrap();
-            let mut host = RecordingHost::default();
+            let mut host = World::default();
             let outcome: Outcome = run(&*module, &mut host, Call::Entry(0), &[], 50_000_000);
             seen.push((optimize, depth, outcome.status.clone(), outcome.gas_used));
         }
@@ -229,7 +229,7 @@ fn unbounded_recursion_overflows_the_same_way_in_both_modes() {
         let mut seen = Vec::new();
         for optimize in [true, false] {
             let module = engine_with(optimize).prepare(&code, &abi_v1()).unwrap();
-            let mut host = RecordingHost::default();
+            let mut host = World::default();
             let outcome = run(&*module, &mut host, Call::Entry(0), &[], 90_000_000);
             seen.push((outcome.status, outcome.gas_used));
         }
@@ -243,7 +243,7 @@ fn unbounded_recursion_overflows_the_same_way_in_both_modes() {
 fn straight_line_code_stops_soon_after_its_gas() {
     let code = adv::straight_line(limits::FUNCTION_BODY_SIZE - 64);
     let module = common::prepare(&code);
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let full = run(&*module, &mut host, Call::Entry(0), &[], GAS);
     assert!(matches!(full.status, ExitStatus::Exit(_)));
     // One gas short of what it needs: out of gas, charged its limit.
@@ -377,7 +377,7 @@ fn measure_call_time_per_gas() {
     ];
     for (name, code) in shapes {
         let module = common::prepare(&code);
-        let mut host = RecordingHost::default();
+        let mut host = World::default();
         let limit = 50_000_000;
         let first = run(&*module, &mut host, Call::Entry(0), &[], limit);
         let n = 200;
@@ -397,7 +397,7 @@ fn measure_call_time_per_gas() {
     }
     // Running out of gas with 1 gas left in the largest straight-line body.
     let module = common::prepare(&adv::straight_line(64 * 1024 - 64));
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let full = run(&*module, &mut host, Call::Entry(0), &[], GAS).gas_used;
     let n = 200;
     let start = Instant::now();

@@ -6,9 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{GAS, prepare, run};
+use common::{GAS, World, prepare, run};
 use tos_engine_api::{Call, ExitStatus, Hash, PreparedModule};
-use tos_syscalls::testing::RecordingHost;
 
 fn sdk_module(name: &str) -> Option<Vec<u8>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,10 +30,10 @@ fn c_hello_logs_its_greeting() {
         return;
     };
     let module = prepare(&code);
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let outcome = run(module.as_ref(), &mut host, Call::Entry(0), b"ignored", GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(0));
-    assert_eq!(host.logs, [b"hello, tos".to_vec()]);
+    assert_eq!(host.logs(), [b"hello, tos".to_vec()]);
     assert!(outcome.return_data.is_empty());
 }
 
@@ -46,9 +45,8 @@ fn bal_key(account: &Hash) -> Vec<u8> {
     [&b"bal"[..], account].concat()
 }
 
-fn u64_at(host: &RecordingHost, key: &[u8]) -> Option<u64> {
-    host.storage
-        .get(key)
+fn u64_at(host: &World, key: &[u8]) -> Option<u64> {
+    host.stored(key)
         .map(|v| u64::from_le_bytes(v.as_slice().try_into().expect("8-byte value")))
 }
 
@@ -56,16 +54,15 @@ fn to_amount(to: &Hash, amount: u64) -> Vec<u8> {
     [&to[..], &amount.to_le_bytes()].concat()
 }
 
-/// Calls `call` as `caller`, with the events of earlier calls cleared.
+/// Calls `call` as `caller` (`host.events()` are then this call's).
 fn call_as(
     module: &dyn PreparedModule,
-    host: &mut RecordingHost,
+    host: &mut World,
     caller: Hash,
     call: Call,
     params: &[u8],
 ) -> (u64, Vec<u8>) {
-    host.tx_source = caller;
-    host.events.clear();
+    host.tx.source = caller;
     let outcome = run(module, host, call, params, GAS);
     match outcome.status {
         ExitStatus::Exit(code) => (code, outcome.return_data),
@@ -80,11 +77,11 @@ fn c_token_follows_examples_md() {
     };
     let module = prepare(&code);
     let m = module.as_ref();
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
 
     // Constructor: owner = caller, supply = 0.
     assert_eq!(call_as(m, &mut host, OWNER, Call::Hook(0), &[]).0, 0);
-    assert_eq!(host.storage.get(&b"owner"[..]), Some(&OWNER.to_vec()));
+    assert_eq!(host.stored(b"owner"), Some(&OWNER.to_vec()));
     assert_eq!(u64_at(&host, b"supply"), Some(0));
 
     // mint: owner only, exact params, event 1 = to ++ amount.
@@ -92,14 +89,14 @@ fn c_token_follows_examples_md() {
         call_as(m, &mut host, OWNER, Call::Entry(0), &to_amount(&ALICE, 100)).0,
         0
     );
-    assert_eq!(host.events, [(1, to_amount(&ALICE, 100))]);
+    assert_eq!(host.events(), [(1, to_amount(&ALICE, 100))]);
     assert_eq!(u64_at(&host, &bal_key(&ALICE)), Some(100));
     assert_eq!(u64_at(&host, b"supply"), Some(100));
     assert_eq!(
         call_as(m, &mut host, ALICE, Call::Entry(0), &to_amount(&ALICE, 1)).0,
         2
     );
-    assert!(host.events.is_empty());
+    assert!(host.events().is_empty());
     assert_eq!(call_as(m, &mut host, OWNER, Call::Entry(0), &[0; 39]).0, 1);
     assert_eq!(call_as(m, &mut host, OWNER, Call::Entry(0), &[0; 41]).0, 1);
     // Supply overflow: nothing stored.
@@ -114,7 +111,7 @@ fn c_token_follows_examples_md() {
         .0,
         4
     );
-    assert!(host.events.is_empty());
+    assert!(host.events().is_empty());
     assert_eq!(u64_at(&host, &bal_key(&BOB)), None);
     assert_eq!(u64_at(&host, b"supply"), Some(100));
 
@@ -124,7 +121,7 @@ fn c_token_follows_examples_md() {
         0
     );
     assert_eq!(
-        host.events,
+        host.events(),
         [(2, [&ALICE[..], &BOB[..], &30u64.to_le_bytes()].concat())]
     );
     assert_eq!(u64_at(&host, &bal_key(&ALICE)), Some(70));
@@ -134,7 +131,7 @@ fn c_token_follows_examples_md() {
         call_as(m, &mut host, BOB, Call::Entry(1), &to_amount(&ALICE, 31)).0,
         3
     );
-    assert!(host.events.is_empty());
+    assert!(host.events().is_empty());
     assert_eq!(u64_at(&host, &bal_key(&BOB)), Some(30));
     assert_eq!(call_as(m, &mut host, BOB, Call::Entry(1), &[0; 8]).0, 1);
     // A zero balance is still stored once written.
@@ -155,7 +152,7 @@ fn c_token_follows_examples_md() {
     assert_eq!((exit, data), (0, 100u64.to_le_bytes().to_vec()));
 
     // Only the documented keys were written.
-    let mut keys: Vec<_> = host.storage.keys().cloned().collect();
+    let mut keys: Vec<_> = host.storage().keys().cloned().collect();
     keys.sort();
     let mut expected = vec![
         b"owner".to_vec(),

@@ -5,15 +5,13 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{GAS, example, prepare, run};
+use common::{GAS, World, example, prepare, run};
 use tos_engine_api::{Call, ExitStatus, Gas, PreparedModule};
-use tos_syscalls::testing::RecordingHost;
 
 const KEY: &[u8] = b"count";
 
-fn count(host: &RecordingHost) -> Option<u64> {
-    host.storage
-        .get(KEY)
+fn count(host: &World) -> Option<u64> {
+    host.stored(KEY)
         .map(|v| u64::from_le_bytes(v.as_slice().try_into().expect("count is 8 bytes")))
 }
 
@@ -80,10 +78,9 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
         // Incrementing u64::MAX is refused with exit 2 and stores nothing.
         step(Call::Entry(0), &[], 2, Some(u64::MAX), None, None),
     ];
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let mut gas = Vec::new();
     for (i, s) in steps.iter().enumerate() {
-        host.events.clear();
         let outcome = run(module, &mut host, s.call, &s.params, GAS);
         assert_eq!(
             outcome.status,
@@ -97,7 +94,7 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
             .map(|v| (1, v.to_le_bytes().to_vec()))
             .into_iter()
             .collect();
-        assert_eq!(host.events, events, "step {i}: events");
+        assert_eq!(host.events(), events, "step {i}: events");
         let ret = s
             .return_data
             .map(|v| v.to_le_bytes().to_vec())
@@ -111,7 +108,7 @@ fn scenario(module: &dyn PreparedModule) -> Vec<Gas> {
         gas.push(outcome.gas_used);
     }
     // A failing add writes nothing even before any rollback: the storage holds only "count".
-    assert_eq!(host.storage.len(), 1);
+    assert_eq!(host.state.storage.len(), 1);
     gas
 }
 
@@ -148,10 +145,10 @@ fn gas_is_the_same_on_every_run() {
 #[test]
 fn counter_runs_out_of_gas_at_every_budget_below_what_it_needs() {
     let module = prepare(&example("counter"));
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let need = run(module.as_ref(), &mut host, Call::Entry(0), &[], GAS).gas_used;
     for limit in [0, 1, need / 2, need - 1] {
-        let mut host = RecordingHost::default();
+        let mut host = World::default();
         let outcome = run(module.as_ref(), &mut host, Call::Entry(0), &[], limit);
         assert_eq!(
             outcome.trap(),
@@ -160,7 +157,7 @@ fn counter_runs_out_of_gas_at_every_budget_below_what_it_needs() {
         );
         assert_eq!(outcome.gas_used, limit);
     }
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let exact = run(module.as_ref(), &mut host, Call::Entry(0), &[], need);
     assert_eq!(exact.status, ExitStatus::Exit(0));
     assert_eq!(exact.gas_used, need);

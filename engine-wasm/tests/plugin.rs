@@ -1,9 +1,10 @@
 //! The engine reaches a binary only through `inventory`: this test names nothing of the crate
 //! but links it, as a node would.
 
-use tos_engine_api::{Call, CallInput, ExitStatus, ModuleTag, plugins};
+use tos_engine_api::{Call, ExitStatus, ModuleTag, plugins};
 use tos_engine_wasm as _;
-use tos_syscalls::testing::RecordingHost;
+use tos_host::testing::{devnet_host, with_call_host};
+use tos_host::{MemoryProvider, TxContext};
 
 #[test]
 fn the_plugin_registry_finds_the_wasm_engine() {
@@ -25,8 +26,18 @@ fn the_plugin_registry_finds_the_wasm_engine() {
     let module = engine
         .prepare(&code, &tos_syscalls::testing::abi_v1())
         .unwrap();
-    let mut host = RecordingHost::with_input(CallInput::new(Call::Entry(0), vec![]).encode());
-    let outcome = module.run(Call::Entry(0), &[], &mut host, 100_000).unwrap();
+    let host = devnet_host();
+    let mut state = MemoryProvider::default();
+    let tx = TxContext {
+        height: 1,
+        ..TxContext::default()
+    };
+    let call = Call::Entry(0);
+    let (outcome, _) = with_call_host(&host, &mut state, &tx, [5; 32], call, &[], |h| {
+        module.run(call, h, 100_000)
+    })
+    .unwrap();
+    let outcome = outcome.unwrap();
     assert_eq!(outcome.status, ExitStatus::Exit(0));
     assert_eq!(outcome.return_data, 1u64.to_le_bytes());
 }

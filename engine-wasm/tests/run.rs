@@ -2,12 +2,11 @@
 
 mod common;
 
-use common::{GAS, fixture, prepare, run};
+use common::{GAS, World, fixture, prepare, run};
 use std::sync::{Arc, OnceLock};
 
 use tos_engine_api::{Access, Call, ExitStatus, Gas, Outcome, PreparedModule, Trap};
 use tos_engine_wasm::WasmConfig;
-use tos_syscalls::testing::RecordingHost;
 
 /// Gas of one page of memory.
 const PAGE: Gas = WasmConfig::GAS_PER_MEMORY_PAGE;
@@ -29,9 +28,9 @@ fn traps_module() -> &'static dyn PreparedModule {
     MODULE.get_or_init(|| prepare(&fixture("traps"))).as_ref()
 }
 
-fn traps(call: Call, gas: Gas) -> (Outcome, RecordingHost) {
+fn traps(call: Call, gas: Gas) -> (Outcome, World) {
     let module = traps_module();
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let outcome = run(module, &mut host, call, &[], gas);
     (outcome, host)
 }
@@ -83,7 +82,7 @@ fn wasm_traps_map_to_engine_api_traps_with_pinned_gas() {
     for (entry, trap, _) in &cases {
         let (outcome, host) = traps(Call::Entry(*entry), GAS);
         assert_eq!(outcome.trap(), Some(trap), "entry {entry}");
-        assert!(host.logs.is_empty());
+        assert!(host.logs().is_empty());
         seen.push((*entry, trap.clone(), outcome.gas_used));
     }
     assert_eq!(seen, cases);
@@ -110,7 +109,7 @@ fn a_bad_syscall_pointer_reports_the_real_address() {
             access: Access::Read
         })
     );
-    assert!(host.logs.is_empty());
+    assert!(host.logs().is_empty());
     // Exact, since fuel is settled at syscalls: the set-up, 4 for the function (entry, two
     // constants, the call), tos_log's base cost and its 10 bytes, charged before the read.
     assert_eq!(outcome.gas_used, SETUP + DATA + 4 + 100 + 10);
@@ -131,7 +130,7 @@ fn exits_return_data_and_logs() {
 
     let (outcome, host) = traps(Call::Entry(13), GAS);
     assert_eq!(outcome.status, ExitStatus::Exit(0));
-    assert_eq!(host.logs, [b"hi".to_vec()]);
+    assert_eq!(host.logs(), [b"hi".to_vec()]);
     // Entry, three constants, the call (`drop` is free), then tos_log: 100 + 2 bytes.
     assert_eq!(outcome.gas_used, SETUP + DATA + 5 + 102);
 }
@@ -153,7 +152,7 @@ fn memory_growth_stops_at_the_declared_maximum_and_at_the_engine_limit() {
 
     // grow.wat: no declared maximum; 255 more pages reach the 256-page limit, one more fails.
     let module = prepare(&fixture("grow"));
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     let outcome = run(module.as_ref(), &mut host, Call::Entry(0), &[], GAS);
     assert_eq!(outcome.status, ExitStatus::Exit((1 << 32) | 0xffff_ffff));
     // Its instantiation: 2,000 + 2 for its one function.
@@ -184,7 +183,7 @@ fn an_unknown_entry_runs_nothing_and_uses_no_gas() {
 #[test]
 fn a_self_dispatching_module_gets_every_call_and_reads_its_input() {
     let module = prepare(&fixture("entrypoint"));
-    let mut host = RecordingHost::default();
+    let mut host = World::default();
     for call in [
         Call::Entry(0),
         Call::Entry(513),
@@ -217,7 +216,7 @@ fn a_call_that_needs_exactly_its_limit_succeeds() {
     assert_eq!(short.gas_used, need - 1);
     // The log was the last thing the call did and it still fit: it ran before the
     // shortfall was found. The host drops it with the failed call.
-    assert_eq!(host.logs, [b"hi".to_vec()]);
+    assert_eq!(host.logs(), [b"hi".to_vec()]);
 }
 
 #[test]
@@ -232,4 +231,20 @@ fn straight_line_code_cannot_overrun_the_limit() {
     let (outcome, _) = traps(Call::Entry(8), SETUP + DATA + 2);
     assert_eq!(outcome.status, ExitStatus::Exit(u64::MAX));
     assert_eq!(outcome.gas_used, SETUP + DATA + 2);
+}
+
+#[test]
+fn a_host_whose_input_is_another_call_is_a_fault() {
+    // The host's input is entry 0's: running entry 13 (or a hook) against it is a host bug.
+    let module = traps_module();
+    for other in [Call::Entry(13), Call::Hook(0)] {
+        let fault = World::default()
+            .with_host(Call::Entry(0), b"ab", |h| module.run(other, h, GAS))
+            .unwrap_err();
+        assert_eq!(fault.engine, "wasm");
+        assert!(fault.message.contains("input"), "{fault}");
+    }
+    let mut world = World::default();
+    let outcome = run(module, &mut world, Call::Entry(13), b"ab", GAS);
+    assert_eq!(outcome.status, ExitStatus::Exit(0));
 }

@@ -307,7 +307,6 @@ fn run_frame<P: ContractProvider + ?Sized>(
             module,
             prepared.engine,
             spec.call,
-            spec.params,
             &mut host,
             spec.gas_limit,
         )
@@ -376,12 +375,11 @@ fn guarded_run(
     module: &dyn PreparedModule,
     engine: &'static str,
     call: Call,
-    params: &[u8],
     host: &mut dyn HostAbi,
     gas_limit: Gas,
 ) -> Result<Outcome, EngineFault> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        module.run(call, params, host, gas_limit)
+        module.run(call, host, gas_limit)
     }))
     .unwrap_or_else(|panic| {
         Err(EngineFault::new(

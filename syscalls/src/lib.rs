@@ -24,9 +24,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use tos_engine_api::{FeatureSet, GasMeter, GasSchedule, Protocol, SliceMemory};
+//! use tos_engine_api::{Call, FeatureSet, GasMeter, GasSchedule, Protocol, SliceMemory};
+//! use tos_host::testing::{devnet_host, with_call_host};
+//! use tos_host::{MemoryProvider, TxContext};
 //! use tos_syscalls::{ABI_V1, SyscallTable, invoke, murmur3_32};
-//! # use tos_syscalls::testing::RecordingHost;
 //!
 //! let table = SyscallTable::global().expect("the built-in table is consistent");
 //! let mut gas = GasSchedule::new(1);
@@ -37,17 +38,24 @@
 //! assert_eq!(log.def.id, murmur3_32(b"tos_log", 0));
 //! assert_eq!((log.cost.base, log.cost.per_byte), (150, 1)); // re-priced base, default per byte
 //!
-//! // Run it against some guest memory and a host.
-//! let mut host = RecordingHost::default();
-//! let mut bytes = *b"hello";
-//! let mut memory = SliceMemory::new(0x1000, &mut bytes, false);
+//! // Run it against some guest memory and the node's host (crate `tos-host`), here in a call
+//! // of contract [5; 32] over a state in memory.
+//! let host = devnet_host();
+//! let mut state = MemoryProvider::default();
+//! let tx = TxContext { height: 1, ..TxContext::default() };
 //! let mut meter = GasMeter::new(1_000);
-//! assert_eq!(invoke(log, &mut host, &mut memory, &mut meter, [0x1000, 5, 0, 0, 0]), Ok(0));
-//! assert_eq!(host.logs, vec![b"hello".to_vec()]);
+//! let (result, frame) = with_call_host(&host, &mut state, &tx, [5; 32], Call::Entry(0), &[], |h| {
+//!     let mut bytes = *b"hello";
+//!     let mut memory = SliceMemory::new(0x1000, &mut bytes, false);
+//!     invoke(log, h, &mut memory, &mut meter, [0x1000, 5, 0, 0, 0])
+//! })?;
+//! assert_eq!(result, Ok(0));
+//! assert_eq!(frame.all_logs(), [b"hello".to_vec()]);
 //! assert_eq!(meter.used(), 150 + 5);
 //!
 //! // Without the feature, nothing is live.
 //! assert!(table.active(&Protocol::from(FeatureSet::new())).is_empty());
+//! # Ok::<(), tos_host::Error>(())
 //! ```
 
 mod bodies;

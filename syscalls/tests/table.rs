@@ -223,11 +223,23 @@ fn invoke_charges_the_cost_in_force() {
     ] {
         let live = table.active(&protocol);
         let log = live.by_name("tos_log").unwrap();
-        let mut host = tos_syscalls::testing::RecordingHost::default();
-        let mut bytes = *b"four";
-        let mut memory = SliceMemory::new(0, &mut bytes, false);
+        let host = tos_host::testing::devnet_host();
+        let mut state = tos_host::MemoryProvider::default();
+        let tx = tos_host::TxContext {
+            height: 1,
+            ..Default::default()
+        };
         let mut meter = GasMeter::new(10_000);
-        invoke(log, &mut host, &mut memory, &mut meter, [0, 4, 0, 0, 0]).unwrap();
+        let call = tos_engine_api::Call::Entry(0);
+        let (r, frame) =
+            tos_host::testing::with_call_host(&host, &mut state, &tx, [3; 32], call, &[], |h| {
+                let mut bytes = *b"four";
+                let mut memory = SliceMemory::new(0, &mut bytes, false);
+                invoke(log, h, &mut memory, &mut meter, [0, 4, 0, 0, 0])
+            })
+            .unwrap();
+        r.unwrap();
+        assert_eq!(frame.all_logs(), [b"four".to_vec()]);
         assert_eq!(meter.used(), expected);
     }
 }

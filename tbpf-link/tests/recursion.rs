@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use goblin::elf::{Elf, sym};
-use tos_engine_api::{Call, CallInput, ExecutionEngine, ExitStatus, Outcome, PreparedModule, Trap};
+use tos_engine_api::{Call, ExecutionEngine, ExitStatus, Outcome, PreparedModule, Trap};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
-use tos_syscalls::testing::RecordingHost;
+use tos_host::{Host, MemoryProvider, TxContext};
 use tos_tbpf_link::{LinkOptions, link};
 
 /// Gas for every run: far more than any call below uses.
@@ -60,16 +60,30 @@ fn prepare(code: &[u8], depth: usize) -> Vec<(&'static str, Arc<dyn PreparedModu
         .collect()
 }
 
+/// The real host, which every call runs against.
+static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+
 /// Runs entry `id` with `n` as params on every prepared module; they must agree exactly.
 fn run(modules: &[(&'static str, Arc<dyn PreparedModule>)], id: u16, n: u64) -> Outcome {
     let call = Call::Entry(id);
     let params = n.to_le_bytes();
+    let tx = TxContext {
+        height: 1,
+        ..TxContext::default()
+    };
     let mut outcomes = modules.iter().map(|(name, m)| {
-        let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
-        let o = m
-            .run(call, &params, &mut host, GAS)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        (*name, o)
+        let mut state = MemoryProvider::default();
+        let (o, _) = tos_host::testing::with_call_host(
+            &HOST,
+            &mut state,
+            &tx,
+            [1; 32],
+            call,
+            &params,
+            |h| m.run(call, h, GAS),
+        )
+        .unwrap_or_else(|e| panic!("{name}: the host failed: {e}"));
+        (*name, o.unwrap_or_else(|e| panic!("{name}: {e}")))
     });
     let (first_name, first) = outcomes.next().expect("one engine at least");
     for (name, o) in outcomes {

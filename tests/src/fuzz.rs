@@ -7,8 +7,8 @@
 //! crash file through them on stable Rust, so a fixed crash stays fixed.
 //!
 //! Engines and hosts are built once per process (they are expensive: a JIT, a wasmtime
-//! engine) and shared by every input; everything an input can change (state, the recording
-//! host) is built fresh per input.
+//! engine) and shared by every input; everything an input can change (the state a module runs
+//! over with the real host) is built fresh per input.
 
 use std::sync::{Arc, LazyLock};
 
@@ -19,10 +19,10 @@ use tos_engine_legacy::{LegacyConfig, LegacyEngine};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
 use tos_engine_wasm::{WasmConfig, WasmEngine};
 use tos_host::{
-    ActivationSchedule, ContractModule, DEFAULT_MAX_MODULE_SIZE, DeployRequest, EngineRegistry,
-    Host, HostConfig, InvokeRequest, MemoryProvider, TxContext,
+    ActivationSchedule, CallFrame, ContractModule, DEFAULT_MAX_MODULE_SIZE, DeployRequest,
+    EngineRegistry, Host, HostConfig, InvokeRequest, MemoryProvider, TxContext,
 };
-use tos_syscalls::testing::{RecordingHost, abi_v1};
+use tos_syscalls::testing::abi_v1;
 
 /// Gas limit of a call made on a module that loaded (small: the fuzzer wants many inputs per
 /// second, and a loop costs the same in both modes anyway).
@@ -87,43 +87,46 @@ fn tx(height: u64) -> TxContext {
     }
 }
 
-/// A recording host whose input is `call` with `params`.
-fn recording_host(call: Call, params: &[u8]) -> RecordingHost {
-    let mut host = RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode());
-    host.contract = [0xC0; 32];
-    host.tx_source = [0x11; 32];
-    host.height = 1;
+/// The address the modules prepared here run at.
+const CONTRACT: tos_engine_api::Hash = [0xC0; 32];
+
+/// A fresh state for one run of a prepared module.
+fn fresh_state() -> MemoryProvider {
+    let mut state = MemoryProvider::default();
     // Something to move, burn and read, so balance syscalls do more than refuse.
-    host.balances
-        .insert((host.contract, tos_engine_api::NATIVE_ASSET), 1_000_000);
-    host
+    state
+        .balances
+        .insert((CONTRACT, tos_engine_api::NATIVE_ASSET), 1_000_000);
+    state
 }
 
-/// Runs `call` on `module` against a fresh recording host; the outcome (or the fault, as
-/// text) and the host afterwards.
-fn run_recorded(
+/// Everything a run of a prepared module can change: the state it left and its frame
+/// (events, logs, transfers, return data left unset), for comparing two runs.
+type Effects = (MemoryProvider, Option<CallFrame>);
+
+/// Runs `call` on `module` against the real host of the devnet over a fresh state; the
+/// outcome (or the fault, as text) and the effects.
+fn run_on_host(
     module: &dyn PreparedModule,
     call: Call,
     params: &[u8],
     gas: Gas,
-) -> (Result<Outcome, String>, RecordingHost) {
-    let mut host = recording_host(call, params);
-    let outcome = module
-        .run(call, params, &mut host, gas)
-        .map_err(|e| e.to_string());
-    (outcome, host)
-}
-
-/// Everything a call can change in a recording host, for comparing two runs.
-fn effects(host: &RecordingHost) -> impl PartialEq + std::fmt::Debug + '_ {
-    (
-        &host.storage,
-        &host.balances,
-        &host.assets,
-        &host.events,
-        &host.logs,
-        &host.return_data,
-    )
+) -> (Result<Outcome, String>, Effects) {
+    let mut state = fresh_state();
+    let ran = tos_host::testing::with_call_host(
+        &DEVNET_HOST,
+        &mut state,
+        &tx(1),
+        CONTRACT,
+        call,
+        params,
+        |host| module.run(call, host, gas).map_err(|e| e.to_string()),
+    );
+    match ran {
+        Ok((outcome, frame)) => (outcome, (state, Some(frame))),
+        // The host itself failed (a nested call faulted the node): as text, like a fault.
+        Err(e) => (Err(format!("host: {e}")), (state, None)),
+    }
 }
 
 /// Runs `call` on the interpreter's and the JIT's preparation of one module and panics when
@@ -136,15 +139,14 @@ fn compare_modes(
     params: &[u8],
     gas: Gas,
 ) {
-    let (a, host_a) = run_recorded(interpreted, call, params, gas);
-    let (b, host_b) = run_recorded(jitted, call, params, gas);
+    let (a, effects_a) = run_on_host(interpreted, call, params, gas);
+    let (b, effects_b) = run_on_host(jitted, call, params, gas);
     assert_eq!(
         a, b,
         "{what}: interpreter and JIT give different outcomes for {call}"
     );
     assert_eq!(
-        effects(&host_a),
-        effects(&host_b),
+        effects_a, effects_b,
         "{what}: interpreter and JIT leave different effects for {call}"
     );
 }
@@ -248,7 +250,7 @@ pub fn tbpf_prepare(data: &[u8]) {
     let interpreted = TBPF_INTERPRETER.prepare(data, &PROTOCOL);
     let Some(jit) = TBPF_JIT.as_ref() else {
         if let Ok(module) = interpreted {
-            let _ = run_recorded(&*module, Call::Entry(0), &[], CALL_GAS);
+            let _ = run_on_host(&*module, Call::Entry(0), &[], CALL_GAS);
         }
         return;
     };
@@ -327,7 +329,7 @@ pub fn tbpf_link(data: &[u8]) {
     let again = tos_tbpf_link::link(&inputs, &options).expect("a second link of the same input");
     assert_eq!(linked.bytes, again, "two links of the same objects differ");
     if let Ok(module) = TBPF_INTERPRETER.prepare(&linked.bytes, &PROTOCOL) {
-        let _ = run_recorded(&*module, Call::Entry(0), &[], CALL_GAS);
+        let _ = run_on_host(&*module, Call::Entry(0), &[], CALL_GAS);
     }
 }
 
@@ -354,7 +356,7 @@ pub fn legacy_module(data: &[u8]) {
         return;
     };
     let _ = prepared.disassemble();
-    let (outcome, _) = run_recorded(&*prepared, Call::Entry(0), &[9; 16], CALL_GAS);
+    let (outcome, _) = run_on_host(&*prepared, Call::Entry(0), &[9; 16], CALL_GAS);
     if let Ok(outcome) = outcome {
         assert!(outcome.gas_used <= CALL_GAS, "legacy call overran its gas");
     }
@@ -370,7 +372,7 @@ pub fn wasm_prepare(data: &[u8]) {
         return;
     };
     for call in [Call::Entry(0), Call::Hook(0)] {
-        let (outcome, _) = run_recorded(&*module, call, &[5; 8], CALL_GAS);
+        let (outcome, _) = run_on_host(&*module, call, &[5; 8], CALL_GAS);
         if let Ok(outcome) = outcome {
             assert!(outcome.gas_used <= CALL_GAS, "wasm call overran its gas");
         }

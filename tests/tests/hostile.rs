@@ -135,13 +135,7 @@ impl PreparedModule for PanickingModule {
     fn info(&self) -> &ModuleInfo {
         &self.0
     }
-    fn run(
-        &self,
-        _: Call,
-        _: &[u8],
-        host: &mut dyn HostAbi,
-        _: Gas,
-    ) -> Result<Outcome, EngineFault> {
+    fn run(&self, _: Call, host: &mut dyn HostAbi, _: Gas) -> Result<Outcome, EngineFault> {
         // Write first, so the test sees the write discarded.
         host.storage_store(b"half", b"done").unwrap();
         panic!("index out of bounds: the len is 3 but the index is 7")

@@ -1,6 +1,6 @@
 //! Test support: a small writer of TBPF modules (ELF64 shared objects, SBPFv1 or SBPFv2) in
 //! the shapes rbpf 0.8.5's loader accepts, from rbpf assembly, plus helpers that run a module
-//! on the interpreter and the JIT and demand identical results.
+//! on the interpreter and the JIT, through the real host, and demand identical results.
 //!
 //! Assembly is rbpf's syntax with three additions handled here:
 //! - `syscall NAME` imports syscall `NAME` (an `R_BPF_64_32` relocation against an undefined
@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use solana_rbpf::{
     assembler::assemble,
@@ -21,9 +21,13 @@ use solana_rbpf::{
     program::{BuiltinProgram, FunctionRegistry},
     vm::{Config, TestContextObject},
 };
-use tos_engine_api::{Call, CallInput, ExecutionEngine, Outcome, PreparedModule};
+use tos_engine_api::{
+    Call, CallRequest, CallResult, EngineFault, ExecutionEngine, Hash, HostAbi, HostError, Outcome,
+    PreparedModule,
+};
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
-use tos_syscalls::{murmur3_32, testing::RecordingHost};
+use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
+use tos_syscalls::murmur3_32;
 
 /// SBPF version of a module.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -589,61 +593,239 @@ pub fn engines() -> Vec<(&'static str, TbpfEngine)> {
     v
 }
 
-/// A host whose input is `call` with `params`.
-pub fn host_for(call: Call, params: &[u8]) -> RecordingHost {
-    RecordingHost::with_input(CallInput::new(call, params.to_vec()).encode())
+/// The real host (devnet schedule), shared by every test of a binary.
+pub static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+
+/// Where a module runs: the real host over a state in memory, as contract `contract` in a
+/// transaction `tx`. Cloned to run the same call from the same start on every engine.
+#[derive(Clone, Debug)]
+pub struct World {
+    /// The chain state (storage, balances, assets).
+    pub state: MemoryProvider,
+    /// Height, source (the caller), block and transaction hashes.
+    pub tx: TxContext,
+    /// The running contract's address.
+    pub contract: Hash,
+    /// The frame of the last call run in this world: its events, logs and transfers.
+    pub last: Option<CallFrame>,
 }
 
-/// Prepares `code` on every engine and runs `call`, starting each run from a clone of `host`;
-/// asserts that every engine gives the same outcome and the same host effects, and returns
-/// them.
+impl Default for World {
+    fn default() -> Self {
+        World {
+            state: MemoryProvider::default(),
+            tx: TxContext {
+                height: 1,
+                ..TxContext::default()
+            },
+            contract: [0xC0; 32],
+            last: None,
+        }
+    }
+}
+
+impl World {
+    /// The running contract's value under `key`.
+    pub fn stored(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        self.state.storage.get(&(self.contract, key.to_vec()))
+    }
+
+    /// The events of the last call: (id, data).
+    pub fn events(&self) -> Vec<(u64, Vec<u8>)> {
+        let frame = self.last.as_ref();
+        frame.map_or_else(Vec::new, |f| {
+            f.kept_events()
+                .into_iter()
+                .map(|e| (e.id, e.data))
+                .collect()
+        })
+    }
+
+    /// The log lines of the last call.
+    pub fn logs(&self) -> Vec<Vec<u8>> {
+        self.last
+            .as_ref()
+            .map_or_else(Vec::new, CallFrame::all_logs)
+    }
+
+    /// Runs `call` with `params` on `module` through the real host, here; the state keeps what
+    /// the call staged and `last` its frame.
+    pub fn run(
+        &mut self,
+        module: &dyn PreparedModule,
+        call: Call,
+        params: &[u8],
+        gas: u64,
+    ) -> Result<Outcome, EngineFault> {
+        self.with_host(call, params, |h| module.run(call, h, gas))
+    }
+
+    /// Runs `f` with the host interface of a call of `call` with `params`, here; the state
+    /// keeps what `f` staged and `last` the frame.
+    pub fn with_host<R>(
+        &mut self,
+        call: Call,
+        params: &[u8],
+        f: impl FnOnce(&mut dyn HostAbi) -> R,
+    ) -> R {
+        let (r, frame) = tos_host::testing::with_call_host(
+            &HOST,
+            &mut self.state,
+            &self.tx,
+            self.contract,
+            call,
+            params,
+            f,
+        )
+        .unwrap_or_else(|e| panic!("the host failed: {e}"));
+        self.last = Some(frame);
+        r
+    }
+}
+
+/// A fault to inject into the real host ([`Tampered`]).
+#[derive(Clone, Debug)]
+pub enum Tamper {
+    /// `input()` answers these bytes instead of the call's input: a host bug.
+    Input(Vec<u8>),
+    /// `log` fails with a fault of the node (a dying disk) with this message.
+    FailLog(&'static str),
+    /// `block_height` panics with this message.
+    PanicHeight(&'static str),
+}
+
+/// The real host with one fault injected, everything else delegated to it: for tests of how
+/// an engine reports a broken node. No rule of the chain lives here.
+pub struct Tampered<'h> {
+    /// The real host.
+    pub host: &'h mut dyn HostAbi,
+    /// What is broken.
+    pub tamper: Tamper,
+}
+
+impl HostAbi for Tampered<'_> {
+    fn input(&self) -> &[u8] {
+        match &self.tamper {
+            Tamper::Input(input) => input,
+            _ => self.host.input(),
+        }
+    }
+    fn contract_hash(&self) -> Hash {
+        self.host.contract_hash()
+    }
+    fn tx_hash(&self) -> Hash {
+        self.host.tx_hash()
+    }
+    fn tx_source(&self) -> Hash {
+        self.host.tx_source()
+    }
+    fn block_hash(&self) -> Hash {
+        self.host.block_hash()
+    }
+    fn block_height(&self) -> u64 {
+        match &self.tamper {
+            Tamper::PanicHeight(why) => panic!("{why}"),
+            _ => self.host.block_height(),
+        }
+    }
+    fn block_timestamp(&self) -> u64 {
+        self.host.block_timestamp()
+    }
+    fn caller(&self) -> Hash {
+        self.host.caller()
+    }
+    fn call_deposit(&self, a: &Hash) -> u64 {
+        self.host.call_deposit(a)
+    }
+    fn call(&mut self, r: &CallRequest, g: u64) -> Result<CallResult, HostError> {
+        self.host.call(r, g)
+    }
+    fn last_return_data(&self) -> Option<&[u8]> {
+        self.host.last_return_data()
+    }
+    fn log(&mut self, m: &[u8]) -> Result<(), HostError> {
+        match &self.tamper {
+            Tamper::FailLog(why) => Err(HostError::Fault((*why).into())),
+            _ => self.host.log(m),
+        }
+    }
+    fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> {
+        self.host.set_return_data(d)
+    }
+    fn take_return_data(&mut self) -> Vec<u8> {
+        self.host.take_return_data()
+    }
+    fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        self.host.storage_load(k)
+    }
+    fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> {
+        self.host.storage_store(k, v)
+    }
+    fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> {
+        self.host.storage_delete(k)
+    }
+    fn balance(&mut self, a: &Hash) -> Result<u64, HostError> {
+        self.host.balance(a)
+    }
+    fn transfer(&mut self, t: &Hash, a: &Hash, n: u64) -> Result<bool, HostError> {
+        self.host.transfer(t, a, n)
+    }
+    fn burn(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
+        self.host.burn(a, n)
+    }
+    fn asset_create(&mut self, n: &[u8], d: u8) -> Result<(Hash, bool), HostError> {
+        self.host.asset_create(n, d)
+    }
+    fn asset_mint(&mut self, a: &Hash, n: u64) -> Result<bool, HostError> {
+        self.host.asset_mint(a, n)
+    }
+    fn fire_event(&mut self, i: u64, d: &[u8]) -> Result<(), HostError> {
+        self.host.fire_event(i, d)
+    }
+}
+
+/// Prepares `code` on every engine and runs `call`, starting each run from a clone of
+/// `world`; asserts that every engine gives the same outcome and the same effects (state and
+/// frame), and returns them.
 pub fn run_all(
     code: &[u8],
     call: Call,
     params: &[u8],
-    host: &RecordingHost,
+    world: &World,
     gas: u64,
-) -> (Outcome, RecordingHost) {
-    let mut results: Vec<(&str, Outcome, RecordingHost)> = Vec::new();
+) -> (Outcome, World) {
+    let mut results: Vec<(&str, Outcome, World)> = Vec::new();
     for (name, engine) in engines() {
         let module = engine
             .prepare(code, &tos_syscalls::testing::abi_v1())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut h = host.clone();
-        let outcome = module
-            .run(call, params, &mut h, gas)
+        let mut w = world.clone();
+        let outcome = w
+            .run(&*module, call, params, gas)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        results.push((name, outcome, h));
+        results.push((name, outcome, w));
     }
-    let (first_name, first, first_host) = results.remove(0);
-    for (name, outcome, h) in &results {
+    let (first_name, first, first_world) = results.remove(0);
+    for (name, outcome, w) in &results {
         assert_eq!(
             &first, outcome,
             "{first_name} and {name} disagree on the outcome"
         );
         assert_eq!(
-            first_host.storage, h.storage,
-            "{first_name} and {name} disagree on storage"
+            first_world.state, w.state,
+            "{first_name} and {name} disagree on the state"
         );
         assert_eq!(
-            first_host.events, h.events,
-            "{first_name} and {name} disagree on events"
-        );
-        assert_eq!(
-            first_host.logs, h.logs,
-            "{first_name} and {name} disagree on logs"
-        );
-        assert_eq!(
-            first_host.balances, h.balances,
-            "{first_name} and {name} disagree on balances"
+            first_world.last, w.last,
+            "{first_name} and {name} disagree on events, logs or transfers"
         );
     }
-    (first, first_host)
+    (first, first_world)
 }
 
-/// `run_all` with a fresh host for `call` and `params`.
-pub fn run(code: &[u8], call: Call, params: &[u8], gas: u64) -> (Outcome, RecordingHost) {
-    run_all(code, call, params, &host_for(call, params), gas)
+/// `run_all` in a fresh world.
+pub fn run(code: &[u8], call: Call, params: &[u8], gas: u64) -> (Outcome, World) {
+    run_all(code, call, params, &World::default(), gas)
 }
 
 /// Prepares on the default (interpreter) engine.
