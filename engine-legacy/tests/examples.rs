@@ -2,12 +2,11 @@
 //! through the engine against the real host (`tos_host::testing`): behaviour as the page
 //! specifies, and golden gas.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use tos_engine_api::{Call, ExecutionEngine, ExitStatus, Hash, Outcome, PreparedModule, Trap};
 use tos_engine_legacy::{LegacyConfig, LegacyEngine, assemble};
-use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
+use tos_host::Host;
 
 const GAS: u64 = 1_000_000;
 
@@ -18,70 +17,15 @@ fn prepare(code: &[u8]) -> Arc<dyn PreparedModule> {
         .unwrap()
 }
 
-static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+static HOST: LazyLock<&'static Host> = LazyLock::new(tos_host::testing::shared_devnet_host);
 
 /// A contract on the real host, over a state in memory kept from call to call.
-struct Chain {
-    state: MemoryProvider,
-    tx: TxContext,
-    contract: Hash,
-    /// The frame of the last call: its events and logs.
-    last: Option<CallFrame>,
-}
-
-impl Default for Chain {
-    fn default() -> Self {
-        Chain {
-            state: MemoryProvider::default(),
-            tx: TxContext {
-                height: 1,
-                ..TxContext::default()
-            },
-            contract: [0xC0; 32],
-            last: None,
-        }
-    }
-}
-
-impl Chain {
-    /// The contract's storage: key → value.
-    fn storage(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mine = self
-            .state
-            .storage
-            .iter()
-            .filter(|((c, _), _)| *c == self.contract);
-        mine.map(|((_, k), v)| (k.clone(), v.clone())).collect()
-    }
-
-    /// The events of the last call: (id, data).
-    fn events(&self) -> Vec<(u64, Vec<u8>)> {
-        let frame = self.last.as_ref().expect("a call ran");
-        let events = frame.kept_events().into_iter();
-        events.map(|e| (e.id, e.data)).collect()
-    }
-
-    /// The log lines of the last call.
-    fn logs(&self) -> Vec<Vec<u8>> {
-        self.last.as_ref().expect("a call ran").all_logs()
-    }
-}
+type Chain = tos_host::testing::World;
 
 /// Runs one call as the host would, in `host`: the input is the host's; `host.events()` and
 /// `host.logs()` are then this call's.
 fn call(m: &dyn PreparedModule, host: &mut Chain, call: Call, params: &[u8]) -> Outcome {
-    let (outcome, frame) = tos_host::testing::with_call_host(
-        &HOST,
-        &mut host.state,
-        &host.tx,
-        host.contract,
-        call,
-        params,
-        |h| m.run(call, h, GAS),
-    )
-    .unwrap();
-    host.last = Some(frame);
-    outcome.unwrap()
+    host.run(m, call, params, GAS).unwrap()
 }
 
 fn exit(o: &Outcome) -> u64 {

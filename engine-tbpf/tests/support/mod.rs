@@ -22,11 +22,11 @@ use solana_rbpf::{
     vm::{Config, TestContextObject},
 };
 use tos_engine_api::{
-    Call, CallRequest, CallResult, EngineFault, ExecutionEngine, Hash, HostAbi, HostError, Outcome,
+    Call, CallRequest, CallResult, ExecutionEngine, Hash, HostAbi, HostError, Outcome,
     PreparedModule,
 };
 use tos_engine_tbpf::{TbpfConfig, TbpfEngine};
-use tos_host::{CallFrame, Host, MemoryProvider, TxContext};
+use tos_host::Host;
 use tos_syscalls::murmur3_32;
 
 /// SBPF version of a module.
@@ -594,94 +594,9 @@ pub fn engines() -> Vec<(&'static str, TbpfEngine)> {
 }
 
 /// The real host (devnet schedule), shared by every test of a binary.
-pub static HOST: LazyLock<Host> = LazyLock::new(tos_host::testing::devnet_host);
+pub static HOST: LazyLock<&'static Host> = LazyLock::new(tos_host::testing::shared_devnet_host);
 
-/// Where a module runs: the real host over a state in memory, as contract `contract` in a
-/// transaction `tx`. Cloned to run the same call from the same start on every engine.
-#[derive(Clone, Debug)]
-pub struct World {
-    /// The chain state (storage, balances, assets).
-    pub state: MemoryProvider,
-    /// Height, source (the caller), block and transaction hashes.
-    pub tx: TxContext,
-    /// The running contract's address.
-    pub contract: Hash,
-    /// The frame of the last call run in this world: its events, logs and transfers.
-    pub last: Option<CallFrame>,
-}
-
-impl Default for World {
-    fn default() -> Self {
-        World {
-            state: MemoryProvider::default(),
-            tx: TxContext {
-                height: 1,
-                ..TxContext::default()
-            },
-            contract: [0xC0; 32],
-            last: None,
-        }
-    }
-}
-
-impl World {
-    /// The running contract's value under `key`.
-    pub fn stored(&self, key: &[u8]) -> Option<&Vec<u8>> {
-        self.state.storage.get(&(self.contract, key.to_vec()))
-    }
-
-    /// The events of the last call: (id, data).
-    pub fn events(&self) -> Vec<(u64, Vec<u8>)> {
-        let frame = self.last.as_ref();
-        frame.map_or_else(Vec::new, |f| {
-            f.kept_events()
-                .into_iter()
-                .map(|e| (e.id, e.data))
-                .collect()
-        })
-    }
-
-    /// The log lines of the last call.
-    pub fn logs(&self) -> Vec<Vec<u8>> {
-        self.last
-            .as_ref()
-            .map_or_else(Vec::new, CallFrame::all_logs)
-    }
-
-    /// Runs `call` with `params` on `module` through the real host, here; the state keeps what
-    /// the call staged and `last` its frame.
-    pub fn run(
-        &mut self,
-        module: &dyn PreparedModule,
-        call: Call,
-        params: &[u8],
-        gas: u64,
-    ) -> Result<Outcome, EngineFault> {
-        self.with_host(call, params, |h| module.run(call, h, gas))
-    }
-
-    /// Runs `f` with the host interface of a call of `call` with `params`, here; the state
-    /// keeps what `f` staged and `last` the frame.
-    pub fn with_host<R>(
-        &mut self,
-        call: Call,
-        params: &[u8],
-        f: impl FnOnce(&mut dyn HostAbi) -> R,
-    ) -> R {
-        let (r, frame) = tos_host::testing::with_call_host(
-            &HOST,
-            &mut self.state,
-            &self.tx,
-            self.contract,
-            call,
-            params,
-            f,
-        )
-        .unwrap_or_else(|e| panic!("the host failed: {e}"));
-        self.last = Some(frame);
-        r
-    }
-}
+pub use tos_host::testing::World;
 
 /// A fault to inject into the real host ([`Tampered`]).
 #[derive(Clone, Debug)]
