@@ -116,6 +116,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::arithmetic_side_effects)]
 
+mod arena;
 mod config;
 mod engine;
 mod inspect;

@@ -181,8 +181,14 @@ impl TbpfModule {
         // The input is copied so the guest never reads the host's own buffer while syscalls
         // hold the host mutably.
         let input = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);
-        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(self.stack_size);
-        let mut heap = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(self.heap_size);
+        // Stack and heap: one zeroed arena from this thread's pool (see `arena`).
+        let frames = self
+            .stack_size
+            .min(4 * self.executable.get_config().stack_frame_size);
+        let hot = [(0, frames), (self.stack_size, self.heap_size.min(8 * 1024))];
+        let mut arena =
+            crate::arena::Arena::take(self.stack_size.saturating_add(self.heap_size), hot);
+        let (stack, heap) = arena.as_mut_slice().split_at_mut(self.stack_size);
 
         let exe = &self.executable;
         let config = exe.get_config();
@@ -194,8 +200,8 @@ impl TbpfModule {
         };
         let regions = vec![
             exe.get_ro_region(),
-            MemoryRegion::new_writable_gapped(stack.as_slice_mut(), ebpf::MM_STACK_START, gap),
-            MemoryRegion::new_writable(heap.as_slice_mut(), ebpf::MM_HEAP_START),
+            MemoryRegion::new_writable_gapped(stack, ebpf::MM_STACK_START, gap),
+            MemoryRegion::new_writable(heap, ebpf::MM_HEAP_START),
             MemoryRegion::new_readonly(input.as_slice(), ebpf::MM_INPUT_START),
         ];
         let mapping = MemoryMapping::new(regions, config, version)

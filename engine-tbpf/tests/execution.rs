@@ -714,3 +714,45 @@ fn engine_identity() {
         assert_eq!(e.version(), 1);
     }
 }
+
+/// Stack and heap come from a per-thread pool: a call never sees what an earlier one wrote,
+/// in either mode.
+#[test]
+fn a_call_never_sees_the_memory_of_an_earlier_one() {
+    let writer = Module::new(
+        Sbpf::V1,
+        "entrypoint:
+         mov64 r1, 0x55
+         stxdw [r10-8], r1
+         lddw r2, 0x300000000
+         stxdw [r2+0], r1
+         stxdw [r2+32760], r1
+         mov64 r0, 0
+         exit",
+    )
+    .build()
+    .bytes;
+    let reader = Module::new(
+        Sbpf::V1,
+        "entrypoint:
+         ldxdw r0, [r10-8]
+         lddw r2, 0x300000000
+         ldxdw r3, [r2+0]
+         or64 r0, r3
+         ldxdw r3, [r2+32760]
+         or64 r0, r3
+         exit",
+    )
+    .build()
+    .bytes;
+    for _ in 0..3 {
+        let (o, _) = run(&writer, Call::Entry(0), &[], 1_000);
+        assert_eq!(o.status, ExitStatus::Exit(0));
+        let (o, _) = run(&reader, Call::Entry(0), &[], 1_000);
+        assert_eq!(
+            o.status,
+            ExitStatus::Exit(0),
+            "the reader saw the writer's bytes"
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The writable memory of a call (stack and heap), taken from a per-thread pool and handed
+//! back zeroed at a cost proportional to what the call touched.
+//!
+//! A fresh call needs `stack_size + heap_size` bytes of zeros (256 KiB + 32 KiB by default).
+//! Allocating and zeroing them on every call was half of a warm trivial call. Instead each
+//! thread keeps a few private anonymous mappings; when a call ends, `madvise(MADV_DONTNEED)`
+//! drops the pages it touched, and the kernel maps zero pages on the next touch. So a call
+//! that used one page of stack pays for one page, and no call can observe anything an earlier
+//! one wrote: every page is either never touched since the reset or a fresh zero page. Nested
+//! calls (ABI v2) take their own arena from the same pool. Where mappings are unavailable (not
+//! unix, or `mmap` failed) the memory is a zeroed heap allocation, as before.
+
+use std::cell::RefCell;
+
+use solana_rbpf::aligned_memory::AlignedMemory;
+use solana_rbpf::ebpf;
+
+/// Arenas of one size kept per thread once released; more are unmapped.
+const MAX_POOLED: usize = 16;
+
+#[cfg(unix)]
+mod mapping {
+    use std::ptr::NonNull;
+
+    /// A private anonymous read-write mapping of `len` bytes.
+    pub(super) struct Mapping {
+        ptr: NonNull<u8>,
+        len: usize,
+    }
+
+    impl Mapping {
+        /// Maps `len` bytes of zeros, or `None` when the kernel refuses.
+        pub(super) fn new(len: usize) -> Option<Mapping> {
+            if len == 0 {
+                return None;
+            }
+            // SAFETY: an anonymous private mapping at an address the kernel chooses touches no
+            // existing memory; the result is checked before use.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return None;
+            }
+            NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping { ptr, len })
+        }
+
+        pub(super) fn len(&self) -> usize {
+            self.len
+        }
+
+        /// Zeroes the mapping again: the `hot` ranges (sorted, disjoint, page-aligned) with
+        /// stores, so their pages stay mapped for the next call; everything else by dropping
+        /// the pages the last user touched (the next read of any byte sees 0). Returns false
+        /// when the kernel refused (the mapping must then not be reused).
+        pub(super) fn reset(&mut self, hot: &[(usize, usize)]) -> bool {
+            let page = page_size();
+            let aligned = hot
+                .iter()
+                .all(|(off, n)| off % page == 0 && (off + n) % page == 0 && off + n <= self.len);
+            if !aligned {
+                return self.drop_pages(0, self.len);
+            }
+            let mut at = 0;
+            for (off, n) in hot {
+                if !self.drop_pages(at, off - at) {
+                    return false;
+                }
+                self.as_mut_slice()[*off..off + n].fill(0);
+                at = off + n;
+            }
+            self.drop_pages(at, self.len - at)
+        }
+
+        /// `madvise(MADV_DONTNEED)` over `len` bytes from `off` (page-aligned).
+        fn drop_pages(&mut self, off: usize, len: usize) -> bool {
+            if len == 0 {
+                return true;
+            }
+            // SAFETY: `off + len <= self.len` (the callers' ranges), `off` is page-aligned, so
+            // the range lies in this mapping, owned by `self` and borrowed by no one (`&mut
+            // self`); MADV_DONTNEED on a private anonymous mapping only discards contents,
+            // which later reads see as zeros.
+            unsafe {
+                libc::madvise(self.ptr.as_ptr().add(off).cast(), len, libc::MADV_DONTNEED) == 0
+            }
+        }
+
+        pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
+            // SAFETY: the mapping is `len` readable and writable bytes, alive as long as
+            // `self`, and `&mut self` makes this the only reference to them.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        }
+    }
+
+    /// The kernel's page size.
+    fn page_size() -> usize {
+        static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        // SAFETY: sysconf reads a constant of the system.
+        *PAGE.get_or_init(|| {
+            usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .unwrap_or(4096)
+                .max(1)
+        })
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the range `new` mapped; no reference to it outlives
+            // `self`. A failure leaks the range, which is all that can be done in a drop.
+            unsafe {
+                libc::munmap(self.ptr.as_ptr().cast(), self.len);
+            }
+        }
+    }
+
+    // SAFETY: the mapping is plain memory owned by one value at a time; nothing in it is tied
+    // to the thread that mapped it.
+    unsafe impl Send for Mapping {}
+}
+
+#[cfg(not(unix))]
+mod mapping {
+    /// No mappings here: every call gets a zeroed heap allocation.
+    pub(super) struct Mapping(std::convert::Infallible);
+
+    impl Mapping {
+        pub(super) fn new(_len: usize) -> Option<Mapping> {
+            None
+        }
+        pub(super) fn len(&self) -> usize {
+            match self.0 {}
+        }
+        pub(super) fn reset(&mut self, _hot: &[(usize, usize)]) -> bool {
+            match self.0 {}
+        }
+        pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
+            match self.0 {}
+        }
+    }
+}
+
+use mapping::Mapping;
+
+thread_local! {
+    static POOL: RefCell<Vec<Mapping>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The zeroed writable memory of one call, returned to the pool when dropped.
+pub(crate) struct Arena {
+    /// A pooled mapping, or `None` when the memory is on the heap.
+    mapped: Option<Mapping>,
+    /// Ranges zeroed with stores when the arena is released (kept mapped), the rest is
+    /// dropped page by page.
+    hot: [(usize, usize); 2],
+    /// The heap allocation when no mapping could be had.
+    heap: Option<AlignedMemory<{ ebpf::HOST_ALIGN }>>,
+}
+
+impl Arena {
+    /// `len` bytes of zeros: a pooled mapping of that size if the thread has one, else a new
+    /// one, else the heap. `hot` are two page-aligned ranges most calls touch (the first stack
+    /// frames, the start of the heap): they are reset with stores and stay mapped, so a small
+    /// call takes no page fault.
+    pub(crate) fn take(len: usize, hot: [(usize, usize); 2]) -> Arena {
+        let pooled = POOL
+            .try_with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let i = pool.iter().position(|m| m.len() == len)?;
+                Some(pool.swap_remove(i))
+            })
+            .ok()
+            .flatten();
+        match pooled.or_else(|| Mapping::new(len)) {
+            Some(m) => Arena {
+                mapped: Some(m),
+                hot,
+                heap: None,
+            },
+            None => Arena {
+                mapped: None,
+                hot,
+                heap: Some(AlignedMemory::zero_filled(len)),
+            },
+        }
+    }
+
+    /// The bytes (all zero when taken).
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        match (&mut self.mapped, &mut self.heap) {
+            (Some(m), _) => m.as_mut_slice(),
+            (None, Some(h)) => h.as_slice_mut(),
+            (None, None) => &mut [],
+        }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        let Some(mut m) = self.mapped.take() else {
+            return;
+        };
+        // A mapping the kernel would not reset is unmapped (dropped), never reused dirty.
+        if !m.reset(&self.hot) {
+            return;
+        }
+        let len = m.len();
+        // Kept when the pool has room; otherwise (or when the thread is exiting) dropped with
+        // the closure, which unmaps it.
+        let _ = POOL.try_with(move |pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.iter().filter(|p| p.len() == len).count() < MAX_POOLED {
+                pool.push(m);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOT: [(usize, usize); 2] = [(0, 4096), (8192, 4096)];
+
+    #[test]
+    fn a_released_arena_comes_back_zeroed_and_reused() {
+        let len = 3 * 4096 + 100;
+        let first = {
+            let mut a = Arena::take(len, HOT);
+            let bytes = a.as_mut_slice();
+            assert!(bytes.iter().all(|b| *b == 0));
+            for i in [0, 4095, 4096, 8192, 9000, len - 1] {
+                bytes[i] = 0xAB;
+            }
+            bytes.as_ptr() as usize
+        };
+        let mut again = Arena::take(len, HOT);
+        let bytes = again.as_mut_slice();
+        if cfg!(unix) {
+            assert_eq!(
+                bytes.as_ptr() as usize,
+                first,
+                "the pooled mapping is reused"
+            );
+        }
+        assert!(
+            bytes.iter().all(|b| *b == 0),
+            "and nothing of the last call is left"
+        );
+        // A nested call on the same thread gets its own arena.
+        let mut nested = Arena::take(len, HOT);
+        assert_ne!(nested.as_mut_slice().as_ptr(), bytes.as_ptr());
+    }
+}
