@@ -62,21 +62,35 @@ mod mapping {
         /// when the kernel refused (the mapping must then not be reused).
         pub(super) fn reset(&mut self, hot: &[(usize, usize)]) -> bool {
             let page = page_size();
-            let aligned = hot
-                .iter()
-                .all(|(off, n)| off % page == 0 && (off + n) % page == 0 && off + n <= self.len);
-            if !aligned {
-                return self.drop_pages(0, self.len);
+            let mut at = 0usize;
+            // Each hot range must be page-aligned, in order and inside the mapping; otherwise
+            // every page is dropped instead.
+            let mut plan = Vec::with_capacity(hot.len());
+            for &(off, n) in hot {
+                let end = off.checked_add(n);
+                let ok = end.is_some_and(|end| {
+                    off >= at
+                        && end <= self.len
+                        && off.checked_rem(page) == Some(0)
+                        && end.checked_rem(page) == Some(0)
+                });
+                match (ok, end) {
+                    (true, Some(end)) => {
+                        plan.push((at, off, end));
+                        at = end;
+                    }
+                    _ => return self.drop_pages(0, self.len),
+                }
             }
-            let mut at = 0;
-            for (off, n) in hot {
-                if !self.drop_pages(at, off - at) {
+            for (gap_start, off, end) in plan {
+                if !self.drop_pages(gap_start, off.saturating_sub(gap_start)) {
                     return false;
                 }
-                self.as_mut_slice()[*off..off + n].fill(0);
-                at = off + n;
+                if let Some(bytes) = self.as_mut_slice().get_mut(off..end) {
+                    bytes.fill(0);
+                }
             }
-            self.drop_pages(at, self.len - at)
+            self.drop_pages(at, self.len.saturating_sub(at))
         }
 
         /// `madvise(MADV_DONTNEED)` over `len` bytes from `off` (page-aligned).
@@ -103,11 +117,10 @@ mod mapping {
     /// The kernel's page size.
     fn page_size() -> usize {
         static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        // SAFETY: sysconf reads a constant of the system.
         *PAGE.get_or_init(|| {
-            usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
-                .unwrap_or(4096)
-                .max(1)
+            // SAFETY: sysconf only reads a constant of the system.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            usize::try_from(size).unwrap_or(4096).max(1)
         })
     }
 
