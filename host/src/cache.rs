@@ -1,7 +1,8 @@
 //! Prepared modules, kept so a warm call does no parsing, verification or compilation.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tos_engine_api::{Hash, PreparedModule};
 
@@ -33,50 +34,72 @@ pub struct CacheStats {
 /// Default number of prepared modules kept.
 pub const DEFAULT_CACHE_CAPACITY: usize = 256;
 
-/// A bounded cache of prepared modules, least recently used evicted first. Thread-safe.
-#[derive(Debug)]
+/// Shards of the map: a lookup locks one, for reading, so threads calling different (or the
+/// same) contracts do not queue behind one lock.
+const SHARDS: usize = 16;
+
+/// A bounded cache of prepared modules, least recently used evicted first. Thread-safe, and a
+/// hit takes only a read lock on one of [`SHARDS`] shards plus two atomic increments: warm
+/// calls on several threads share it without waiting for each other. A miss prepares the
+/// module with no lock held; inserting it (rare: a compilation has just run) scans the shards
+/// for the least recently used entry when the cache is full.
 pub struct ModuleCache {
-    inner: Mutex<Inner>,
-}
-
-struct Inner {
+    shards: Vec<RwLock<HashMap<CacheKey, Entry>>>,
     capacity: usize,
-    tick: u64,
-    map: HashMap<CacheKey, (Arc<dyn PreparedModule>, u64)>,
-    stats: CacheStats,
+    len: AtomicUsize,
+    tick: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
 }
 
-impl std::fmt::Debug for Inner {
+struct Entry {
+    module: Arc<dyn PreparedModule>,
+    /// The tick of the last lookup that returned it.
+    used: AtomicU64,
+}
+
+impl std::fmt::Debug for ModuleCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner")
-            .field("len", &self.map.len())
-            .field("stats", &self.stats)
+        f.debug_struct("ModuleCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// A lock that a panic elsewhere left poisoned is still consistent: every update under it is
+/// a single insert or remove.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ModuleCache {
     /// A cache holding at most `capacity` modules (at least one).
     pub fn new(capacity: usize) -> Self {
         ModuleCache {
-            inner: Mutex::new(Inner {
-                capacity: capacity.max(1),
-                tick: 0,
-                map: HashMap::new(),
-                stats: CacheStats::default(),
-            }),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            capacity: capacity.max(1),
+            len: AtomicUsize::new(0),
+            tick: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the map inconsistent (every update is
-        // a single insert or remove), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn shard(&self, key: &CacheKey) -> &RwLock<HashMap<CacheKey, Entry>> {
+        &self.shards[usize::from(key.code_hash[0]) % SHARDS]
     }
 
-    /// The module for `key`, preparing it with `prepare` on a miss. `prepare` runs without the
+    /// The module for `key`, preparing it with `prepare` on a miss. `prepare` runs without a
     /// lock held, so slow compilations do not block other lookups.
     ///
     /// # Errors
@@ -86,44 +109,61 @@ impl ModuleCache {
         key: &CacheKey,
         prepare: impl FnOnce() -> Result<Arc<dyn PreparedModule>, E>,
     ) -> Result<Arc<dyn PreparedModule>, E> {
-        {
-            let mut inner = self.lock();
-            inner.tick += 1;
-            let tick = inner.tick;
-            if let Some((module, used)) = inner.map.get_mut(key) {
-                *used = tick;
-                let module = Arc::clone(module);
-                inner.stats.hits += 1;
-                return Ok(module);
-            }
-            inner.stats.misses += 1;
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        if let Some(entry) = read(self.shard(key)).get(key) {
+            entry.used.store(tick, Ordering::Relaxed);
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Arc::clone(&entry.module));
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let module = prepare()?;
-        let mut inner = self.lock();
-        let full = inner.map.len() >= inner.capacity && !inner.map.contains_key(key);
-        let oldest = inner
-            .map
-            .iter()
-            .min_by_key(|(_, (_, used))| *used)
-            .map(|(k, _)| k.clone());
-        if let (true, Some(oldest)) = (full, oldest) {
-            inner.map.remove(&oldest);
-            inner.stats.evictions += 1;
+        if self.len.load(Ordering::Relaxed) >= self.capacity {
+            self.evict_oldest();
         }
-        inner.tick += 1;
-        let tick = inner.tick;
-        inner.map.insert(key.clone(), (Arc::clone(&module), tick));
+        let entry = Entry {
+            module: Arc::clone(&module),
+            used: AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed)),
+        };
+        if write(self.shard(key)).insert(key.clone(), entry).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(module)
+    }
+
+    /// Drops the least recently used module (another thread may have dropped it first).
+    fn evict_oldest(&self) {
+        let oldest = self
+            .shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, shard)| {
+                read(shard)
+                    .iter()
+                    .map(|(k, e)| (e.used.load(Ordering::Relaxed), k.clone()))
+                    .min_by_key(|(used, _)| *used)
+                    .map(|(used, k)| (used, i, k))
+            })
+            .min_by_key(|(used, _, _)| *used);
+        if let Some((_, i, key)) = oldest
+            && write(&self.shards[i]).remove(&key).is_some()
+        {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counters since creation.
     pub fn stats(&self) -> CacheStats {
-        self.lock().stats
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
     }
 
     /// Modules held.
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Whether the cache is empty.
@@ -135,5 +175,81 @@ impl ModuleCache {
 impl Default for ModuleCache {
     fn default() -> Self {
         Self::new(DEFAULT_CACHE_CAPACITY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tos_engine_api::{Call, EngineFault, HostAbi, ModuleInfo, Outcome};
+
+    #[derive(Debug, Default)]
+    struct Nothing(ModuleInfo);
+
+    impl PreparedModule for Nothing {
+        fn info(&self) -> &ModuleInfo {
+            &self.0
+        }
+        fn run(&self, _: Call, _: &mut dyn HostAbi, _: u64) -> Result<Outcome, EngineFault> {
+            Err(EngineFault::new("test", "not runnable"))
+        }
+    }
+
+    fn key(n: u8) -> CacheKey {
+        CacheKey {
+            code_hash: [n; 32],
+            engine: "test",
+            version: 1,
+            protocol: [0; 32],
+        }
+    }
+
+    fn get(cache: &ModuleCache, n: u8) -> bool {
+        let mut prepared = false;
+        cache
+            .get_or_prepare(&key(n), || {
+                prepared = true;
+                Ok::<_, ()>(Arc::new(Nothing::default()) as Arc<dyn PreparedModule>)
+            })
+            .unwrap();
+        prepared
+    }
+
+    #[test]
+    fn the_least_recently_used_module_goes_first_across_shards() {
+        let cache = ModuleCache::new(3);
+        assert!(get(&cache, 1) && get(&cache, 2) && get(&cache, 3));
+        assert!(!get(&cache, 1), "a hit");
+        assert!(get(&cache, 4), "a miss evicts 2, the least recently used");
+        assert_eq!(cache.len(), 3);
+        assert!(!get(&cache, 1) && !get(&cache, 3) && !get(&cache, 4));
+        assert!(get(&cache, 2), "2 was evicted");
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 4,
+                misses: 5,
+                evictions: 2
+            }
+        );
+    }
+
+    #[test]
+    fn threads_share_it() {
+        let cache = ModuleCache::new(64);
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let cache = &cache;
+                s.spawn(move || {
+                    for i in 0..1_000u32 {
+                        get(cache, (i % 32) as u8 + t);
+                    }
+                });
+            }
+        });
+        let stats = cache.stats();
+        assert_eq!(stats.hits + stats.misses, 4_000);
+        assert!(cache.len() <= 64);
+        assert_eq!(stats.evictions, 0);
     }
 }
