@@ -20,6 +20,7 @@ macro_rules! outln {
 
 mod adversarial;
 mod args;
+mod authoring;
 mod bench;
 mod commands;
 mod demo;
@@ -150,6 +151,9 @@ pub(crate) enum Command {
         address: String,
         /// The key, in hex (all keys when omitted).
         key_hex: Option<String>,
+        /// Only keys starting with these typed bytes (e.g. --prefix str:bal, or hex:62616c).
+        #[arg(long, value_name = "TYPE:VALUE", num_args = 1.., conflicts_with = "key_hex")]
+        prefix: Vec<String>,
     },
     /// Show the balances of an account or contract.
     Balance {
@@ -194,6 +198,76 @@ pub(crate) enum Command {
     Demo,
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
     Bench(bench::BenchArgs),
+    /// Run a call on the current state without committing it (a dry run, a view call).
+    #[command(after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64")]
+    Call {
+        /// The contract's address (64 hex digits).
+        address: String,
+        #[command(flatten)]
+        call: CallArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+        #[command(flatten)]
+        params: ParamsArgs,
+        #[command(flatten)]
+        gas: GasArgs,
+        #[command(flatten)]
+        deposits: DepositArgs,
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+    /// Print the key of an account name (no state needed).
+    #[command(after_help = "Example:\n  tosvm account bob")]
+    Account {
+        /// The name (or 64 hex digits, printed back).
+        name: String,
+    },
+    /// Credit an account (or contract) in the local state: a faucet, no height moves.
+    #[command(after_help = "Example:\n  tosvm fund bob 1000 --asset native")]
+    Fund {
+        /// The account: a name or 64 hex digits.
+        account: String,
+        /// The amount.
+        amount: u64,
+        /// The asset: native, 64 hex digits, or the name of an asset a contract created.
+        #[arg(long, default_value = "native", value_name = "ASSET")]
+        asset: String,
+    },
+    /// List the deployed contracts: engine, code hash, size, deploy height, deployer.
+    #[command(after_help = "Example:\n  tosvm contracts --json")]
+    Contracts,
+    /// Check, export, import or rewind the state.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// `tosvm state …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Verify the state: it opens, its content matches its digest, every record decodes.
+    #[command(after_help = "Example:\n  tosvm state check")]
+    Check,
+    /// Save the whole state to FILE (JSON, format tosvm-state version 1; see cli/README.md).
+    #[command(after_help = "Example:\n  tosvm state export backup.json")]
+    Export {
+        /// The file to write (`-` for stdout).
+        file: PathBuf,
+    },
+    /// Replace the state with the content of an export FILE.
+    #[command(after_help = "Example:\n  tosvm state import backup.json --force")]
+    Import {
+        /// The export to read.
+        file: PathBuf,
+        /// Replace an existing state (otherwise the state must not exist yet).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move the chain height back to HEIGHT (the content stays: tosvm keeps no history).
+    #[command(after_help = "Example:\n  tosvm state rewind 10")]
+    Rewind {
+        /// The new height of the last block.
+        height: u64,
+    },
 }
 
 /// Who sends the transaction and at which height.
@@ -221,15 +295,31 @@ impl TxArgs {
     }
 }
 
-/// Params of a call.
-#[derive(Debug, Args)]
+/// Params of a call, and how to decode what it returns.
+#[derive(Debug, Args, Default)]
 pub(crate) struct ParamsArgs {
     /// Params, in hex (an optional 0x prefix; empty for none).
-    #[arg(long, value_name = "HEX", conflicts_with = "params_file")]
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["params_file", "args", "args_json"])]
     pub(crate) params_hex: Option<String>,
     /// Params, read from a file.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", conflicts_with_all = ["args", "args_json"])]
     pub(crate) params_file: Option<PathBuf>,
+    /// Params as typed values packed little-endian in order: u8/u16/u32/u64/u128/i64:N,
+    /// bool:true, addr:NAME|HEX64, asset:native|HEX64|NAME, hex:HEX, str:TEXT
+    /// (e.g. --args addr:bob u64:30).
+    #[arg(long, value_name = "TYPE:VALUE", num_args = 1.., conflicts_with = "args_json")]
+    pub(crate) args: Vec<String>,
+    /// Params as a JSON array of "TYPE:VALUE" strings or {"TYPE": value} objects
+    /// (e.g. '[{"addr":"bob"},{"u64":30}]').
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args_json: Option<String>,
+    /// Decode the return data as these types (e.g. u64, or addr,u64; hex and str take the
+    /// rest).
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) returns: Option<String>,
+    /// Decode every event's data as these types (as --returns).
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) events_as: Option<String>,
 }
 
 /// The gas limit.
@@ -280,9 +370,9 @@ thread_local! {
 /// Runs `f`, turning a panic inside it into `None` without printing anything. For third-party
 /// code that documents panics on hostile input (redb on a corrupted file).
 pub(crate) fn quiet_catch<T>(f: impl FnOnce() -> T) -> Option<T> {
-    QUIET_PANIC.with(|q| q.set(true));
+    let before = QUIET_PANIC.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET_PANIC.with(|q| q.set(false));
+    QUIET_PANIC.with(|q| q.set(before));
     r.ok()
 }
 
@@ -297,6 +387,15 @@ fn install_panic_hook() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
+        // A panic inside redb means a damaged state file, not a bug of tosvm: exit 2.
+        if let Some(line) = info
+            .location()
+            .and_then(|l| state::panic_in_database(l.file(), &msg))
+        {
+            let _ = std::io::stdout().flush();
+            let _ = writeln!(std::io::stderr(), "error: {}", line.replace('\n', " "));
+            std::process::exit(error::EXIT_FAULT);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -9,6 +9,13 @@
 //! | `balances` | account (32) ‖ asset (32) | u64 |
 //! | `assets` | asset id (32) | borsh [`AssetInfo`] |
 //! | `meta` | name | u64: `format`, `height` (last committed block), `txs` (committed transactions) |
+//! | `integrity` | `digest` | blake3 of everything above ([`digest_read`]), checked at every open |
+//!
+//! Every process opens the file in redb's `SingleWriter` mode: one writer, and any number of
+//! read-only handles beside it ([`OpenMode::ReadOnly`], for the commands that only read).
+//! Nothing redb does on a damaged file reaches the user as a panic: opens are guarded, the
+//! content digest is checked before any answer, and a panic raised inside redb later is turned
+//! into the one-line "damaged" error of [`damaged_message`] (exit 2) by the panic hook.
 //!
 //! Every deploy or call runs inside ONE redb write transaction ([`Database::transact`]): the
 //! host reads the state through it, its `apply` writes into it, the chain height and the
@@ -17,7 +24,9 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Builder, ConcurrencyMode, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use tos_engine_api::{Hash, Height};
 use tos_host::{
     AssetInfo, ChangeSet, ContractHeader, ContractProvider, ProviderError, StoredContract,
@@ -32,6 +41,9 @@ const STORAGE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage
 const BALANCES: TableDefinition<'_, &[u8; 64], u64> = TableDefinition::new("balances");
 const ASSETS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("assets");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+/// `digest` = blake3 of the whole content ([`digest_read`]), written with every commit and
+/// checked at every open, so a byte changed behind tosvm's back is reported, never shown.
+const INTEGRITY: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("integrity");
 
 /// The state format this build writes; a database with another one is refused.
 /// Format 2 added the contract headers and the entry table kept with each contract.
@@ -77,11 +89,18 @@ impl ChainMeta {
     /// timestamp is `--timestamp`, or [`block_timestamp`] of the height.
     pub(crate) fn next_tx(&self, source: Hash, at: BlockAt) -> Result<TxContext, CliError> {
         let height = match at.height {
-            Some(h) => h,
+            Some(h) => check_height(h)?,
             None => self
                 .height
                 .checked_add(1)
-                .ok_or_else(|| CliError::user("the chain height is at u64::MAX; pass --height"))?,
+                .filter(|h| *h < Height::MAX)
+                .ok_or_else(|| {
+                    CliError::user(format!(
+                        "the chain height is at {}, the last usable block; move it back with \
+                         `tosvm state rewind HEIGHT`",
+                        self.height
+                    ))
+                })?,
         };
         let n = self
             .txs
@@ -106,6 +125,20 @@ impl ChainMeta {
     }
 }
 
+/// The highest height a transaction may run at: u64::MAX − 1, so that a block always follows.
+pub(crate) const MAX_HEIGHT: Height = Height::MAX - 1;
+
+/// Refuses a `--height` that would leave no room for another block.
+pub(crate) fn check_height(h: Height) -> Result<Height, CliError> {
+    if h > MAX_HEIGHT {
+        return Err(CliError::user(format!(
+            "--height {h} leaves no room for another block; the highest usable height is \
+             {MAX_HEIGHT}"
+        )));
+    }
+    Ok(h)
+}
+
 /// The simulated hash of the block at `height`.
 pub(crate) fn block_hash(height: Height) -> Hash {
     let mut h = blake3::Hasher::new();
@@ -126,10 +159,58 @@ fn db_err(what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError(format!("redb {what}: {e}"))
 }
 
+/// The path of the state opened last, for the panic hook's message.
+static OPENED: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// What to tell the user about the state at `path`, damaged in the way `what` says: the one
+/// line of exit status 2, with the ways out.
+pub(crate) fn damaged_message(path: &Path, what: &str) -> String {
+    format!(
+        "the state {} is damaged ({what}); nothing was changed. Check it with `tosvm state \
+         check`, restore a saved copy with `tosvm state import FILE --force`, or remove the file \
+         to start a new state",
+        path.display()
+    )
+}
+
+/// The line the panic hook prints when a panic was raised inside redb (it trusts the file it
+/// reads, and may panic on one altered behind its back): the state is damaged, not tosvm.
+pub(crate) fn panic_in_database(file: &str, message: &str) -> Option<String> {
+    if !file.contains("/redb-") && !file.contains("\\redb-") {
+        return None;
+    }
+    let path = OPENED
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .unwrap_or_else(|| PathBuf::from("(unknown)"));
+    Some(damaged_message(
+        &path,
+        &format!("the database library failed reading it: {message}"),
+    ))
+}
+
+/// The open handle: a writer, or a read-only handle that runs beside one.
+enum Handle {
+    Write(redb::Database),
+    Read(redb::ReadOnlyDatabase),
+}
+
 /// The local state file.
 pub(crate) struct Database {
-    db: redb::Database,
+    db: Option<Handle>,
     path: PathBuf,
+    /// The network to record at the next commit ([`Database::bind_network`]).
+    network: std::cell::RefCell<Option<String>>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Closing flushes; on a damaged file redb may panic there: the answer is already out.
+        if let Some(h) = self.db.take() {
+            let _ = crate::quiet_catch(move || drop(h));
+        }
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -145,19 +226,30 @@ impl std::fmt::Debug for Database {
 pub(crate) enum OpenMode {
     /// Create the file (and its folder) when it does not exist.
     Create,
-    /// The file must exist.
+    /// The file must exist; opened for writing.
     Existing,
+    /// The file must exist; opened read-only, beside a writer if one runs.
+    ReadOnly,
+}
+
+fn builder() -> Builder {
+    let mut b = Builder::new();
+    b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    // A local state is small; redb's default 1 GiB cache is for servers.
+    b.set_cache_size(64 * 1024 * 1024);
+    b
 }
 
 impl Database {
-    /// Opens the state at `path`.
+    /// Opens the state at `path` and checks its format and content digest.
     ///
     /// # Errors
-    /// A user error naming the file when it is missing (in [`OpenMode::Existing`]), is not a
-    /// redb database, is locked by another `tosvm`, or has another format.
+    /// A user error naming the file when it is missing (in [`OpenMode::Existing`] and
+    /// [`OpenMode::ReadOnly`]) or written by another tosvm; a fault (exit 2) when it is
+    /// locked by another writer, is not a redb database, or is damaged.
     pub(crate) fn open(path: &Path, mode: OpenMode) -> Result<Database, CliError> {
         let shown = path.display();
-        if mode == OpenMode::Existing && !path.exists() {
+        if mode != OpenMode::Create && !path.exists() {
             return Err(CliError::user(format!(
                 "no state at {shown} (deploy a contract first, or pass --state)"
             )));
@@ -172,74 +264,173 @@ impl Database {
                 ))
             })?;
         }
+        if let Ok(mut o) = OPENED.lock() {
+            *o = Some(path.to_path_buf());
+        }
         // redb trusts a file it did not write and may panic on one altered behind its back;
-        // such a file is reported as corrupted instead of crashing the command.
+        // such a file is reported as damaged instead of crashing the command.
         let opened = crate::quiet_catch(|| match mode {
-            OpenMode::Create => redb::Database::create(path),
-            OpenMode::Existing => redb::Database::open(path),
+            OpenMode::Create => builder().create(path).map(Handle::Write),
+            OpenMode::Existing => builder().open(path).map(Handle::Write),
+            OpenMode::ReadOnly => builder().open_read_only(path).map(Handle::Read),
         });
         let db = match opened {
             Some(Ok(db)) => db,
             Some(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
-                return Err(CliError::user(format!(
-                    "the state {shown} is in use by another tosvm process"
+                return Err(CliError::fault(format!(
+                    "the state {shown} is being written by another tosvm process; wait for it \
+                     to finish (read-only commands such as storage, balance and call run beside \
+                     it)"
                 )));
             }
             Some(Err(e)) => {
-                return Err(CliError::user(format!(
-                    "cannot open the state {shown}: {e} (is it a tosvm state file?)"
+                return Err(CliError::fault(damaged_message(
+                    path,
+                    &format!("it does not open as a tosvm state: {e}"),
                 )));
             }
             None => {
-                return Err(CliError::user(format!(
-                    "the state {shown} is corrupted and cannot be opened"
+                return Err(CliError::fault(damaged_message(
+                    path,
+                    "the database library failed opening it",
                 )));
             }
         };
         let this = Database {
-            db,
+            db: Some(db),
             path: path.to_path_buf(),
+            network: std::cell::RefCell::new(None),
         };
-        this.check_format()?;
+        crate::quiet_catch(|| this.check_format())
+            .unwrap_or_else(|| Err(this.damaged("the database library failed reading it")))?;
+        crate::quiet_catch(|| this.check_digest())
+            .unwrap_or_else(|| Err(this.damaged("the database library failed reading it")))?;
         Ok(this)
     }
 
-    fn check_format(&self) -> Result<(), CliError> {
-        let read = self.db.begin_read().map_err(|e| self.fault("read", e))?;
-        let format = match read.open_table(META) {
-            Ok(t) => t
-                .get("format")
-                .map_err(|e| self.fault("read", e))?
-                .map(|g| g.value()),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(self.fault("read", e)),
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The network the state was made on (recorded at its first commit), if known.
+    pub(crate) fn network(&self) -> Result<Option<String>, CliError> {
+        let read = self.begin_read()?;
+        match read.open_table(INTEGRITY) {
+            Ok(t) => Ok(t
+                .get("network")
+                .map_err(|e| self.damaged(e))?
+                .map(|g| String::from_utf8_lossy(g.value()).into_owned())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(self.damaged(e)),
+        }
+    }
+
+    /// Refuses to run a transaction of `network` on a state made on another network (its
+    /// contracts were deployed under another schedule: calls would fail with a misleading
+    /// "no engine"), and records `network` at the next commit of a state that has none.
+    ///
+    /// # Errors
+    /// A user error naming both networks.
+    pub(crate) fn bind_network(&self, network: &str) -> Result<(), CliError> {
+        match self.network()? {
+            Some(made) if made != network => Err(CliError::user(format!(
+                "the state {} was made on network `{made}`, not `{network}`: pass --network \
+                 {made}, or use another --state for {network}",
+                self.path.display()
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                *self.network.borrow_mut() = Some(network.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    fn damaged(&self, what: impl std::fmt::Display) -> CliError {
+        CliError::fault(damaged_message(&self.path, &what.to_string()))
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction, CliError> {
+        let r = match &self.db {
+            Some(Handle::Write(d)) => d.begin_read(),
+            Some(Handle::Read(d)) => d.begin_read(),
+            None => return Err(CliError::fault("the state is closed")),
         };
-        match format {
-            None | Some(STATE_FORMAT) => Ok(()),
-            Some(other) => Err(CliError::user(format!(
-                "the state {} has format {other}; this tosvm reads format {STATE_FORMAT} \
-                 (start a new state: remove the file or pass another --state)",
+        r.map_err(|e| self.damaged(format!("cannot begin a read: {e}")))
+    }
+
+    fn begin_write(&self) -> Result<WriteTransaction, CliError> {
+        match &self.db {
+            Some(Handle::Write(d)) => d
+                .begin_write()
+                .map_err(|e| self.damaged(format!("cannot begin a write: {e}"))),
+            _ => Err(CliError::fault(format!(
+                "internal: the state {} was opened read-only",
                 self.path.display()
             ))),
         }
     }
 
-    fn fault(&self, what: &str, e: impl std::fmt::Display) -> CliError {
-        CliError::fault(format!("state {}: {what}: {e}", self.path.display()))
+    fn check_format(&self) -> Result<(), CliError> {
+        let read = self.begin_read()?;
+        let format = match read.open_table(META) {
+            Ok(t) => t
+                .get("format")
+                .map_err(|e| self.damaged(e))?
+                .map(|g| g.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.damaged(e)),
+        };
+        match format {
+            None | Some(STATE_FORMAT) => Ok(()),
+            Some(other) if other < 16 => Err(CliError::user(format!(
+                "the state {} has format {other}; this tosvm reads format {STATE_FORMAT} \
+                 (start a new state: remove the file or pass another --state)",
+                self.path.display()
+            ))),
+            Some(other) => Err(self.damaged(format!("its format number reads {other}"))),
+        }
+    }
+
+    /// Recomputes the content digest and compares it with the one recorded at the last commit
+    /// (a state written before digests were recorded has none, and gets one at its next
+    /// commit).
+    fn check_digest(&self) -> Result<(), CliError> {
+        let read = self.begin_read()?;
+        let recorded = match read.open_table(INTEGRITY) {
+            Ok(t) => t
+                .get("digest")
+                .map_err(|e| self.damaged(e))?
+                .map(|g| g.value().to_vec()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.damaged(e)),
+        };
+        let Some(recorded) = recorded else {
+            return Ok(());
+        };
+        let actual = digest_read(&read).map_err(|e| self.damaged(e))?;
+        if recorded != actual {
+            return Err(self.damaged(
+                "its content does not match the digest recorded at its last commit: bytes were \
+                 changed behind tosvm's back",
+            ));
+        }
+        Ok(())
     }
 
     /// The chain meta as committed.
     pub(crate) fn meta(&self) -> Result<ChainMeta, CliError> {
-        let read = self.db.begin_read().map_err(|e| self.fault("read", e))?;
+        let read = self.begin_read()?;
         let table = match read.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(ChainMeta::default()),
-            Err(e) => return Err(self.fault("read", e)),
+            Err(e) => return Err(self.damaged(e)),
         };
         let get = |k: &str| -> Result<u64, CliError> {
             Ok(table
                 .get(k)
-                .map_err(|e| self.fault("read", e))?
+                .map_err(|e| self.damaged(e))?
                 .map_or(0, |g| g.value()))
         };
         Ok(ChainMeta {
@@ -260,35 +451,198 @@ impl Database {
         body: impl FnOnce(&mut TxnState<'_>, ChainMeta) -> Result<(T, Option<Height>), CliError>,
     ) -> Result<T, CliError> {
         let meta = self.meta()?;
-        let txn = self.db.begin_write().map_err(|e| self.fault("begin", e))?;
+        let txn = self.begin_write()?;
         let mut state = TxnState { txn: &txn };
         let (value, commit_at) = body(&mut state, meta)?;
         match commit_at {
             Some(height) => {
                 let next = meta.after(height);
-                {
-                    let mut table = txn.open_table(META).map_err(|e| self.fault("write", e))?;
-                    for (k, v) in [
-                        ("format", STATE_FORMAT),
-                        ("height", next.height),
-                        ("txs", next.txs),
-                    ] {
-                        table.insert(k, v).map_err(|e| self.fault("write", e))?;
-                    }
-                }
-                txn.commit().map_err(|e| self.fault("commit", e))?;
+                self.set_meta(&txn, next)?;
+                self.commit(txn)?;
             }
-            None => txn.abort().map_err(|e| self.fault("abort", e))?,
+            None => txn.abort().map_err(|e| self.damaged(e))?,
         }
         Ok(value)
+    }
+
+    /// Writes `meta` (and the format) into `txn`.
+    fn set_meta(&self, txn: &WriteTransaction, meta: ChainMeta) -> Result<(), CliError> {
+        let mut table = txn.open_table(META).map_err(|e| self.damaged(e))?;
+        for (k, v) in [
+            ("format", STATE_FORMAT),
+            ("height", meta.height),
+            ("txs", meta.txs),
+        ] {
+            table.insert(k, v).map_err(|e| self.damaged(e))?;
+        }
+        Ok(())
+    }
+
+    /// Records the content digest in `txn` and commits it.
+    fn commit(&self, txn: WriteTransaction) -> Result<(), CliError> {
+        let digest = digest_write(&txn).map_err(|e| self.damaged(e))?;
+        {
+            let mut t = txn.open_table(INTEGRITY).map_err(|e| self.damaged(e))?;
+            t.insert("digest", digest.as_slice())
+                .map_err(|e| self.damaged(e))?;
+            if let Some(n) = self.network.borrow().as_deref() {
+                t.insert("network", n.as_bytes())
+                    .map_err(|e| self.damaged(e))?;
+            }
+        }
+        txn.commit()
+            .map_err(|e| CliError::fault(format!("state {}: commit: {e}", self.path.display())))
+    }
+
+    /// Credits `amount` of `asset` to `account` (`tosvm fund`): a faucet, not a transaction,
+    /// so no height moves. Returns the new balance.
+    ///
+    /// # Errors
+    /// A user error when the balance would overflow; a fault when redb fails.
+    pub(crate) fn fund(&self, account: &Hash, asset: &Hash, amount: u64) -> Result<u64, CliError> {
+        let meta = self.meta()?;
+        let txn = self.begin_write()?;
+        let new = {
+            let mut t = txn.open_table(BALANCES).map_err(|e| self.damaged(e))?;
+            let k = balance_key(account, asset);
+            let old = t
+                .get(&k)
+                .map_err(|e| self.damaged(e))?
+                .map_or(0, |g| g.value());
+            let new = old.checked_add(amount).ok_or_else(|| {
+                CliError::user(format!(
+                    "funding {amount} would overflow the balance of {} (now {old})",
+                    hex::encode(account)
+                ))
+            })?;
+            t.insert(&k, new).map_err(|e| self.damaged(e))?;
+            new
+        };
+        self.set_meta(&txn, meta)?;
+        self.commit(txn)?;
+        Ok(new)
+    }
+
+    /// Moves the chain height back to `height` (`tosvm state rewind`). The content stays.
+    ///
+    /// # Errors
+    /// A user error when `height` is above the current height; a fault when redb fails.
+    pub(crate) fn rewind(&self, height: Height) -> Result<ChainMeta, CliError> {
+        let meta = self.meta()?;
+        if height > meta.height {
+            return Err(CliError::user(format!(
+                "rewind only moves back: the chain is at height {}, below {height} (a \
+                 transaction with --height H moves it forward)",
+                meta.height
+            )));
+        }
+        let txn = self.begin_write()?;
+        let next = ChainMeta {
+            height,
+            txs: meta.txs,
+        };
+        self.set_meta(&txn, next)?;
+        self.commit(txn)?;
+        Ok(next)
+    }
+
+    /// Replaces the whole content with `content` (`tosvm state import`), in one transaction.
+    ///
+    /// # Errors
+    /// A fault when redb fails.
+    pub(crate) fn replace_all(&self, content: &Content) -> Result<(), CliError> {
+        let txn = self.begin_write()?;
+        let deleted = [
+            txn.delete_table(CONTRACTS),
+            txn.delete_table(HEADERS),
+            txn.delete_table(STORAGE),
+            txn.delete_table(BALANCES),
+            txn.delete_table(ASSETS),
+            txn.delete_table(META),
+        ];
+        for d in deleted {
+            d.map_err(|e| self.damaged(e))?;
+        }
+        {
+            let mut state = TxnState { txn: &txn };
+            state
+                .apply(&content.changes)
+                .map_err(|e| self.damaged(e.0))?;
+        }
+        self.set_meta(&txn, content.meta)?;
+        self.commit(txn)
     }
 
     /// A read-only view of the committed state.
     pub(crate) fn reader(&self) -> Result<Reader, CliError> {
         Ok(Reader {
-            txn: self.db.begin_read().map_err(|e| self.fault("read", e))?,
+            txn: self.begin_read()?,
         })
     }
+}
+
+/// A whole state, as `tosvm state import` writes it.
+#[derive(Debug, Default)]
+pub(crate) struct Content {
+    /// Every contract, storage value, balance and asset.
+    pub(crate) changes: ChangeSet,
+    /// Height and transaction count.
+    pub(crate) meta: ChainMeta,
+}
+
+/// Feeds one table into the digest: its name, then every (key, value), lengths first.
+macro_rules! hash_table {
+    ($h:expr, $txn:expr, $def:expr, $name:literal, $kb:expr, $vb:expr, $missing:pat) => {{
+        $h.update(&($name.len() as u64).to_le_bytes());
+        $h.update($name.as_bytes());
+        match $txn.open_table($def) {
+            Ok(t) => {
+                for item in t.iter().map_err(|e| format!("{} table: {e}", $name))? {
+                    let (k, v) = item.map_err(|e| format!("{} table: {e}", $name))?;
+                    let kb: Vec<u8> = $kb(k.value());
+                    let vb: Vec<u8> = $vb(v.value());
+                    $h.update(&(kb.len() as u64).to_le_bytes());
+                    $h.update(&kb);
+                    $h.update(&(vb.len() as u64).to_le_bytes());
+                    $h.update(&vb);
+                }
+            }
+            Err($missing) => {}
+            #[allow(unreachable_patterns)]
+            Err(e) => return Err(format!("{} table: {e}", $name)),
+        }
+    }};
+}
+
+/// Every table, in a fixed order, into one hasher.
+macro_rules! digest_body {
+    ($txn:expr, $missing:pat) => {{
+        let mut h = blake3::Hasher::new();
+        h.update(b"tosvm/state-digest/v1");
+        let b32 = |k: &[u8; 32]| k.to_vec();
+        let b64 = |k: &[u8; 64]| k.to_vec();
+        let raw = |v: &[u8]| v.to_vec();
+        let num = |v: u64| v.to_le_bytes().to_vec();
+        let text = |k: &str| k.as_bytes().to_vec();
+        hash_table!(h, $txn, CONTRACTS, "contracts", b32, raw, $missing);
+        hash_table!(h, $txn, HEADERS, "contract_headers", b32, raw, $missing);
+        hash_table!(h, $txn, STORAGE, "storage", raw, raw, $missing);
+        hash_table!(h, $txn, BALANCES, "balances", b64, num, $missing);
+        hash_table!(h, $txn, ASSETS, "assets", b32, raw, $missing);
+        hash_table!(h, $txn, META, "meta", text, num, $missing);
+        Ok(h.finalize().as_bytes().to_vec())
+    }};
+}
+
+/// The content digest of a committed state: blake3 over `"tosvm/state-digest/v1"`, then each
+/// table (contracts, contract_headers, storage, balances, assets, meta) as its name and every
+/// (key, value) in key order, each length-prefixed (u64 LE). A missing table reads as empty.
+pub(crate) fn digest_read(txn: &redb::ReadTransaction) -> Result<Vec<u8>, String> {
+    digest_body!(txn, redb::TableError::TableDoesNotExist(_))
+}
+
+fn digest_write(txn: &WriteTransaction) -> Result<Vec<u8>, String> {
+    digest_body!(txn, redb::TableError::TableDoesNotExist(_))
 }
 
 /// A [`ContractProvider`] over one open write transaction: reads see what the transaction
@@ -552,6 +906,173 @@ impl Reader {
     }
 }
 
+/// A contract as `tosvm contracts` lists it.
+#[derive(Clone, Debug)]
+pub(crate) struct ContractRow {
+    /// Its address.
+    pub(crate) address: Hash,
+    /// The stored contract.
+    pub(crate) contract: StoredContract,
+}
+
+impl Reader {
+    /// Every contract, in address order.
+    pub(crate) fn contracts_all(&self) -> Result<Vec<ContractRow>, CliError> {
+        let Some(t) = read_table!(self.txn, CONTRACTS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(read_fault)? {
+            let (k, v) = item.map_err(read_fault)?;
+            out.push(ContractRow {
+                address: *k.value(),
+                contract: decode_contract(v.value()).map_err(|e| CliError::fault(e.0))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The header of the contract at `address`.
+    pub(crate) fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, CliError> {
+        let Some(t) = read_table!(self.txn, HEADERS) else {
+            return Ok(None);
+        };
+        let got = t.get(address).map_err(read_fault)?;
+        got.map(|g| {
+            borsh::from_slice(g.value())
+                .map_err(|e| CliError::fault(format!("state read: a contract header: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Every asset, in id order.
+    pub(crate) fn assets_all(&self) -> Result<Vec<(Hash, AssetInfo)>, CliError> {
+        let Some(t) = read_table!(self.txn, ASSETS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(read_fault)? {
+            let (k, v) = item.map_err(read_fault)?;
+            out.push((
+                *k.value(),
+                decode_asset(v.value()).map_err(|e| CliError::fault(e.0))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every (account, asset, amount), in key order.
+    pub(crate) fn balances_all(&self) -> Result<Vec<(Hash, Hash, u64)>, CliError> {
+        let Some(t) = read_table!(self.txn, BALANCES) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(read_fault)? {
+            let (k, v) = item.map_err(read_fault)?;
+            let k = k.value();
+            let mut account = [0; 32];
+            let mut asset = [0; 32];
+            account.copy_from_slice(&k[..32]);
+            asset.copy_from_slice(&k[32..]);
+            out.push((account, asset, v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Every (contract, key, value) of the storage table, in key order.
+    pub(crate) fn storage_everything(&self) -> Result<Vec<(Hash, Vec<u8>, Vec<u8>)>, CliError> {
+        let Some(t) = read_table!(self.txn, STORAGE) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(read_fault)? {
+            let (k, v) = item.map_err(read_fault)?;
+            let k = k.value();
+            if k.len() < 32 {
+                return Err(CliError::fault(format!(
+                    "state read: a storage key of {} bytes, shorter than a contract address",
+                    k.len()
+                )));
+            }
+            let mut c = [0; 32];
+            c.copy_from_slice(&k[..32]);
+            out.push((c, k[32..].to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every row of the `contract_headers` table, raw.
+    pub(crate) fn headers_raw(&self) -> Result<Vec<(Hash, Vec<u8>)>, CliError> {
+        let Some(t) = read_table!(self.txn, HEADERS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(read_fault)? {
+            let (k, v) = item.map_err(read_fault)?;
+            out.push((*k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The content digest of this snapshot and the one recorded with it.
+    pub(crate) fn digests(&self) -> Result<(Vec<u8>, Option<Vec<u8>>), CliError> {
+        let actual = digest_read(&self.txn).map_err(CliError::fault)?;
+        let recorded = match read_table!(self.txn, INTEGRITY) {
+            Some(t) => t
+                .get("digest")
+                .map_err(read_fault)?
+                .map(|g| g.value().to_vec()),
+            None => None,
+        };
+        Ok((actual, recorded))
+    }
+}
+
+/// A [`ContractProvider`] over a read-only snapshot for `tosvm call`: reads see the committed
+/// state, and `apply` keeps the changes for display instead of writing them.
+#[derive(Debug)]
+pub(crate) struct DryRun {
+    reader: Reader,
+    /// What the call would have written, when it succeeded.
+    pub(crate) changes: Option<ChangeSet>,
+}
+
+impl DryRun {
+    /// A dry run over `reader`'s snapshot.
+    pub(crate) fn new(reader: Reader) -> DryRun {
+        DryRun {
+            reader,
+            changes: None,
+        }
+    }
+}
+
+fn provider(e: CliError) -> ProviderError {
+    ProviderError(e.to_string())
+}
+
+impl ContractProvider for DryRun {
+    fn contract(&self, address: &Hash) -> Result<Option<StoredContract>, ProviderError> {
+        self.reader.contract(address).map_err(provider)
+    }
+    fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, ProviderError> {
+        self.reader.contract_header(address).map_err(provider)
+    }
+    fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
+        self.reader.storage(contract, key).map_err(provider)
+    }
+    fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError> {
+        self.reader.balance(account, asset).map_err(provider)
+    }
+    fn asset(&self, asset: &Hash) -> Result<Option<AssetInfo>, ProviderError> {
+        self.reader.asset(asset).map_err(provider)
+    }
+    fn apply(&mut self, changes: &ChangeSet) -> Result<(), ProviderError> {
+        self.changes = Some(changes.clone());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,16 +1165,18 @@ mod tests {
     }
 
     #[test]
-    fn garbage_and_missing_files_are_user_errors() {
+    fn missing_files_are_user_errors_and_garbage_is_damage() {
         let dir = tempfile::tempdir().unwrap();
         let missing =
             Database::open(&dir.path().join("nope.redb"), OpenMode::Existing).unwrap_err();
         assert!(missing.to_string().contains("no state at"), "{missing}");
         let junk = dir.path().join("junk.redb");
         std::fs::write(&junk, vec![0x5a; 9000]).unwrap();
-        let e = Database::open(&junk, OpenMode::Existing).unwrap_err();
-        assert!(!e.is_fault());
-        assert!(e.to_string().contains("junk.redb"), "{e}");
+        for mode in [OpenMode::Existing, OpenMode::ReadOnly] {
+            let e = Database::open(&junk, mode).unwrap_err();
+            assert!(e.is_fault(), "a file that is no state is damaged: exit 2");
+            assert!(e.to_string().contains("junk.redb is damaged"), "{e}");
+        }
     }
 
     #[test]
