@@ -262,7 +262,12 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("Odd number"), "{e}");
-        assert!(parse_address("abc").unwrap_err().to_string().contains("64 hex digits"));
+        assert!(
+            parse_address("abc")
+                .unwrap_err()
+                .to_string()
+                .contains("64 hex digits")
+        );
     }
 
     #[test]

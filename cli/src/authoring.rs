@@ -140,7 +140,8 @@ pub(crate) fn call(
     };
     let report = with_progress(format!("running {call} (dry run)"), || {
         host.invoke(&mut dry, &txc, &request)
-    })?;
+    })
+    .map_err(|e| crate::commands::explain_host_error(e, &host, &db, txc.height))?;
     let invoked = Invoked {
         report,
         request,
@@ -199,7 +200,9 @@ fn would_write_json(c: &ChangeSet) -> Value {
 fn would_write_lines(c: &ChangeSet) -> Vec<String> {
     let mut lines = Vec::new();
     for ((contract, key), v) in &c.storage {
-        let value = v.as_deref().map_or_else(|| "(deleted)".to_owned(), show_bytes);
+        let value = v
+            .as_deref()
+            .map_or_else(|| "(deleted)".to_owned(), show_bytes);
         lines.push(field(
             0,
             if lines.is_empty() { "would write" } else { "" },
@@ -259,7 +262,10 @@ pub(crate) fn fund(ctx: &Ctx, account: &str, amount: u64, asset: &str) -> Result
             "balance": balance,
         }));
     } else {
-        outln!("{}", field(0, "account", format!("{} ({account})", hex32(&key))));
+        outln!(
+            "{}",
+            field(0, "account", format!("{} ({account})", hex32(&key)))
+        );
         outln!(
             "{}",
             field(
@@ -366,7 +372,10 @@ fn check(ctx: &Ctx) -> Result<i32, CliError> {
             ));
         }
         let header = borsh::to_vec(&c.header()).unwrap_or_default();
-        if !headers.iter().any(|(a, h)| *a == row.address && *h == header) {
+        if !headers
+            .iter()
+            .any(|(a, h)| *a == row.address && *h == header)
+        {
             problems.push(format!(
                 "contract {}: its header is missing or differs from the contract",
                 hex32(&row.address)
@@ -607,7 +616,10 @@ fn export(ctx: &Ctx, file: &Path) -> Result<i32, CliError> {
 }
 
 /// Reads the export document in `text` into a state's content; `shown` names it in errors.
-fn parse_export(text: &str, shown: &str) -> Result<(Content, Option<String>, Option<String>), CliError> {
+fn parse_export(
+    text: &str,
+    shown: &str,
+) -> Result<(Content, Option<String>, Option<String>), CliError> {
     let bad = |what: String| CliError::user(format!("{shown} is not a usable export: {what}"));
     let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
     if v["format"] != EXPORT_FORMAT {
@@ -658,7 +670,9 @@ fn parse_export(text: &str, shown: &str) -> Result<(Content, Option<String>, Opt
         let code = bytes_of(&row["code"], &format!("{what}.code"))?;
         let code_hash = hash_of(&row["code_hash"], &format!("{what}.code_hash"))?;
         if *blake3::hash(&code).as_bytes() != code_hash {
-            return Err(bad(format!("{what}: the code does not hash to its code_hash")));
+            return Err(bad(format!(
+                "{what}: the code does not hash to its code_hash"
+            )));
         }
         let ids = |k: &str| -> Result<Vec<u64>, CliError> {
             list(&row[k], &format!("{what}.{k}"))?

@@ -10,8 +10,7 @@ use tos_host::{
 };
 
 use crate::args::{
-    parse_account, parse_address, parse_asset, parse_call, parse_deposits, parse_hex,
-    parse_params,
+    parse_account, parse_address, parse_asset, parse_call, parse_deposits, parse_hex, parse_params,
 };
 use crate::error::{CliError, EXIT_CONTRACT_FAILED, EXIT_OK};
 use crate::module_file::{self, TagSource, parse_tag};
@@ -233,6 +232,33 @@ pub(crate) fn make_host(network: &str, mode: &ModeArgs) -> Result<Host, CliError
     Host::new(registry, schedule).map_err(|e| CliError::user(e.to_string()))
 }
 
+/// The host's refusal as a CLI error; "no engine" says which network and height lack it and,
+/// when the state was made on another network, which `--network` to pass.
+pub(crate) fn explain_host_error(
+    e: tos_host::Error,
+    host: &Host,
+    db: &Database,
+    height: Height,
+) -> CliError {
+    let tos_host::Error::EngineUnavailable { tag, version } = &e else {
+        return e.into();
+    };
+    let net = host.schedule().network();
+    let why = match version {
+        Some(v) => format!("it names {tag} version {v}, which this tosvm does not include"),
+        None => format!("it runs no {tag} engine there"),
+    };
+    let hint = match db.network() {
+        Ok(Some(made)) if made != net => {
+            format!("; this state was made on network `{made}`: pass --network {made}")
+        }
+        _ => format!("; `tosvm --network {net} engines --height {height}` shows what runs there"),
+    };
+    CliError::user(format!(
+        "cannot run this {tag} contract at height {height} on network `{net}`: {why}{hint}"
+    ))
+}
+
 /// A deploy that ran.
 #[derive(Debug)]
 pub(crate) struct Deployed {
@@ -278,7 +304,8 @@ pub(crate) fn deploy(
         let tx = meta.next_tx(source, at)?;
         let result = with_progress(format!("deploying a {} module", module.tag), || {
             host.deploy(state, &tx, &request)
-        })?;
+        })
+        .map_err(|e| explain_host_error(e, host, db, tx.height))?;
         let commit = result.deployed.then_some(tx.height);
         let deployed = Deployed {
             result,
@@ -324,7 +351,8 @@ pub(crate) fn invoke(
         let tx = meta.next_tx(source, at)?;
         let report = with_progress(format!("running {}", request.call), || {
             host.invoke(state, &tx, request)
-        })?;
+        })
+        .map_err(|e| explain_host_error(e, host, db, tx.height))?;
         let commit = report.is_success().then_some(tx.height);
         Ok((
             Invoked {

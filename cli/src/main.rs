@@ -44,9 +44,39 @@ use tos_engine_wasm as _;
 use crate::error::CliError;
 use crate::error::{EXIT_INTERNAL, EXIT_USER};
 
+/// One example per command, shown under `tosvm --help`.
+const EXAMPLES: &str = "Examples:
+  tosvm deploy sdk/examples/build/token.so
+  tosvm invoke ADDRESS --entry 0 --args addr:bob u64:100
+  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64
+  tosvm run sdk/examples/build/counter.so --entry 0
+  tosvm storage ADDRESS --prefix str:bal
+  tosvm balance bob
+  tosvm account bob
+  tosvm fund bob 1000
+  tosvm contracts
+  tosvm state check
+  tosvm state export backup.json
+  tosvm state import backup.json --force
+  tosvm state rewind 10
+  tosvm inspect sdk/examples/build/token.so --disasm
+  tosvm engines --height 5
+  tosvm link -o my.so a.o b.o
+  tosvm asm engine-legacy/examples/counter.tasm -o counter.tosl
+  tosvm disasm counter.tosl
+  tosvm demo
+  tosvm bench --iterations 300";
+
 /// Local runner for TOS contracts: deploy, call and inspect them over a local state.
 #[derive(Debug, Parser)]
-#[command(name = "tosvm", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "tosvm",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = EXAMPLES
+)]
 pub(crate) struct Cli {
     /// The state database.
     #[arg(
@@ -199,7 +229,9 @@ pub(crate) enum Command {
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
     Bench(bench::BenchArgs),
     /// Run a call on the current state without committing it (a dry run, a view call).
-    #[command(after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64")]
+    #[command(
+        after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64"
+    )]
     Call {
         /// The contract's address (64 hex digits).
         address: String,

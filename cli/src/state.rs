@@ -272,7 +272,12 @@ impl Database {
         let opened = crate::quiet_catch(|| match mode {
             OpenMode::Create => builder().create(path).map(Handle::Write),
             OpenMode::Existing => builder().open(path).map(Handle::Write),
-            OpenMode::ReadOnly => builder().open_read_only(path).map(Handle::Read),
+            // A file a killed writer left behind needs redb's recovery, which only a writer
+            // runs: recover it (the content is the last commit's), then read.
+            OpenMode::ReadOnly => match builder().open_read_only(path) {
+                Err(redb::DatabaseError::RepairAborted) => builder().open(path).map(Handle::Write),
+                other => other.map(Handle::Read),
+            },
         });
         let db = match opened {
             Some(Ok(db)) => db,
@@ -326,25 +331,16 @@ impl Database {
         }
     }
 
-    /// Refuses to run a transaction of `network` on a state made on another network (its
-    /// contracts were deployed under another schedule: calls would fail with a misleading
-    /// "no engine"), and records `network` at the next commit of a state that has none.
+    /// Records `network` at the next commit of a state that has none, so that an error
+    /// under another `--network` can name the one the state was made on.
     ///
     /// # Errors
-    /// A user error naming both networks.
+    /// A fault when the state cannot be read.
     pub(crate) fn bind_network(&self, network: &str) -> Result<(), CliError> {
-        match self.network()? {
-            Some(made) if made != network => Err(CliError::user(format!(
-                "the state {} was made on network `{made}`, not `{network}`: pass --network \
-                 {made}, or use another --state for {network}",
-                self.path.display()
-            ))),
-            Some(_) => Ok(()),
-            None => {
-                *self.network.borrow_mut() = Some(network.to_owned());
-                Ok(())
-            }
+        if self.network()?.is_none() {
+            *self.network.borrow_mut() = Some(network.to_owned());
         }
+        Ok(())
     }
 
     fn damaged(&self, what: impl std::fmt::Display) -> CliError {
@@ -933,7 +929,10 @@ impl Reader {
     }
 
     /// The header of the contract at `address`.
-    pub(crate) fn contract_header(&self, address: &Hash) -> Result<Option<ContractHeader>, CliError> {
+    pub(crate) fn contract_header(
+        &self,
+        address: &Hash,
+    ) -> Result<Option<ContractHeader>, CliError> {
         let Some(t) = read_table!(self.txn, HEADERS) else {
             return Ok(None);
         };
