@@ -264,6 +264,11 @@ impl Database {
                 ))
             })?;
         }
+        // redb starts a new database in an empty file: an existing state of 0 bytes was
+        // truncated, and must not silently become an empty chain.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(CliError::fault(damaged_message(path, "the file is empty (0 bytes)")));
+        }
         if let Ok(mut o) = OPENED.lock() {
             *o = Some(path.to_path_buf());
         }
