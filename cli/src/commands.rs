@@ -58,11 +58,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
     };
     // Refuse a spec that names an unknown type before anything runs.
     for spec in [&ctx.returns, &ctx.events_as].into_iter().flatten() {
-        if let Err(e) = tos_testkit::args::decode(spec, &[]) {
-            if e.0.contains("unknown type") || e.0.contains("empty type") || e.0.contains("last") {
-                return Err(CliError::user(e.0));
-            }
-        }
+        tos_testkit::args::check_spec(spec).map_err(|e| CliError::user(e.0))?;
     }
     match &cli.command {
         Command::Deploy {

@@ -267,7 +267,10 @@ impl Database {
         // redb starts a new database in an empty file: an existing state of 0 bytes was
         // truncated, and must not silently become an empty chain.
         if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-            return Err(CliError::fault(damaged_message(path, "the file is empty (0 bytes)")));
+            return Err(CliError::fault(damaged_message(
+                path,
+                "the file is empty (0 bytes)",
+            )));
         }
         if let Ok(mut o) = OPENED.lock() {
             *o = Some(path.to_path_buf());
@@ -907,6 +910,9 @@ impl Reader {
     }
 }
 
+/// A storage row: contract, key, value.
+pub(crate) type StorageRow = (Hash, Vec<u8>, Vec<u8>);
+
 /// A contract as `tosvm contracts` lists it.
 #[derive(Clone, Debug)]
 pub(crate) struct ContractRow {
@@ -984,7 +990,7 @@ impl Reader {
     }
 
     /// Every (contract, key, value) of the storage table, in key order.
-    pub(crate) fn storage_everything(&self) -> Result<Vec<(Hash, Vec<u8>, Vec<u8>)>, CliError> {
+    pub(crate) fn storage_everything(&self) -> Result<Vec<StorageRow>, CliError> {
         let Some(t) = read_table!(self.txn, STORAGE) else {
             return Ok(Vec::new());
         };

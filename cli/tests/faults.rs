@@ -4,7 +4,7 @@
 //! the intact file (the damage hit bytes nothing reads) or exits 2 with one `error: ` line
 //! saying the state is damaged and what to do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const TOSVM: &str = env!("CARGO_BIN_EXE_tosvm");
@@ -98,7 +98,7 @@ fn damaged_state_files_never_panic_and_never_answer_wrong() {
         .collect();
 
     // Flips spread over the whole file, then truncations.
-    let mut rng = Rng(0x5eed_14);
+    let mut rng = Rng(0x005e_ed14);
     let mut damages: Vec<(String, Vec<u8>)> = Vec::new();
     for i in 0..32 {
         let mut b = bytes.clone();

@@ -278,6 +278,40 @@ impl fmt::Display for Decoded {
     }
 }
 
+/// Checks that `spec` is a list of known types with `hex` or `str` only last.
+///
+/// # Errors
+/// [`ArgError`] naming the unknown type or the misplaced one.
+pub fn check_spec(spec: &str) -> Result<(), ArgError> {
+    let types: Vec<&str> = spec
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if types.is_empty() {
+        return Err(ArgError(format!(
+            "empty type list (types: {TYPES}, e.g. u64 or addr,u64)"
+        )));
+    }
+    for (i, ty) in types.iter().enumerate() {
+        match *ty {
+            "u8" | "bool" | "u16" | "u32" | "u64" | "i64" | "u128" | "addr" | "asset" => {}
+            "hex" | "str" if i + 1 == types.len() => {}
+            "hex" | "str" => {
+                return Err(ArgError(format!(
+                    "`{ty}` takes the rest of the data, so it must be the last type of `{spec}`"
+                )));
+            }
+            other => {
+                return Err(ArgError(format!(
+                    "unknown type `{other}` in `{spec}` (types: {TYPES})"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decodes `data` as the comma- or space-separated types of `spec` (`u64`, `addr,u64`,
 /// `u32 hex`); `hex` and `str` take every remaining byte and must come last.
 ///

@@ -306,10 +306,10 @@ impl Chain {
     /// When it differs, showing both values and the contract's whole storage.
     #[track_caller]
     pub fn assert_storage(&self, contract: impl Party, key: &[u8], expected: Option<&[u8]>) {
-        let got = self.storage(&contract.key(), key);
+        let got = self.storage(contract.key(), key);
         if got.as_deref() != expected {
             let mut all = String::new();
-            for (k, v) in self.storage_all(&contract.key()) {
+            for (k, v) in self.storage_all(contract.key()) {
                 let _ = writeln!(all, "    {} = {}", show_bytes(&k), show_bytes(&v));
             }
             panic!(
@@ -329,7 +329,7 @@ impl Chain {
     #[track_caller]
     pub fn assert_balance(&self, who: impl Party, expected: u64) {
         let key = who.key();
-        let got = self.balance(&key);
+        let got = self.balance(key);
         assert!(
             got == expected,
             "native balance of {}: expected {expected}, found {got}",

@@ -118,7 +118,7 @@ fn session(router_tag: ModuleTag, vault_tag: ModuleTag) -> Session {
         ],
     };
     let c = &mut chain;
-    let reports = vec![
+    let reports = [
         call(c, &vault, "alice", 0, vec![], 100),
         call(
             c,
