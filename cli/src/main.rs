@@ -269,7 +269,11 @@ pub(crate) enum Command {
     #[command(after_help = "Example:\n  tosvm contracts --json")]
     Contracts,
     /// Check, export, import or rewind the state.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tosvm state check\n  tosvm state export backup.json\n  \
+                      tosvm state import backup.json --force\n  tosvm state rewind 10"
+    )]
     State(StateCommand),
 }
 

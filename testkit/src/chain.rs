@@ -193,6 +193,24 @@ impl Chain {
             .unwrap_or_else(|| hex::encode(&key[..4]))
     }
 
+    /// `p` for people: its own label, else the name the chain knows, else short hex.
+    fn show_party(&self, p: &dyn Party) -> String {
+        p.label().unwrap_or_else(|| self.show(&p.key()))
+    }
+
+    /// Remembers the names in `addr:NAME` tokens, for messages.
+    fn remember_tokens<S: AsRef<str>>(&mut self, tokens: &[S]) {
+        for t in tokens {
+            if let Some(name) = t.as_ref().strip_prefix("addr:")
+                && !(name.len() == 64 || name.starts_with("0x"))
+            {
+                self.names
+                    .entry(account_key(name))
+                    .or_insert(name.to_owned());
+            }
+        }
+    }
+
     fn remember(&mut self, p: &dyn Party) -> Hash {
         let key = p.key();
         if let Some(l) = p.label() {
@@ -308,14 +326,14 @@ impl Chain {
     pub fn assert_storage(&self, contract: impl Party, key: &[u8], expected: Option<&[u8]>) {
         let got = self.storage(contract.key(), key);
         if got.as_deref() != expected {
+            let who = self.show_party(&contract);
             let mut all = String::new();
             for (k, v) in self.storage_all(contract.key()) {
                 let _ = writeln!(all, "    {} = {}", show_bytes(&k), show_bytes(&v));
             }
             panic!(
-                "storage {} of {}: expected {}, found {}\n  its storage:\n{all}",
+                "storage {} of {who}: expected {}, found {}\n  its storage:\n{all}",
                 show_bytes(key),
-                self.show(&contract.key()),
                 expected.map_or("(absent)".to_owned(), show_bytes),
                 got.as_deref().map_or("(absent)".to_owned(), show_bytes),
             );
@@ -328,12 +346,11 @@ impl Chain {
     /// When it differs, naming the account.
     #[track_caller]
     pub fn assert_balance(&self, who: impl Party, expected: u64) {
-        let key = who.key();
-        let got = self.balance(key);
+        let got = self.balance(who.key());
         assert!(
             got == expected,
             "native balance of {}: expected {expected}, found {got}",
-            self.show(&key)
+            self.show_party(&who)
         );
     }
 
@@ -361,6 +378,7 @@ impl Chain {
         ctor_args: &[S],
     ) -> Contract {
         let params = args::pack(ctor_args, self).unwrap_or_else(|e| panic!("deploy {label}: {e}"));
+        self.remember_tokens(ctor_args);
         let source = self.remember(&from);
         let tx = self.next_tx(source);
         let request = DeployRequest {
@@ -428,6 +446,7 @@ impl CallBuilder<'_> {
     #[track_caller]
     pub fn args<S: AsRef<str>>(mut self, tokens: &[S]) -> Self {
         let packed = args::pack(tokens, &*self.chain).unwrap_or_else(|e| panic!("{e}"));
+        self.chain.remember_tokens(tokens);
         self.request.params.extend(packed);
         self
     }
