@@ -327,25 +327,34 @@ pub(crate) fn state(ctx: &Ctx, cmd: &StateCommand) -> Result<i32, CliError> {
         StateCommand::Import { file, force } => import(ctx, file, *force),
         StateCommand::Rewind { height } => {
             let db = Database::open(&ctx.state, OpenMode::Existing)?;
-            let before = db.meta()?.height;
-            let after = db.rewind(*height)?;
+            let before = db.meta()?;
+            let (after, undone) = db.rewind(*height)?;
             if ctx.json {
                 print_json(&json!({
                     "command": "state rewind",
-                    "previous_height": before,
+                    "previous_height": before.height,
                     "height": after.height,
+                    "undone": undone,
+                    "txs": after.txs,
                 }));
             } else {
                 outln!(
                     "{}",
-                    field(0, "height", format!("{} (was {before})", after.height))
+                    field(
+                        0,
+                        "height",
+                        format!("{} (was {})", after.height, before.height)
+                    )
                 );
                 outln!(
                     "{}",
                     field(
                         0,
-                        "note",
-                        "contracts, storage and balances are unchanged: tosvm keeps no history"
+                        "undone",
+                        format!(
+                            "{undone} commits (transactions and funds above height {})",
+                            after.height
+                        )
                     )
                 );
             }
@@ -524,7 +533,7 @@ fn redb_structure(path: &Path) -> Result<String, String> {
 fn export_json(db: &Database) -> Result<Value, CliError> {
     let r = db.reader()?;
     let meta = db.meta()?;
-    let (digest, _) = r.digests()?;
+    let digest = r.content_digest()?;
     let contracts: Vec<Value> = r
         .contracts_all()?
         .iter()
@@ -765,7 +774,7 @@ fn import(ctx: &Ctx, file: &Path, force: bool) -> Result<i32, CliError> {
             db.bind_network(n)?;
         }
         db.replace_all(&content)?;
-        let (actual, _) = db.reader()?.digests()?;
+        let actual = db.reader()?.content_digest()?;
         if let Some(d) = &digest
             && *d != hex::encode(&actual)
         {

@@ -298,7 +298,7 @@ pub(crate) enum StateCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Move the chain height back to HEIGHT (the content stays: tosvm keeps no history).
+    /// Rewind the chain to HEIGHT: undo every transaction and fund above it, newest first.
     #[command(after_help = "Example:\n  tosvm state rewind 10")]
     Rewind {
         /// The new height of the last block.

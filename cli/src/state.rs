@@ -9,6 +9,7 @@
 //! | `balances` | account (32) ‖ asset (32) | u64 |
 //! | `assets` | asset id (32) | borsh [`AssetInfo`] |
 //! | `meta` | name | u64: `format`, `height` (last committed block), `txs` (committed transactions) |
+//! | `history` | sequence number (u64) | borsh [`Undo`]: what a commit overwrote, for `state rewind` |
 //! | `integrity` | `digest` | blake3 of everything above ([`digest_read`]), checked at every open |
 //!
 //! Every process opens the file in redb's `SingleWriter` mode: one writer, and any number of
@@ -44,6 +45,23 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// `digest` = blake3 of the whole content ([`digest_read`]), written with every commit and
 /// checked at every open, so a byte changed behind tosvm's back is reported, never shown.
 const INTEGRITY: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("integrity");
+/// Undo records, one per commit that changed content (a transaction, a `fund`), keyed by a
+/// sequence number: what `tosvm state rewind` applies backwards.
+const HISTORY: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("history");
+
+/// What one commit overwrote, to put it back (`tosvm state rewind`). `None` values were
+/// absent before the commit.
+#[derive(Clone, PartialEq, Eq, Debug, Default, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub(crate) struct Undo {
+    /// Height and transaction count before the commit.
+    pub(crate) before: (Height, u64),
+    /// The chain height after it.
+    pub(crate) after_height: Height,
+    contracts: Vec<(Hash, Option<Vec<u8>>)>,
+    storage: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    balances: Vec<([u8; 64], Option<u64>)>,
+    assets: Vec<(Hash, Option<Vec<u8>>)>,
+}
 
 /// The state format this build writes; a database with another one is refused.
 /// Format 2 added the contract headers and the entry table kept with each contract.
@@ -456,11 +474,18 @@ impl Database {
     ) -> Result<T, CliError> {
         let meta = self.meta()?;
         let txn = self.begin_write()?;
-        let mut state = TxnState { txn: &txn };
+        let mut state = TxnState {
+            txn: &txn,
+            undo: Undo::default(),
+        };
         let (value, commit_at) = body(&mut state, meta)?;
+        let mut undo = state.undo;
         match commit_at {
             Some(height) => {
                 let next = meta.after(height);
+                undo.before = (meta.height, meta.txs);
+                undo.after_height = next.height;
+                self.record(&txn, &undo)?;
                 self.set_meta(&txn, next)?;
                 self.commit(txn)?;
             }
@@ -509,29 +534,53 @@ impl Database {
         let new = {
             let mut t = txn.open_table(BALANCES).map_err(|e| self.damaged(e))?;
             let k = balance_key(account, asset);
-            let old = t
-                .get(&k)
-                .map_err(|e| self.damaged(e))?
-                .map_or(0, |g| g.value());
-            let new = old.checked_add(amount).ok_or_else(|| {
+            let old = t.get(&k).map_err(|e| self.damaged(e))?.map(|g| g.value());
+            let old_value = old.unwrap_or(0);
+            let new = old_value.checked_add(amount).ok_or_else(|| {
                 CliError::user(format!(
-                    "funding {amount} would overflow the balance of {} (now {old})",
+                    "funding {amount} would overflow the balance of {} (now {old_value})",
                     hex::encode(account)
                 ))
             })?;
             t.insert(&k, new).map_err(|e| self.damaged(e))?;
-            new
+            (new, old)
         };
+        let (new, old) = new;
+        let undo = Undo {
+            before: (meta.height, meta.txs),
+            after_height: meta.height,
+            balances: vec![(balance_key(account, asset), old)],
+            ..Undo::default()
+        };
+        self.record(&txn, &undo)?;
         self.set_meta(&txn, meta)?;
         self.commit(txn)?;
         Ok(new)
     }
 
-    /// Moves the chain height back to `height` (`tosvm state rewind`). The content stays.
+    /// Appends an undo record to the history.
+    fn record(&self, txn: &WriteTransaction, undo: &Undo) -> Result<(), CliError> {
+        let bytes = borsh::to_vec(undo).map_err(|e| self.damaged(e))?;
+        let mut t = txn.open_table(HISTORY).map_err(|e| self.damaged(e))?;
+        let next = match t.last().map_err(|e| self.damaged(e))? {
+            Some((k, _)) => k.value().saturating_add(1),
+            None => 0,
+        };
+        t.insert(next, bytes.as_slice())
+            .map_err(|e| self.damaged(e))?;
+        Ok(())
+    }
+
+    /// Rewinds the chain to `height` (`tosvm state rewind`): undoes, newest first, every
+    /// commit that left the chain above `height` (transactions and `fund`s), restoring the
+    /// content, the height and the transaction count they found, then sets the height to
+    /// `height`. Commits with no undo record (a state imported, or written by an older tosvm)
+    /// cannot be undone: their content stays. Returns the new meta and how many commits were
+    /// undone.
     ///
     /// # Errors
     /// A user error when `height` is above the current height; a fault when redb fails.
-    pub(crate) fn rewind(&self, height: Height) -> Result<ChainMeta, CliError> {
+    pub(crate) fn rewind(&self, height: Height) -> Result<(ChainMeta, usize), CliError> {
         let meta = self.meta()?;
         if height > meta.height {
             return Err(CliError::user(format!(
@@ -541,13 +590,86 @@ impl Database {
             )));
         }
         let txn = self.begin_write()?;
-        let next = ChainMeta {
-            height,
-            txs: meta.txs,
-        };
+        let mut undone = 0;
+        let mut txs = meta.txs;
+        loop {
+            let last = {
+                let t = txn.open_table(HISTORY).map_err(|e| self.damaged(e))?;
+                let last = t.last().map_err(|e| self.damaged(e))?;
+                last.map(|(k, v)| (k.value(), v.value().to_vec()))
+            };
+            let Some((key, bytes)) = last else { break };
+            let undo: Undo = borsh::from_slice(&bytes)
+                .map_err(|e| self.damaged(format!("a history record: {e}")))?;
+            if undo.after_height <= height {
+                break;
+            }
+            self.undo(&txn, &undo)?;
+            txn.open_table(HISTORY)
+                .map_err(|e| self.damaged(e))?
+                .remove(key)
+                .map_err(|e| self.damaged(e))?;
+            txs = undo.before.1;
+            undone += 1;
+        }
+        let next = ChainMeta { height, txs };
         self.set_meta(&txn, next)?;
         self.commit(txn)?;
-        Ok(next)
+        Ok((next, undone))
+    }
+
+    /// Puts back what one commit overwrote.
+    fn undo(&self, txn: &WriteTransaction, u: &Undo) -> Result<(), CliError> {
+        let e = |e: redb::Error| self.damaged(e);
+        {
+            let mut c = txn.open_table(CONTRACTS).map_err(|x| e(x.into()))?;
+            let mut h = txn.open_table(HEADERS).map_err(|x| e(x.into()))?;
+            for (addr, old) in &u.contracts {
+                match old {
+                    Some(bytes) => {
+                        let contract = decode_contract(bytes).map_err(|x| self.damaged(x.0))?;
+                        let header = borsh::to_vec(&contract.header()).unwrap_or_default();
+                        c.insert(addr, bytes.as_slice()).map_err(|x| e(x.into()))?;
+                        h.insert(addr, header.as_slice()).map_err(|x| e(x.into()))?;
+                    }
+                    None => {
+                        c.remove(addr).map_err(|x| e(x.into()))?;
+                        h.remove(addr).map_err(|x| e(x.into()))?;
+                    }
+                }
+            }
+        }
+        {
+            let mut t = txn.open_table(STORAGE).map_err(|x| e(x.into()))?;
+            for (k, old) in &u.storage {
+                match old {
+                    Some(v) => t.insert(k.as_slice(), v.as_slice()).map(|_| ()),
+                    None => t.remove(k.as_slice()).map(|_| ()),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+        }
+        {
+            let mut t = txn.open_table(BALANCES).map_err(|x| e(x.into()))?;
+            for (k, old) in &u.balances {
+                match old {
+                    Some(v) => t.insert(k, *v).map(|_| ()),
+                    None => t.remove(k).map(|_| ()),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+        }
+        {
+            let mut t = txn.open_table(ASSETS).map_err(|x| e(x.into()))?;
+            for (k, old) in &u.assets {
+                match old {
+                    Some(v) => t.insert(k, v.as_slice()).map(|_| ()),
+                    None => t.remove(k).map(|_| ()),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the whole content with `content` (`tosvm state import`), in one transaction.
@@ -568,7 +690,12 @@ impl Database {
             d.map_err(|e| self.damaged(e))?;
         }
         {
-            let mut state = TxnState { txn: &txn };
+            let deleted = txn.delete_table(HISTORY);
+            deleted.map_err(|e| self.damaged(e))?;
+            let mut state = TxnState {
+                txn: &txn,
+                undo: Undo::default(),
+            };
             state
                 .apply(&content.changes)
                 .map_err(|e| self.damaged(e.0))?;
@@ -618,9 +745,9 @@ macro_rules! hash_table {
     }};
 }
 
-/// Every table, in a fixed order, into one hasher.
+/// Every table, in a fixed order, into one hasher (`history` only when `$history`).
 macro_rules! digest_body {
-    ($txn:expr, $missing:pat) => {{
+    ($txn:expr, $missing:pat, $history:expr) => {{
         let mut h = blake3::Hasher::new();
         h.update(b"tosvm/state-digest/v1");
         let b32 = |k: &[u8; 32]| k.to_vec();
@@ -634,6 +761,10 @@ macro_rules! digest_body {
         hash_table!(h, $txn, BALANCES, "balances", b64, num, $missing);
         hash_table!(h, $txn, ASSETS, "assets", b32, raw, $missing);
         hash_table!(h, $txn, META, "meta", text, num, $missing);
+        if $history {
+            let seq = |k: u64| k.to_le_bytes().to_vec();
+            hash_table!(h, $txn, HISTORY, "history", seq, raw, $missing);
+        }
         Ok(h.finalize().as_bytes().to_vec())
     }};
 }
@@ -641,23 +772,96 @@ macro_rules! digest_body {
 /// The content digest of a committed state: blake3 over `"tosvm/state-digest/v1"`, then each
 /// table (contracts, contract_headers, storage, balances, assets, meta) as its name and every
 /// (key, value) in key order, each length-prefixed (u64 LE). A missing table reads as empty.
+/// The `history` table is included in the state's digest (checked at every open), not in the
+/// content digest of an export ([`content_digest_read`]), which carries no history.
 pub(crate) fn digest_read(txn: &redb::ReadTransaction) -> Result<Vec<u8>, String> {
-    digest_body!(txn, redb::TableError::TableDoesNotExist(_))
+    digest_body!(txn, redb::TableError::TableDoesNotExist(_), true)
+}
+
+/// [`digest_read`] without the `history` table: what `state export` writes as `digest`.
+pub(crate) fn content_digest_read(txn: &redb::ReadTransaction) -> Result<Vec<u8>, String> {
+    digest_body!(txn, redb::TableError::TableDoesNotExist(_), false)
 }
 
 fn digest_write(txn: &WriteTransaction) -> Result<Vec<u8>, String> {
-    digest_body!(txn, redb::TableError::TableDoesNotExist(_))
+    digest_body!(txn, redb::TableError::TableDoesNotExist(_), true)
 }
 
 /// A [`ContractProvider`] over one open write transaction: reads see what the transaction
 /// wrote so far, and `apply` writes into it without committing.
 pub(crate) struct TxnState<'t> {
     txn: &'t WriteTransaction,
+    /// What `apply` overwrote, first value of each key only.
+    undo: Undo,
 }
 
 impl std::fmt::Debug for TxnState<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TxnState")
+    }
+}
+
+impl TxnState<'_> {
+    /// Remembers, for each key `changes` writes, the value it had before this transaction
+    /// (only the first time the transaction touches the key).
+    fn capture(&mut self, changes: &ChangeSet) -> Result<(), ProviderError> {
+        {
+            let t = self
+                .txn
+                .open_table(CONTRACTS)
+                .map_err(|e| db_err("open", e))?;
+            for addr in changes.contracts.keys() {
+                if self.undo.contracts.iter().any(|(a, _)| a == addr) {
+                    continue;
+                }
+                let old = t.get(addr).map_err(|e| db_err("read", e))?;
+                self.undo
+                    .contracts
+                    .push((*addr, old.map(|g| g.value().to_vec())));
+            }
+        }
+        {
+            let t = self
+                .txn
+                .open_table(STORAGE)
+                .map_err(|e| db_err("open", e))?;
+            for (contract, key) in changes.storage.keys() {
+                let k = storage_key(contract, key);
+                if self.undo.storage.iter().any(|(x, _)| *x == k) {
+                    continue;
+                }
+                let old = t.get(k.as_slice()).map_err(|e| db_err("read", e))?;
+                let old = old.map(|g| g.value().to_vec());
+                self.undo.storage.push((k, old));
+            }
+        }
+        {
+            let t = self
+                .txn
+                .open_table(BALANCES)
+                .map_err(|e| db_err("open", e))?;
+            for (account, asset) in changes.balances.keys() {
+                let k = balance_key(account, asset);
+                if self.undo.balances.iter().any(|(x, _)| *x == k) {
+                    continue;
+                }
+                let old = t.get(&k).map_err(|e| db_err("read", e))?.map(|g| g.value());
+                self.undo.balances.push((k, old));
+            }
+        }
+        {
+            let t = self.txn.open_table(ASSETS).map_err(|e| db_err("open", e))?;
+            for id in changes.assets.keys() {
+                if self.undo.assets.iter().any(|(x, _)| x == id) {
+                    continue;
+                }
+                let old = t.get(id).map_err(|e| db_err("read", e))?;
+                self.undo
+                    .assets
+                    .push((*id, old.map(|g| g.value().to_vec())));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -733,6 +937,7 @@ impl ContractProvider for TxnState<'_> {
     }
 
     fn apply(&mut self, changes: &ChangeSet) -> Result<(), ProviderError> {
+        self.capture(changes)?;
         // Every write lands in the one open transaction; `Database::transact` commits it
         // together with the height bump, or drops it all.
         {
@@ -1024,6 +1229,11 @@ impl Reader {
         Ok(out)
     }
 
+    /// The content digest of this snapshot without its history (an export's `digest`).
+    pub(crate) fn content_digest(&self) -> Result<Vec<u8>, CliError> {
+        content_digest_read(&self.txn).map_err(CliError::fault)
+    }
+
     /// The content digest of this snapshot and the one recorded with it.
     pub(crate) fn digests(&self) -> Result<(Vec<u8>, Option<Vec<u8>>), CliError> {
         let actual = digest_read(&self.txn).map_err(CliError::fault)?;
@@ -1187,6 +1397,36 @@ mod tests {
             assert!(e.is_fault(), "a file that is no state is damaged: exit 2");
             assert!(e.to_string().contains("junk.redb is damaged"), "{e}");
         }
+    }
+
+    #[test]
+    fn rewind_undoes_commits_newest_first() {
+        let (_d, db) = fresh();
+        let commit = |c: ChangeSet, at: Height| {
+            db.transact(|s, _| {
+                s.apply(&c).map_err(|e| CliError::fault(e.0))?;
+                Ok(((), Some(at)))
+            })
+            .unwrap()
+        };
+        commit(changes(), 1);
+        let first = db.reader().unwrap().storage_all(&[1; 32]).unwrap();
+        let mut c = ChangeSet::default();
+        c.storage.insert(([1; 32], b"count".to_vec()), None);
+        c.storage.insert(([1; 32], b"new".to_vec()), Some(vec![5]));
+        c.balances.insert(([3; 32], [0; 32]), 7);
+        commit(c, 9);
+        db.fund(&[8; 32], &[0; 32], 4).unwrap();
+        let (meta, undone) = db.rewind(1).unwrap();
+        assert_eq!((meta, undone), (ChainMeta { height: 1, txs: 1 }, 2));
+        let r = db.reader().unwrap();
+        assert_eq!(r.storage_all(&[1; 32]).unwrap(), first);
+        assert_eq!(r.balance(&[3; 32], &[0; 32]).unwrap(), 50);
+        assert_eq!(r.balances(&[8; 32]).unwrap(), vec![]);
+        drop(r);
+        let (meta, undone) = db.rewind(0).unwrap();
+        assert_eq!((meta, undone), (ChainMeta::default(), 1));
+        assert_eq!(db.reader().unwrap().storage_all(&[1; 32]).unwrap(), vec![]);
     }
 
     #[test]

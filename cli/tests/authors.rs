@@ -356,14 +356,38 @@ fn heights_leave_room_and_rewind_moves_back() {
     );
     let v = env.json(0, &["state", "rewind", "5"]);
     assert_eq!(
-        (v["previous_height"].as_u64(), v["height"].as_u64()),
-        (Some(18446744073709551614), Some(5))
+        (
+            v["previous_height"].as_u64(),
+            v["height"].as_u64(),
+            v["undone"].as_u64()
+        ),
+        (Some(18446744073709551614), Some(5), Some(1)),
+        "the call that moved the chain past 5 is undone"
+    );
+    let s = env.json(0, &["storage", &c, "636f756e74"]);
+    assert_eq!(
+        s["value"], "0000000000000000",
+        "count as it was at height 5"
     );
     let v = env.json(0, &["invoke", &c, "--entry", "0"]);
     assert_eq!(v["height"], 6);
-    assert_eq!(v["return_data"], "0200000000000000", "the content stayed");
+    assert_eq!(v["return_data"], "0100000000000000");
+    // Rewinding to 0 undoes everything, funds included.
+    env.ok(&["fund", "bob", "9"]);
+    let v = env.json(0, &["state", "rewind", "0"]);
+    assert_eq!(v["undone"], 3, "the deploy, the call at 6, the fund");
+    assert_eq!(
+        env.json(0, &["contracts"])["contracts"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        env.json(0, &["balance", "bob"])["balances"],
+        serde_json::json!([])
+    );
+    env.json(0, &["state", "check"]);
     let e = env.error(1, &["state", "rewind", "100"]);
     assert!(e.contains("only moves back"), "{e}");
+    env.deploy(&example("counter.so"), &[]);
 }
 
 #[test]

@@ -82,6 +82,7 @@ fn damaged_state_files_never_panic_and_never_answer_wrong() {
         vec!["invoke", &counter, "--entry", "0"],
         vec!["deploy", &hello],
         vec!["fund", "carol", "1"],
+        vec!["state", "rewind", "2"],
         vec!["engines"],
     ];
     // The answers on the intact file (each on a fresh copy: some commands write).
