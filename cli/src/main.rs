@@ -105,6 +105,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Deploy a module (TBPF ELF, wasm, legacy, or an envelope) and run its constructor.
+    #[command(after_help = "Example:\n  tosvm deploy sdk/examples/build/token.so --from owner")]
     Deploy {
         /// The module file.
         file: PathBuf,
@@ -121,6 +122,9 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Call an entry or a hook of a deployed contract.
+    #[command(
+        after_help = "Example:\n  tosvm invoke ADDRESS --entry 1 --args addr:bob u64:30 --events-as addr,addr,u64"
+    )]
     Invoke {
         /// The contract's address (64 hex digits).
         address: String,
@@ -138,6 +142,9 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Deploy a module into a throwaway state and call it once.
+    #[command(
+        after_help = "Example:\n  tosvm run sdk/examples/build/compute.so --entry 0 --args u32:10000 --returns u64"
+    )]
     Run {
         /// The module file.
         file: PathBuf,
@@ -161,6 +168,7 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Describe a module: engine, size, code hash, entries, imports, verification verdict.
+    #[command(after_help = "Example:\n  tosvm inspect sdk/examples/build/token.so --disasm")]
     Inspect {
         /// The module file.
         file: PathBuf,
@@ -176,6 +184,7 @@ pub(crate) enum Command {
         disasm: bool,
     },
     /// Show one storage value of a contract, or all of them.
+    #[command(after_help = "Example:\n  tosvm storage ADDRESS --prefix str:bal")]
     Storage {
         /// The contract's address (64 hex digits).
         address: String,
@@ -186,6 +195,7 @@ pub(crate) enum Command {
         prefix: Vec<String>,
     },
     /// Show the balances of an account or contract.
+    #[command(after_help = "Example:\n  tosvm balance bob native")]
     Balance {
         /// The account or contract (64 hex digits, or a --from style name).
         address: String,
@@ -193,12 +203,14 @@ pub(crate) enum Command {
         asset: Option<String>,
     },
     /// List the engines and what the schedule activates at a height.
+    #[command(after_help = "Example:\n  tosvm engines --height 5")]
     Engines {
         /// The height (default: the next block of the state, 1 without a state).
         #[arg(long, value_name = "H")]
         height: Option<u64>,
     },
     /// Link BPF objects (clang -target bpf) into a TBPF module.
+    #[command(after_help = "Example:\n  tosvm link -o my.so a.o b.o")]
     Link {
         /// The output module.
         #[arg(short = 'o', long = "output", value_name = "OUT")]
@@ -212,6 +224,9 @@ pub(crate) enum Command {
         any_syscall: bool,
     },
     /// Assemble legacy assembly into a legacy module.
+    #[command(
+        after_help = "Example:\n  tosvm asm engine-legacy/examples/counter.tasm -o counter.tosl"
+    )]
     Asm {
         /// The assembly source.
         input: PathBuf,
@@ -220,13 +235,16 @@ pub(crate) enum Command {
         output: PathBuf,
     },
     /// Disassemble a legacy module.
+    #[command(after_help = "Example:\n  tosvm disasm counter.tosl")]
     Disasm {
         /// The legacy module.
         input: PathBuf,
     },
     /// Deploy and call the example contracts on every engine, on a throwaway state.
+    #[command(after_help = "Example:\n  tosvm demo --json")]
     Demo,
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
+    #[command(after_help = "Example:\n  tosvm bench --iterations 300")]
     Bench(bench::BenchArgs),
     /// Run a call on the current state without committing it (a dry run, a view call).
     #[command(

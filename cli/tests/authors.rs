@@ -606,6 +606,18 @@ fn help_lists_the_new_commands_with_examples() {
         );
     }
     for sub in [
+        vec!["deploy", "--help"],
+        vec!["invoke", "--help"],
+        vec!["run", "--help"],
+        vec!["inspect", "--help"],
+        vec!["storage", "--help"],
+        vec!["balance", "--help"],
+        vec!["engines", "--help"],
+        vec!["link", "--help"],
+        vec!["asm", "--help"],
+        vec!["disasm", "--help"],
+        vec!["demo", "--help"],
+        vec!["bench", "--help"],
         vec!["call", "--help"],
         vec!["account", "--help"],
         vec!["fund", "--help"],
