@@ -5,7 +5,10 @@ use std::path::Path;
 use tos_engine_api::{Call, Hash, NATIVE_ASSET};
 use tos_host::MAX_PARAMS_LEN;
 
+use tos_testkit::args::Resolver;
+
 use crate::error::CliError;
+use crate::state::{Database, OpenMode};
 use crate::{CallArgs, ParamsArgs};
 
 /// Decodes hex with an optional `0x` prefix; `what` names the argument in the error.
@@ -29,6 +32,28 @@ pub(crate) fn parse_hash(text: &str, what: &str) -> Result<Hash, CliError> {
     })
 }
 
+/// A contract address: 64 hex digits. Anything else is refused with what an address looks
+/// like and where to find one (an account name is not a contract).
+pub(crate) fn parse_address(text: &str) -> Result<Hash, CliError> {
+    let t = text.strip_prefix("0x").unwrap_or(text);
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return parse_hash(text, "address");
+    }
+    let looks_like_name = !t.is_empty() && !t.bytes().all(|b| b.is_ascii_hexdigit());
+    let hint = if looks_like_name {
+        format!(
+            "; `{text}` looks like an account name, and accounts hold no code \
+             (`tosvm account {text}` prints its key)"
+        )
+    } else {
+        String::new()
+    };
+    Err(CliError::user(format!(
+        "`{text}` is not a contract address: give the 64 hex digits `tosvm deploy` printed \
+         (`tosvm contracts` lists them){hint}"
+    )))
+}
+
 /// Whether `text` is exactly 64 hex digits, with or without `0x`.
 fn is_key_hex(text: &str) -> bool {
     let t = text.strip_prefix("0x").unwrap_or(text);
@@ -37,10 +62,7 @@ fn is_key_hex(text: &str) -> bool {
 
 /// The key of an account name: `blake3("tosvm/account/v1" ‖ name)`.
 pub(crate) fn named_key(name: &str) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(b"tosvm/account/v1");
-    h.update(name.as_bytes());
-    *h.finalize().as_bytes()
+    tos_testkit::args::account_key(name)
 }
 
 /// An account key: 64 hex digits are the key itself; `0x` followed by anything else is an
@@ -120,9 +142,53 @@ pub(crate) fn read_limited(path: &Path, limit: usize, what: &str) -> Result<Vec<
     Ok(bytes)
 }
 
-/// The params of `--params-hex` / `--params-file` (empty when neither is given).
-pub(crate) fn parse_params(p: &ParamsArgs) -> Result<Vec<u8>, CliError> {
+/// Names in typed arguments resolved against the state at a path: `asset:NAME` is the asset
+/// of that name a contract created there (the state is opened read-only, only when needed).
+#[derive(Debug)]
+pub(crate) struct StateNames<'p> {
+    /// The state.
+    pub(crate) state: &'p Path,
+}
+
+impl Resolver for StateNames<'_> {
+    fn asset(&self, name: &str) -> Result<Hash, String> {
+        let db = Database::open(self.state, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
+        let assets = db
+            .reader()
+            .and_then(|r| r.assets_all())
+            .map_err(|e| e.to_string())?;
+        let hits: Vec<Hash> = assets
+            .iter()
+            .filter(|(_, a)| a.name == name.as_bytes())
+            .map(|(id, _)| *id)
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(format!(
+                "no asset named `{name}` in {} (`tosvm balance CONTRACT` lists assets by name)",
+                self.state.display()
+            )),
+            _ => Err(format!(
+                "{} assets are named `{name}` in {}; give the id in hex",
+                hits.len(),
+                self.state.display()
+            )),
+        }
+    }
+}
+
+/// The params of `--params-hex`, `--params-file`, `--args` or `--args-json` (empty when none
+/// is given); `asset:NAME` arguments are looked up in the state at `state`.
+pub(crate) fn parse_params(p: &ParamsArgs, state: &Path) -> Result<Vec<u8>, CliError> {
+    let names = StateNames { state };
     let params = match (&p.params_hex, &p.params_file) {
+        (None, None) if !p.args.is_empty() => {
+            tos_testkit::args::pack(&p.args, &names).map_err(|e| CliError::user(e.0))?
+        }
+        (None, None) if p.args_json.is_some() => {
+            tos_testkit::args::pack_json(p.args_json.as_deref().unwrap_or("[]"), &names)
+                .map_err(|e| CliError::user(e.0))?
+        }
         (Some(h), None) => parse_hex(h, "--params-hex")?,
         (None, Some(f)) => read_limited(f, MAX_PARAMS_LEN, "params file")?,
         (None, None) => Vec::new(),
@@ -175,6 +241,36 @@ mod tests {
     }
 
     #[test]
+    fn typed_args_pack_and_names_are_not_addresses() {
+        let st = Path::new("/nonexistent/state.redb");
+        let p = ParamsArgs {
+            args: vec!["addr:bob".into(), "u64:30".into()],
+            ..ParamsArgs::default()
+        };
+        assert_eq!(
+            parse_params(&p, st).unwrap(),
+            [named_key("bob").as_slice(), &30u64.to_le_bytes()].concat()
+        );
+        let j = ParamsArgs {
+            args_json: Some(r#"[{"u32": 7}]"#.into()),
+            ..ParamsArgs::default()
+        };
+        assert_eq!(parse_params(&j, st).unwrap(), 7u32.to_le_bytes());
+        let e = parse_address("alice").unwrap_err().to_string();
+        assert!(
+            e.contains("not a contract address") && e.contains("tosvm account alice"),
+            "{e}"
+        );
+        assert!(!e.contains("Odd number"), "{e}");
+        assert!(
+            parse_address("abc")
+                .unwrap_err()
+                .to_string()
+                .contains("64 hex digits")
+        );
+    }
+
+    #[test]
     fn deposits_parse_asset_and_amount() {
         assert_eq!(parse_deposit("native:5").unwrap(), (NATIVE_ASSET, 5));
         let id = "07".repeat(32);
@@ -186,30 +282,31 @@ mod tests {
 
     #[test]
     fn params_come_from_hex_or_a_file() {
-        let none = ParamsArgs {
-            params_hex: None,
-            params_file: None,
-        };
-        assert_eq!(parse_params(&none).unwrap(), Vec::<u8>::new());
+        let none = ParamsArgs::default();
+        let st = Path::new("/nonexistent/state.redb");
+        assert_eq!(parse_params(&none, st).unwrap(), Vec::<u8>::new());
         let hex = ParamsArgs {
             params_hex: Some("0x0102".into()),
-            params_file: None,
+            ..ParamsArgs::default()
         };
-        assert_eq!(parse_params(&hex).unwrap(), vec![1, 2]);
+        assert_eq!(parse_params(&hex, st).unwrap(), vec![1, 2]);
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.bin");
         std::fs::write(&f, [9, 9, 9]).unwrap();
         let file = ParamsArgs {
-            params_hex: None,
             params_file: Some(f),
+            ..ParamsArgs::default()
         };
-        assert_eq!(parse_params(&file).unwrap(), vec![9, 9, 9]);
+        assert_eq!(parse_params(&file, st).unwrap(), vec![9, 9, 9]);
         let big = dir.path().join("big.bin");
         std::fs::write(&big, vec![0; MAX_PARAMS_LEN + 1]).unwrap();
-        let e = parse_params(&ParamsArgs {
-            params_hex: None,
-            params_file: Some(big),
-        })
+        let e = parse_params(
+            &ParamsArgs {
+                params_file: Some(big),
+                ..ParamsArgs::default()
+            },
+            st,
+        )
         .unwrap_err();
         assert!(e.to_string().contains("over the limit"), "{e}");
     }

@@ -310,7 +310,7 @@ pub(crate) fn bench(ctx: &Ctx, args: &BenchArgs) -> Result<i32, CliError> {
                 }
             };
             let (module, _) = crate::module_file::load(file, None)?;
-            let params = parse_params(&args.params)?;
+            let params = parse_params(&args.params, &ctx.state)?;
             let name = format!("{} {call}", file.display());
             let hosts: Vec<(&'static str, &Host)> = if module.tag == ModuleTag::TBPF {
                 runners.iter().map(|r| (r.label, &r.host)).collect()

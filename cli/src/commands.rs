@@ -10,13 +10,13 @@ use tos_host::{
 };
 
 use crate::args::{
-    parse_account, parse_asset, parse_call, parse_deposits, parse_hash, parse_hex, parse_params,
+    parse_account, parse_address, parse_asset, parse_call, parse_deposits, parse_hex, parse_params,
 };
 use crate::error::{CliError, EXIT_CONTRACT_FAILED, EXIT_OK};
 use crate::module_file::{self, TagSource, parse_tag};
 use crate::output::{
-    asset_name, call_json, call_lines, field, hex32, print_json, printable, show_bytes, show_key,
-    thousands,
+    asset_name, call_json, call_lines, escaped, field, hex32, print_json, printable, show_bytes,
+    show_key, thousands,
 };
 use crate::progress::with_progress;
 use crate::state::{BlockAt, Database, OpenMode};
@@ -34,15 +34,32 @@ pub(crate) struct Ctx {
     pub(crate) network: String,
     /// `--state`.
     pub(crate) state: PathBuf,
+    /// `--returns`: how to decode return data.
+    pub(crate) returns: Option<String>,
+    /// `--events-as`: how to decode event data.
+    pub(crate) events_as: Option<String>,
 }
 
 /// Runs the command of `cli`; returns the exit status when it ran.
 pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
+    let decode = match &cli.command {
+        Command::Deploy { params, .. }
+        | Command::Invoke { params, .. }
+        | Command::Run { params, .. }
+        | Command::Call { params, .. } => (params.returns.clone(), params.events_as.clone()),
+        _ => (None, None),
+    };
     let ctx = Ctx {
         json: cli.json,
         network: cli.network.clone(),
         state: cli.state.clone(),
+        returns: decode.0,
+        events_as: decode.1,
     };
+    // Refuse a spec that names an unknown type before anything runs.
+    for spec in [&ctx.returns, &ctx.events_as].into_iter().flatten() {
+        tos_testkit::args::check_spec(spec).map_err(|e| CliError::user(e.0))?;
+    }
     match &cli.command {
         Command::Deploy {
             file,
@@ -53,7 +70,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             mode,
         } => {
             let (module, src) = module_file::load(file, parse_tag(tag)?)?;
-            let params = parse_params(params)?;
+            let params = parse_params(params, &ctx.state)?;
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
             let deployed =
@@ -69,13 +86,14 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             deposits,
             mode,
         } => {
-            let contract = parse_hash(address, "address")?;
+            let contract = parse_address(address)?;
             let call = parse_call(call)?;
-            let params = parse_params(params)?;
+            let params = parse_params(params, &ctx.state)?;
             let deposits = parse_deposits(&deposits.deposits)?;
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
             let db = Database::open(&ctx.state, OpenMode::Existing)?;
+            db.bind_network(host.schedule().network())?;
             let request = InvokeRequest {
                 contract,
                 call,
@@ -103,7 +121,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 None => Vec::new(),
             };
             let call = parse_call(call)?;
-            let params = parse_params(params)?;
+            let params = parse_params(params, &ctx.state)?;
             let deposits = parse_deposits(&deposits.deposits)?;
             let source = parse_account(&tx.from, "--from")?;
             let host = make_host(&ctx.network, mode)?;
@@ -124,15 +142,18 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             // The call runs in the block after the deploy (or at the same --height).
             let invoked = invoke(&host, &db, &request, source, tx.at())?;
             if ctx.json {
+                let mut inv = invoke_json(&invoked, &tx.from);
+                crate::authoring::add_decoded_json(&ctx, &mut inv, &invoked.report);
                 print_json(&json!({
                     "command": "run",
                     "deploy": deploy_json(&deployed, src, &tx.from),
-                    "invoke": invoke_json(&invoked, &tx.from),
+                    "invoke": inv,
                 }));
             } else {
                 print_deploy_text(&deployed, src, &tx.from);
                 outln!();
                 print_invoke_text(&invoked, &tx.from);
+                crate::authoring::print_decoded_text(&ctx, &invoked.report);
             }
             Ok(invoke_exit(&invoked))
         }
@@ -142,7 +163,11 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             height,
             disasm,
         } => inspect(&ctx, file, tag, *height, *disasm),
-        Command::Storage { address, key_hex } => storage(&ctx, address, key_hex.as_deref()),
+        Command::Storage {
+            address,
+            key_hex,
+            prefix,
+        } => storage(&ctx, address, key_hex.as_deref(), prefix),
         Command::Balance { address, asset } => balance(&ctx, address, asset.as_deref()),
         Command::Engines { height } => engines(&ctx, *height),
         Command::Link {
@@ -154,6 +179,23 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         Command::Disasm { input } => crate::tools::disasm(&ctx, input),
         Command::Demo => crate::demo::demo(&ctx),
         Command::Bench(args) => crate::bench::bench(&ctx, args),
+        Command::Call {
+            address,
+            call,
+            tx,
+            params,
+            gas,
+            deposits,
+            mode,
+        } => crate::authoring::call(&ctx, address, call, tx, params, gas.gas, deposits, mode),
+        Command::Account { name } => crate::authoring::account(&ctx, name),
+        Command::Fund {
+            account,
+            amount,
+            asset,
+        } => crate::authoring::fund(&ctx, account, *amount, asset),
+        Command::Contracts => crate::authoring::contracts(&ctx),
+        Command::State(cmd) => crate::authoring::state(&ctx, cmd),
     }
 }
 
@@ -184,6 +226,33 @@ pub(crate) fn make_host(network: &str, mode: &ModeArgs) -> Result<Host, CliError
     let registry = EngineRegistry::builtin(&config)
         .map_err(|e| CliError::fault(format!("cannot start the engines: {e}")))?;
     Host::new(registry, schedule).map_err(|e| CliError::user(e.to_string()))
+}
+
+/// The host's refusal as a CLI error; "no engine" says which network and height lack it and,
+/// when the state was made on another network, which `--network` to pass.
+pub(crate) fn explain_host_error(
+    e: tos_host::Error,
+    host: &Host,
+    db: &Database,
+    height: Height,
+) -> CliError {
+    let tos_host::Error::EngineUnavailable { tag, version } = &e else {
+        return e.into();
+    };
+    let net = host.schedule().network();
+    let why = match version {
+        Some(v) => format!("it names {tag} version {v}, which this tosvm does not include"),
+        None => format!("it runs no {tag} engine there"),
+    };
+    let hint = match db.network() {
+        Ok(Some(made)) if made != net => {
+            format!("; this state was made on network `{made}`: pass --network {made}")
+        }
+        _ => format!("; `tosvm --network {net} engines --height {height}` shows what runs there"),
+    };
+    CliError::user(format!(
+        "cannot run this {tag} contract at height {height} on network `{net}`: {why}{hint}"
+    ))
 }
 
 /// A deploy that ran.
@@ -222,15 +291,17 @@ pub(crate) fn deploy(
     at: BlockAt,
 ) -> Result<Deployed, CliError> {
     let request = DeployRequest {
-        envelope: module.encode(),
+        envelope: crate::authoring::envelope_for(module)?,
         params,
         gas_limit,
     };
+    db.bind_network(host.schedule().network())?;
     db.transact(|state, meta| {
         let tx = meta.next_tx(source, at)?;
         let result = with_progress(format!("deploying a {} module", module.tag), || {
             host.deploy(state, &tx, &request)
-        })?;
+        })
+        .map_err(|e| explain_host_error(e, host, db, tx.height))?;
         let commit = result.deployed.then_some(tx.height);
         let deployed = Deployed {
             result,
@@ -276,7 +347,8 @@ pub(crate) fn invoke(
         let tx = meta.next_tx(source, at)?;
         let report = with_progress(format!("running {}", request.call), || {
             host.invoke(state, &tx, request)
-        })?;
+        })
+        .map_err(|e| explain_host_error(e, host, db, tx.height))?;
         let commit = report.is_success().then_some(tx.height);
         Ok((
             Invoked {
@@ -429,7 +501,7 @@ pub(crate) fn invoke_json(i: &Invoked, from: &str) -> Value {
     v
 }
 
-fn print_invoke_text(i: &Invoked, from: &str) {
+pub(crate) fn print_invoke_text(i: &Invoked, from: &str) {
     outln!("{}", field(0, "contract", hex32(&i.request.contract)));
     outln!(
         "{}",
@@ -483,9 +555,11 @@ fn print_invoke(ctx: &Ctx, command: &str, i: &Invoked, from: &str) -> i32 {
     if ctx.json {
         let mut v = invoke_json(i, from);
         v["command"] = json!(command);
+        crate::authoring::add_decoded_json(ctx, &mut v, &i.report);
         print_json(&v);
     } else {
         print_invoke_text(i, from);
+        crate::authoring::print_decoded_text(ctx, &i.report);
     }
     invoke_exit(i)
 }
@@ -647,14 +721,21 @@ fn inspect(
     })
 }
 
-fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliError> {
-    let contract = parse_hash(address, "address")?;
+fn storage(
+    ctx: &Ctx,
+    address: &str,
+    key_hex: Option<&str>,
+    prefix: &[String],
+) -> Result<i32, CliError> {
+    let contract = parse_address(address)?;
     let key = key_hex.map(|k| parse_hex(k, "key")).transpose()?;
-    let db = Database::open(&ctx.state, OpenMode::Existing)?;
+    let prefix = tos_testkit::args::pack(prefix, &crate::args::StateNames { state: &ctx.state })
+        .map_err(|e| CliError::user(format!("--prefix: {e}")))?;
+    let db = Database::open(&ctx.state, OpenMode::ReadOnly)?;
     let reader = db.reader()?;
     if reader.contract(&contract)?.is_none() {
         return Err(CliError::user(format!(
-            "no contract at {} in {}",
+            "no contract at {} in {} (`tosvm contracts` lists them)",
             hex32(&contract),
             ctx.state.display()
         )));
@@ -668,6 +749,7 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
                     "contract": hex32(&contract),
                     "key": hex::encode(&key),
                     "key_text": printable(&key),
+                    "key_escaped": escaped(&key),
                     "value": value.as_ref().map(hex::encode),
                     "value_text": value.as_deref().and_then(printable),
                 }));
@@ -675,29 +757,41 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
                 let shown = value
                     .as_deref()
                     .map_or_else(|| "(absent)".to_owned(), show_bytes);
-                outln!("{}", field(0, &show_key(&key), shown));
+                outln!("{}  {}  {shown}", show_key(&key), escaped(&key));
             }
         }
         None => {
-            let all = reader.storage_all(&contract)?;
+            let all: Vec<_> = reader
+                .storage_all(&contract)?
+                .into_iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .collect();
             if ctx.json {
                 print_json(&json!({
                     "command": "storage",
                     "contract": hex32(&contract),
+                    "prefix": hex::encode(&prefix),
                     "entries": all.iter().map(|(k, v)| json!({
                         "key": hex::encode(k),
                         "key_text": printable(k),
+                        "key_escaped": escaped(k),
                         "value": hex::encode(v),
                         "value_text": printable(v),
                     })).collect::<Vec<_>>(),
                 }));
             } else if all.is_empty() {
-                outln!("(no storage)");
+                if prefix.is_empty() {
+                    outln!("(no storage)");
+                } else {
+                    outln!("(no key starts with {})", escaped(&prefix));
+                }
             } else {
-                let keys: Vec<String> = all.iter().map(|(k, _)| show_key(k)).collect();
-                let width = keys.iter().map(String::len).max().unwrap_or(0);
-                for (k, (_, v)) in keys.iter().zip(&all) {
-                    outln!("{k:<width$}  {}", show_bytes(v));
+                let hexes: Vec<String> = all.iter().map(|(k, _)| show_key(k)).collect();
+                let texts: Vec<String> = all.iter().map(|(k, _)| escaped(k)).collect();
+                let w1 = hexes.iter().map(String::len).max().unwrap_or(0);
+                let w2 = texts.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+                for ((h, t), (_, v)) in hexes.iter().zip(&texts).zip(&all) {
+                    outln!("{h:<w1$}  {t:<w2$}  {}", show_bytes(v));
                 }
             }
         }
@@ -708,7 +802,7 @@ fn storage(ctx: &Ctx, address: &str, key_hex: Option<&str>) -> Result<i32, CliEr
 fn balance(ctx: &Ctx, address: &str, asset: Option<&str>) -> Result<i32, CliError> {
     let account = parse_account(address, "address")?;
     let asset = asset.map(parse_asset).transpose()?;
-    let db = Database::open(&ctx.state, OpenMode::Existing)?;
+    let db = Database::open(&ctx.state, OpenMode::ReadOnly)?;
     let reader = db.reader()?;
     let balances = match asset {
         Some(a) => vec![(a, reader.balance(&account, &a)?)],
@@ -766,7 +860,7 @@ fn engines(ctx: &Ctx, height: Option<Height>) -> Result<i32, CliError> {
     let height = match height {
         Some(h) => h,
         None if ctx.state.exists() => {
-            let db = Database::open(&ctx.state, OpenMode::Existing)?;
+            let db = Database::open(&ctx.state, OpenMode::ReadOnly)?;
             db.meta()?.height.saturating_add(1)
         }
         None => 1,

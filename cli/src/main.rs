@@ -20,6 +20,7 @@ macro_rules! outln {
 
 mod adversarial;
 mod args;
+mod authoring;
 mod bench;
 mod commands;
 mod demo;
@@ -43,9 +44,39 @@ use tos_engine_wasm as _;
 use crate::error::CliError;
 use crate::error::{EXIT_INTERNAL, EXIT_USER};
 
+/// One example per command, shown under `tosvm --help`.
+const EXAMPLES: &str = "Examples:
+  tosvm deploy sdk/examples/build/token.so
+  tosvm invoke ADDRESS --entry 0 --args addr:bob u64:100
+  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64
+  tosvm run sdk/examples/build/counter.so --entry 0
+  tosvm storage ADDRESS --prefix str:bal
+  tosvm balance bob
+  tosvm account bob
+  tosvm fund bob 1000
+  tosvm contracts
+  tosvm state check
+  tosvm state export backup.json
+  tosvm state import backup.json --force
+  tosvm state rewind 10
+  tosvm inspect sdk/examples/build/token.so --disasm
+  tosvm engines --height 5
+  tosvm link -o my.so a.o b.o
+  tosvm asm engine-legacy/examples/counter.tasm -o counter.tosl
+  tosvm disasm counter.tosl
+  tosvm demo
+  tosvm bench --iterations 300";
+
 /// Local runner for TOS contracts: deploy, call and inspect them over a local state.
 #[derive(Debug, Parser)]
-#[command(name = "tosvm", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "tosvm",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = EXAMPLES
+)]
 pub(crate) struct Cli {
     /// The state database.
     #[arg(
@@ -74,6 +105,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Deploy a module (TBPF ELF, wasm, legacy, or an envelope) and run its constructor.
+    #[command(after_help = "Example:\n  tosvm deploy sdk/examples/build/token.so --from owner")]
     Deploy {
         /// The module file.
         file: PathBuf,
@@ -90,6 +122,9 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Call an entry or a hook of a deployed contract.
+    #[command(
+        after_help = "Example:\n  tosvm invoke ADDRESS --entry 1 --args addr:bob u64:30 --events-as addr,addr,u64"
+    )]
     Invoke {
         /// The contract's address (64 hex digits).
         address: String,
@@ -107,6 +142,9 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Deploy a module into a throwaway state and call it once.
+    #[command(
+        after_help = "Example:\n  tosvm run sdk/examples/build/compute.so --entry 0 --args u32:10000 --returns u64"
+    )]
     Run {
         /// The module file.
         file: PathBuf,
@@ -130,6 +168,7 @@ pub(crate) enum Command {
         mode: ModeArgs,
     },
     /// Describe a module: engine, size, code hash, entries, imports, verification verdict.
+    #[command(after_help = "Example:\n  tosvm inspect sdk/examples/build/token.so --disasm")]
     Inspect {
         /// The module file.
         file: PathBuf,
@@ -145,13 +184,18 @@ pub(crate) enum Command {
         disasm: bool,
     },
     /// Show one storage value of a contract, or all of them.
+    #[command(after_help = "Example:\n  tosvm storage ADDRESS --prefix str:bal")]
     Storage {
         /// The contract's address (64 hex digits).
         address: String,
         /// The key, in hex (all keys when omitted).
         key_hex: Option<String>,
+        /// Only keys starting with these typed bytes (e.g. --prefix str:bal, or hex:62616c).
+        #[arg(long, value_name = "TYPE:VALUE", num_args = 1.., conflicts_with = "key_hex")]
+        prefix: Vec<String>,
     },
     /// Show the balances of an account or contract.
+    #[command(after_help = "Example:\n  tosvm balance bob native")]
     Balance {
         /// The account or contract (64 hex digits, or a --from style name).
         address: String,
@@ -159,12 +203,14 @@ pub(crate) enum Command {
         asset: Option<String>,
     },
     /// List the engines and what the schedule activates at a height.
+    #[command(after_help = "Example:\n  tosvm engines --height 5")]
     Engines {
         /// The height (default: the next block of the state, 1 without a state).
         #[arg(long, value_name = "H")]
         height: Option<u64>,
     },
     /// Link BPF objects (clang -target bpf) into a TBPF module.
+    #[command(after_help = "Example:\n  tosvm link -o my.so a.o b.o")]
     Link {
         /// The output module.
         #[arg(short = 'o', long = "output", value_name = "OUT")]
@@ -178,6 +224,9 @@ pub(crate) enum Command {
         any_syscall: bool,
     },
     /// Assemble legacy assembly into a legacy module.
+    #[command(
+        after_help = "Example:\n  tosvm asm engine-legacy/examples/counter.tasm -o counter.tosl"
+    )]
     Asm {
         /// The assembly source.
         input: PathBuf,
@@ -186,14 +235,93 @@ pub(crate) enum Command {
         output: PathBuf,
     },
     /// Disassemble a legacy module.
+    #[command(after_help = "Example:\n  tosvm disasm counter.tosl")]
     Disasm {
         /// The legacy module.
         input: PathBuf,
     },
     /// Deploy and call the example contracts on every engine, on a throwaway state.
+    #[command(after_help = "Example:\n  tosvm demo --json")]
     Demo,
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
+    #[command(after_help = "Example:\n  tosvm bench --iterations 300")]
     Bench(bench::BenchArgs),
+    /// Run a call on the current state without committing it (a dry run, a view call).
+    #[command(
+        after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64"
+    )]
+    Call {
+        /// The contract's address (64 hex digits).
+        address: String,
+        #[command(flatten)]
+        call: CallArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+        #[command(flatten)]
+        params: ParamsArgs,
+        #[command(flatten)]
+        gas: GasArgs,
+        #[command(flatten)]
+        deposits: DepositArgs,
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+    /// Print the key of an account name (no state needed).
+    #[command(after_help = "Example:\n  tosvm account bob")]
+    Account {
+        /// The name (or 64 hex digits, printed back).
+        name: String,
+    },
+    /// Credit an account (or contract) in the local state: a faucet, no height moves.
+    #[command(after_help = "Example:\n  tosvm fund bob 1000 --asset native")]
+    Fund {
+        /// The account: a name or 64 hex digits.
+        account: String,
+        /// The amount.
+        amount: u64,
+        /// The asset: native, 64 hex digits, or the name of an asset a contract created.
+        #[arg(long, default_value = "native", value_name = "ASSET")]
+        asset: String,
+    },
+    /// List the deployed contracts: engine, code hash, size, deploy height, deployer.
+    #[command(after_help = "Example:\n  tosvm contracts --json")]
+    Contracts,
+    /// Check, export, import or rewind the state.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tosvm state check\n  tosvm state export backup.json\n  \
+                      tosvm state import backup.json --force\n  tosvm state rewind 10"
+    )]
+    State(StateCommand),
+}
+
+/// `tosvm state …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Verify the state: it opens, its content matches its digest, every record decodes.
+    #[command(after_help = "Example:\n  tosvm state check")]
+    Check,
+    /// Save the whole state to FILE (JSON, format tosvm-state version 1; see cli/README.md).
+    #[command(after_help = "Example:\n  tosvm state export backup.json")]
+    Export {
+        /// The file to write (`-` for stdout).
+        file: PathBuf,
+    },
+    /// Replace the state with the content of an export FILE.
+    #[command(after_help = "Example:\n  tosvm state import backup.json --force")]
+    Import {
+        /// The export to read.
+        file: PathBuf,
+        /// Replace an existing state (otherwise the state must not exist yet).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Rewind the chain to HEIGHT: undo every transaction and fund above it, newest first.
+    #[command(after_help = "Example:\n  tosvm state rewind 10")]
+    Rewind {
+        /// The new height of the last block.
+        height: u64,
+    },
 }
 
 /// Who sends the transaction and at which height.
@@ -221,15 +349,31 @@ impl TxArgs {
     }
 }
 
-/// Params of a call.
-#[derive(Debug, Args)]
+/// Params of a call, and how to decode what it returns.
+#[derive(Debug, Args, Default)]
 pub(crate) struct ParamsArgs {
     /// Params, in hex (an optional 0x prefix; empty for none).
-    #[arg(long, value_name = "HEX", conflicts_with = "params_file")]
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["params_file", "args", "args_json"])]
     pub(crate) params_hex: Option<String>,
     /// Params, read from a file.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", conflicts_with_all = ["args", "args_json"])]
     pub(crate) params_file: Option<PathBuf>,
+    /// Params as typed values packed little-endian in order: u8/u16/u32/u64/u128/i64:N,
+    /// bool:true, addr:NAME|HEX64, asset:native|HEX64|NAME, hex:HEX, str:TEXT
+    /// (e.g. --args addr:bob u64:30).
+    #[arg(long, value_name = "TYPE:VALUE", num_args = 1.., conflicts_with = "args_json")]
+    pub(crate) args: Vec<String>,
+    /// Params as a JSON array of "TYPE:VALUE" strings or {"TYPE": value} objects
+    /// (e.g. '[{"addr":"bob"},{"u64":30}]').
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args_json: Option<String>,
+    /// Decode the return data as these types (e.g. u64, or addr,u64; hex and str take the
+    /// rest).
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) returns: Option<String>,
+    /// Decode every event's data as these types (as --returns).
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) events_as: Option<String>,
 }
 
 /// The gas limit.
@@ -280,9 +424,9 @@ thread_local! {
 /// Runs `f`, turning a panic inside it into `None` without printing anything. For third-party
 /// code that documents panics on hostile input (redb on a corrupted file).
 pub(crate) fn quiet_catch<T>(f: impl FnOnce() -> T) -> Option<T> {
-    QUIET_PANIC.with(|q| q.set(true));
+    let before = QUIET_PANIC.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET_PANIC.with(|q| q.set(false));
+    QUIET_PANIC.with(|q| q.set(before));
     r.ok()
 }
 
@@ -297,6 +441,15 @@ fn install_panic_hook() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
+        // A panic inside redb means a damaged state file, not a bug of tosvm: exit 2.
+        if let Some(line) = info
+            .location()
+            .and_then(|l| state::panic_in_database(l.file(), &msg))
+        {
+            let _ = std::io::stdout().flush();
+            let _ = writeln!(std::io::stderr(), "error: {}", line.replace('\n', " "));
+            std::process::exit(error::EXIT_FAULT);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -79,6 +79,9 @@ pub(crate) fn module_from_bytes(
     if tag == Some(ModuleTag::LEGACY) && is_source(&bytes) {
         return assemble(&bytes, shown);
     }
+    if bytes.starts_with(ELF_MAGIC) && tag.is_none_or(|t| t == ModuleTag::TBPF) {
+        refuse_unlinked_elf(&bytes, shown)?;
+    }
     if let Some(tag) = tag {
         return Ok((ContractModule::new(tag, bytes), TagSource::Flag));
     }
@@ -88,6 +91,21 @@ pub(crate) fn module_from_bytes(
     match ContractModule::decode(&bytes, DEFAULT_MAX_MODULE_SIZE) {
         Ok(m) => Ok((m, TagSource::Envelope)),
         Err(_) if shown.ends_with(".tasm") && is_source(&bytes) => assemble(&bytes, shown),
+        // A first byte that is a known tag (plain, or with the compressed bit) says the file
+        // was meant as an envelope: it is damaged, and --tag would not help.
+        Err(e) if ModuleTag(bytes[0] & 0x7f).is_known() => {
+            let tag = ModuleTag(bytes[0] & 0x7f);
+            let form = if bytes[0] & 0x80 != 0 {
+                "compressed "
+            } else {
+                ""
+            };
+            Err(CliError::user(format!(
+                "{shown} starts like a {form}deploy envelope of a {tag} module (first byte \
+                 0x{:02x}) but it is damaged: {e}; rebuild or re-download it",
+                bytes[0]
+            )))
+        }
         Err(e) => {
             let head: String = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
             Err(CliError::user(format!(
@@ -97,6 +115,27 @@ pub(crate) fn module_from_bytes(
                  with --tag legacy)"
             )))
         }
+    }
+}
+
+/// Refuses an ELF file that is not a linked shared object with the step that makes one: a
+/// `.o` from `clang -target bpf -c` is relocatable (ET_REL) and must be linked first.
+fn refuse_unlinked_elf(bytes: &[u8], shown: &str) -> Result<(), CliError> {
+    const ET_REL: u16 = 1;
+    const ET_EXEC: u16 = 2;
+    let Some(e_type) = bytes.get(16..18).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
+        return Ok(());
+    };
+    match e_type {
+        ET_REL => Err(CliError::user(format!(
+            "{shown} is a relocatable object (ELF type ET_REL, what `clang -c` writes), not a \
+             linked module: link it first with `tosvm link -o module.so {shown}`"
+        ))),
+        ET_EXEC => Err(CliError::user(format!(
+            "{shown} is an ELF executable (ET_EXEC); TBPF modules are shared objects (ET_DYN): \
+             link the objects with `tosvm link -o module.so FILE.o...`"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -44,27 +44,30 @@ pub(crate) fn show_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// A storage key for people: all printable → `"text"`; a printable ASCII prefix followed by
-/// raw bytes (`"bal" ‖ account`) → `"bal"+0x…`; else hex.
+/// A storage key for people, column one: its hex, every byte (`0x62616c…`; `(empty)`).
+/// [`escaped`] is the readable column beside it.
 pub(crate) fn show_key(key: &[u8]) -> String {
     if key.is_empty() {
         return "(empty)".to_owned();
     }
-    if let Some(s) = printable(key) {
-        return format!("\"{s}\"");
-    }
-    let prefix = key
-        .iter()
-        .take_while(|b| b.is_ascii_graphic() || **b == b' ')
-        .count();
-    if prefix > 0 {
-        let (text, rest) = key.split_at(prefix);
-        // The prefix is ASCII, so this cannot fail; fall back to hex if it ever did.
-        if let Ok(t) = std::str::from_utf8(text) {
-            return format!("\"{t}\"+0x{}", hex::encode(rest));
+    format!("0x{}", hex::encode(key))
+}
+
+/// Bytes as a quoted string that hides none of them: printable ASCII as itself, `\\` and `\"`
+/// escaped, every other byte as `\xNN` (`"bal\xa1\x07…"`). Never shortened.
+pub(crate) fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
         }
     }
-    format!("0x{}", hex::encode(key))
+    out.push('"');
+    out
 }
 
 /// A number with thousands separators (`10,000,000`).
@@ -355,9 +358,11 @@ mod tests {
         );
         assert_eq!(show_bytes(&[0xff, 0]), "0xff00");
         assert_eq!(show_bytes(b"a\nb"), "0x610a62");
-        assert_eq!(show_key(b"count"), "\"count\"");
-        assert_eq!(show_key(&[b'b', b'a', b'l', 0, 1]), "\"bal\"+0x0001");
+        assert_eq!(show_key(b"count"), "0x636f756e74");
         assert_eq!(show_key(&[0, 1]), "0x0001");
+        // A printable byte after the prefix is not swallowed into it: every byte shows.
+        assert_eq!(escaped(&[b'b', b'a', b'l', b'Z', 0xa1]), "\"balZ\\xa1\"");
+        assert_eq!(escaped(b"q\"\\"), "\"q\\\"\\\\\"");
     }
 
     #[test]

@@ -332,8 +332,14 @@ fn user_errors_exit_1_with_one_line() {
     let e = fresh.user_error(&["invoke", &unknown, "--entry", "0"]);
     assert!(e.contains("no state at"), "{e}");
     std::fs::write(fresh.path("junk.redb"), vec![0x42; 10_000]).unwrap();
-    let e = fresh.user_error(&["--state", "junk.redb", "storage", &unknown]);
-    assert!(e.contains("junk.redb"), "{e}");
+    // A file that is no state is a damaged state: exit 2, one line, the ways out.
+    let out = fresh.run(&["--state", "junk.redb", "storage", &unknown]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("junk.redb is damaged") && e.contains("state check"),
+        "{e}"
+    );
     // Bad usage is a user error too (clap's message starts with `error: `).
     let out = fresh.run(&["invoke", &unknown]);
     assert_eq!(out.status.code(), Some(1));

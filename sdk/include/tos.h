@@ -50,6 +50,19 @@ typedef __SIZE_TYPE__ size_t;
 #define TOS_KIND_ENTRY 0
 #define TOS_KIND_HOOK 1
 
+/* Portable contracts (docs/ENGINES-DIFFER.md): the engines differ between syscalls.
+ * - Writable globals: refused by the TBPF linker; on wasm allowed but reset on every call
+ *   (each call instantiates the module afresh). Keep anything that outlives a call in storage.
+ * - Low addresses: TBPF maps nothing below 0x100000000, so a null or small pointer traps; wasm
+ *   memory starts at 0 and every address is valid. wasm-ld puts C data at 1024 and above and
+ *   the 64 KiB stack above the data, so a null-pointer write lands in the unused first KiB
+ *   instead of in your data -- but nothing traps: check pointers yourself. (The SDK cannot
+ *   make address 0 trap on wasm: wasm has no unmapped pages.)
+ * - Recursion: TBPF and legacy allow 64 call frames, wasm thousands: recurse at most ~60 deep.
+ * - A trap raised by an instruction (division by zero, out of bounds, unreachable) costs the
+ *   whole gas limit on wasm and only what ran on TBPF: return a non-zero exit code for
+ *   expected failures instead of trapping. */
+
 #if defined(__bpf__)
 /* TBPF has no writable globals: keep state on the stack (4 KiB per call frame) or
  * in the heap region, 32 KiB at 0x300000000. */

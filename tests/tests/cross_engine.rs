@@ -1,13 +1,11 @@
 //! The same contract logic on every engine gives the same storage effects, events, return
-//! data and exit codes (docs/EXAMPLES.md). One test drives all of them.
-
-mod common;
+//! data and exit codes (docs/EXAMPLES.md). One test drives all of them, through `tos-testkit`.
 
 use std::collections::BTreeMap;
 
-use common::*;
 use tos_engine_api::{Call, ExitStatus, ModuleTag, Trap};
-use tos_host::{CallReport, ContractModule, MemoryProvider};
+use tos_host::{CallReport, ContractModule};
+use tos_testkit::{Chain, Outcome, example, repo_root};
 
 /// What one call showed the outside world, engine-independent (gas differs by engine).
 #[derive(Debug, PartialEq, Eq)]
@@ -29,67 +27,52 @@ impl From<&CallReport> for Seen {
 
 type Trace = (Vec<Seen>, BTreeMap<Vec<u8>, Vec<u8>>);
 
+fn u64_le(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+}
+
 fn counter_trace(module: &ContractModule) -> Trace {
-    let host = host();
-    let mut state = MemoryProvider::default();
-    let d = deploy(&host, &mut state, module, 1);
-    assert!(
-        d.deployed,
-        "{} counter constructor: {:?}",
-        module.tag, d.constructor
-    );
-    let c = d.address;
-    assert_eq!(
-        storage_of(&state, &c).get(&b"count"[..]),
-        Some(&vec![0; 8]),
-        "{} constructor",
-        module.tag
-    );
+    let mut chain = Chain::new();
+    let c = chain.deploy("owner", module);
+    chain.assert_storage(&c, b"count", Some(&[0; 8]));
     let mut seen = Vec::new();
-    let mut call = |call: Call, params: &[u8]| {
-        let r = invoke(&host, &mut state, c, ALICE, call, params);
-        seen.push(Seen::from(&r));
+    let mut call = |entry: u16, args: &[&str]| {
+        let out: Outcome = chain.call("alice", &c, entry).args(args).send();
+        seen.push(Seen::from(&out.report));
     };
     for _ in 0..3 {
-        call(Call::Entry(0), &[]);
+        call(0, &[]);
     }
-    call(Call::Entry(2), &10u64.to_le_bytes());
-    call(Call::Entry(2), &[1, 2, 3]);
-    call(Call::Entry(2), &u64::MAX.to_le_bytes());
-    call(Call::Entry(1), &[]);
-    call(Call::Entry(9), &[]);
-    call(Call::Entry(2), &(u64::MAX - 13).to_le_bytes());
-    call(Call::Entry(0), &[]); // count is u64::MAX: refused
-    call(Call::Entry(1), &[]);
-    (seen, storage_of(&state, &c))
+    call(2, &["u64:10"]);
+    call(2, &["hex:010203"]);
+    call(2, &["u64:18446744073709551615"]);
+    call(1, &[]);
+    call(9, &[]);
+    call(2, &[&format!("u64:{}", u64::MAX - 13)]);
+    call(0, &[]); // count is u64::MAX: refused
+    call(1, &[]);
+    (seen, chain.storage_all(&c))
 }
 
 fn token_trace(module: &ContractModule) -> Trace {
-    let host = host();
-    let mut state = MemoryProvider::default();
-    let d = deploy(&host, &mut state, module, 1);
-    assert!(
-        d.deployed,
-        "{} token constructor: {:?}",
-        module.tag, d.constructor
-    );
-    let t = d.address;
+    let mut chain = Chain::new();
+    let t = chain.deploy("owner", module);
     let mut seen = Vec::new();
-    let mut call = |from, call: Call, params: &[u8]| {
-        let r = invoke(&host, &mut state, t, from, call, params);
-        seen.push(Seen::from(&r));
+    let mut call = |from: &str, entry: u16, args: &[&str]| {
+        let out = chain.call(from, &t, entry).args(args).send();
+        seen.push(Seen::from(&out.report));
     };
-    call(ALICE, Call::Entry(0), &to_amount(&ALICE, 5)); // not the owner
-    call(OWNER, Call::Entry(0), &to_amount(&ALICE, 100));
-    call(ALICE, Call::Entry(1), &to_amount(&BOB, 30));
-    call(BOB, Call::Entry(1), &to_amount(&ALICE, 50)); // insufficient
-    call(BOB, Call::Entry(1), &[0; 39]); // bad params
-    call(OWNER, Call::Entry(0), &to_amount(&BOB, u64::MAX)); // overflow
-    call(BOB, Call::Entry(1), &to_amount(&BOB, 20)); // to oneself: no balance changes
-    call(ALICE, Call::Entry(2), &ALICE);
-    call(ALICE, Call::Entry(2), &BOB);
-    call(ALICE, Call::Entry(3), &[]);
-    (seen, storage_of(&state, &t))
+    call("alice", 0, &["addr:alice", "u64:5"]); // not the owner
+    call("owner", 0, &["addr:alice", "u64:100"]);
+    call("alice", 1, &["addr:bob", "u64:30"]);
+    call("bob", 1, &["addr:alice", "u64:50"]); // insufficient
+    call("bob", 1, &[&format!("hex:{}", "00".repeat(39))]); // bad params
+    call("owner", 0, &["addr:bob", "u64:18446744073709551615"]); // overflow
+    call("bob", 1, &["addr:bob", "u64:20"]); // to oneself: no balance changes
+    call("alice", 2, &["addr:alice"]);
+    call("alice", 2, &["addr:bob"]);
+    call("alice", 3, &[]);
+    (seen, chain.storage_all(&t))
 }
 
 fn exit(code: u64) -> ExitStatus {
@@ -103,9 +86,8 @@ fn engines_with(name: &str) -> Vec<ContractModule> {
         example(ModuleTag::WASM, name),
     ];
     if name == "counter" {
-        modules.push(ContractModule::new(
-            ModuleTag::WASM,
-            read("engine-wasm/examples/counter.wasm"),
+        modules.push(tos_testkit::file(
+            repo_root().join("engine-wasm/examples/counter.wasm"),
         ));
     }
     modules
@@ -176,15 +158,18 @@ fn token_behaves_identically_on_every_engine() {
             &exit(0)
         ]
     );
-    assert_eq!(seen[1].events, vec![(1, to_amount(&ALICE, 100))]);
+    let key = |name: &str| Chain::new().account(name);
+    let (alice, bob, owner) = (key("alice"), key("bob"), key("owner"));
+    let to_amount = |to: &[u8; 32], n: u64| [to.as_slice(), &n.to_le_bytes()].concat();
+    assert_eq!(seen[1].events, vec![(1, to_amount(&alice, 100))]);
     assert_eq!(
         seen[2].events,
-        vec![(2, [ALICE.as_slice(), &to_amount(&BOB, 30)].concat())]
+        vec![(2, [alice.as_slice(), &to_amount(&bob, 30)].concat())]
     );
     assert!(seen[3].events.is_empty());
     assert_eq!(
         seen[6].events,
-        vec![(2, [BOB.as_slice(), &to_amount(&BOB, 20)].concat())]
+        vec![(2, [bob.as_slice(), &to_amount(&bob, 20)].concat())]
     );
     assert_eq!(u64_le(&seen[7].return_data), 70);
     assert_eq!(u64_le(&seen[8].return_data), 30);
@@ -193,10 +178,10 @@ fn token_behaves_identically_on_every_engine() {
     assert_eq!(
         storage,
         &BTreeMap::from([
-            (b"owner".to_vec(), OWNER.to_vec()),
+            (b"owner".to_vec(), owner.to_vec()),
             (b"supply".to_vec(), 100u64.to_le_bytes().to_vec()),
-            (bal(&ALICE), 70u64.to_le_bytes().to_vec()),
-            (bal(&BOB), 30u64.to_le_bytes().to_vec()),
+            (bal(&alice), 70u64.to_le_bytes().to_vec()),
+            (bal(&bob), 30u64.to_le_bytes().to_vec()),
         ])
     );
     for (module, trace) in modules.iter().zip(&traces).skip(1) {

@@ -1,12 +1,10 @@
 //! The ABI v2 examples (router, vault) on every pair of engines: the same exit codes, return
 //! data, events, storage effects and balance moves whichever engine runs which contract, and
-//! golden gas so a cost change is a visible diff.
+//! golden gas so a cost change is a visible diff. Written with `tos-testkit`.
 
-mod common;
-
-use common::*;
-use tos_engine_api::{Call, Hash, ModuleTag, NATIVE_ASSET};
-use tos_host::{CallReport, Host, InvokeRequest, MemoryProvider};
+use tos_engine_api::{Hash, ModuleTag, NATIVE_ASSET};
+use tos_host::CallReport;
+use tos_testkit::{Chain, Contract, example};
 
 const ENGINES: [ModuleTag; 3] = [ModuleTag::TBPF, ModuleTag::WASM, ModuleTag::LEGACY];
 
@@ -70,31 +68,20 @@ impl Roles {
     }
 }
 
+/// One call of `entry` with raw `params` and a native `deposit` (0: none).
 fn call(
-    host: &Host,
-    state: &mut MemoryProvider,
-    contract: Hash,
-    from: Hash,
+    chain: &mut Chain,
+    to: &Contract,
+    from: &str,
     entry: u16,
     params: Vec<u8>,
     deposit: u64,
 ) -> CallReport {
-    host.invoke(
-        state,
-        &tx(10, from),
-        &InvokeRequest {
-            contract,
-            call: Call::Entry(entry),
-            params,
-            gas_limit: GAS,
-            deposits: if deposit > 0 {
-                vec![(NATIVE_ASSET, deposit)]
-            } else {
-                vec![]
-            },
-        },
-    )
-    .unwrap()
+    let mut c = chain.call(from, to, entry).params(&params);
+    if deposit > 0 {
+        c = c.deposit(deposit);
+    }
+    c.send().report
 }
 
 /// Router params: callee ‖ entry ‖ native deposit ‖ gas ‖ callee params.
@@ -119,50 +106,39 @@ type Session = (
     Vec<(String, Vec<u8>, Vec<u8>)>,
 );
 
-fn session(host: &Host, router_tag: ModuleTag, vault_tag: ModuleTag) -> Session {
-    let mut state = MemoryProvider::default();
-    let router = deploy(host, &mut state, &example(router_tag, "router"), 1).address;
-    let vault = deploy(host, &mut state, &example(vault_tag, "vault"), 1).address;
+fn session(router_tag: ModuleTag, vault_tag: ModuleTag) -> Session {
+    let mut chain = Chain::new();
+    let router = chain.deploy("owner", &example(router_tag, "router"));
+    let vault = chain.deploy("owner", &example(vault_tag, "vault"));
     let roles = Roles {
-        names: vec![(router, "router"), (vault, "vault"), (ALICE, "alice")],
+        names: vec![
+            (router.address, "router"),
+            (vault.address, "vault"),
+            (chain.account("alice"), "alice"),
+        ],
     };
+    let c = &mut chain;
     let reports = [
-        call(host, &mut state, vault, ALICE, 0, vec![], 100),
+        call(c, &vault, "alice", 0, vec![], 100),
         call(
-            host,
-            &mut state,
-            router,
-            ALICE,
+            c,
+            &router,
+            "alice",
             0,
-            route(&vault, 0, 30, &[]),
+            route(&vault.address, 0, 30, &[]),
             50,
         ),
-        call(host, &mut state, vault, BOB, 2, router.to_vec(), 0),
-        call(
-            host,
-            &mut state,
-            router,
-            ALICE,
-            0,
-            route(&vault, 1, 0, &[]),
-            0,
-        ),
-        call(host, &mut state, vault, ALICE, 1, vec![], 0),
-        call(host, &mut state, vault, ALICE, 1, vec![], 0),
-        call(
-            host,
-            &mut state,
-            router,
-            ALICE,
-            0,
-            route(&vault, 9, 5, &[]),
-            0,
-        ),
-        call(host, &mut state, router, ALICE, 0, vault[..10].to_vec(), 0),
+        call(c, &vault, "bob", 2, router.address.to_vec(), 0),
+        call(c, &router, "alice", 0, route(&vault.address, 1, 0, &[]), 0),
+        call(c, &vault, "alice", 1, vec![], 0),
+        call(c, &vault, "alice", 1, vec![], 0),
+        call(c, &router, "alice", 0, route(&vault.address, 9, 5, &[]), 0),
+        call(c, &router, "alice", 0, vault.address[..10].to_vec(), 0),
     ];
     let seen = reports.iter().map(|r| roles.seen(r)).collect();
     let gas = reports.iter().map(|r| r.outcome.gas_used).collect();
-    let balances = state
+    let balances = chain
+        .state()
         .balances
         .iter()
         .map(|((who, asset), n)| {
@@ -172,7 +148,8 @@ fn session(host: &Host, router_tag: ModuleTag, vault_tag: ModuleTag) -> Session 
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let storage = state
+    let storage = chain
+        .state()
         .storage
         .iter()
         .map(|((c, k), v)| (roles.name(c), roles.scrub(k), roles.scrub(v)))
@@ -182,8 +159,7 @@ fn session(host: &Host, router_tag: ModuleTag, vault_tag: ModuleTag) -> Session 
 
 #[test]
 fn router_and_vault_behave_the_same_on_every_pair_of_engines() {
-    let host = host();
-    let (reference, _, balances, storage) = session(&host, ModuleTag::TBPF, ModuleTag::TBPF);
+    let (reference, _, balances, storage) = session(ModuleTag::TBPF, ModuleTag::TBPF);
     let exits: Vec<&str> = reference.iter().map(|s| s.status.as_str()).collect();
     assert_eq!(
         exits,
@@ -227,7 +203,7 @@ fn router_and_vault_behave_the_same_on_every_pair_of_engines() {
     assert!(storage.is_empty(), "both records were deleted: {storage:?}");
     for router in ENGINES {
         for vault in ENGINES {
-            let (seen, _, b, s) = session(&host, router, vault);
+            let (seen, _, b, s) = session(router, vault);
             assert_eq!(seen, reference, "router on {router}, vault on {vault}");
             assert_eq!((b, s), (balances.clone(), storage.clone()));
         }
@@ -239,11 +215,10 @@ fn golden_gas_of_router_and_vault() {
     // Update deliberately when a cost changes: every figure here is charged on chain.
     // Rows: router engine, vault engine; columns: the calls of `session`.
     let golden: [(ModuleTag, ModuleTag, [u64; 8]); 9] = GOLDEN;
-    let host = host();
     let mut got = Vec::new();
     for router in ENGINES {
         for vault in ENGINES {
-            let (_, gas, _, _) = session(&host, router, vault);
+            let (_, gas, _, _) = session(router, vault);
             got.push((router, vault, <[u64; 8]>::try_from(gas).unwrap()));
         }
     }
