@@ -154,6 +154,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         Command::Disasm { input } => crate::tools::disasm(&ctx, input),
         Command::Demo => crate::demo::demo(&ctx),
         Command::Bench(args) => crate::bench::bench(&ctx, args),
+        Command::Build(args) => crate::build::build(&ctx, args),
     }
 }
 

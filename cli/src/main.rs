@@ -21,6 +21,7 @@ macro_rules! outln {
 mod adversarial;
 mod args;
 mod bench;
+mod build;
 mod commands;
 mod demo;
 mod error;
@@ -194,6 +195,8 @@ pub(crate) enum Command {
     Demo,
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
     Bench(bench::BenchArgs),
+    /// Build a Rust contract crate into TBPF and wasm modules (docs/RUST.md).
+    Build(build::BuildArgs),
 }
 
 /// Who sends the transaction and at which height.
