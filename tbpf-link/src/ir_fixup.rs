@@ -112,10 +112,11 @@ pub fn demangle(symbol: &str) -> String {
         parts.push(part);
         rest = &rest[digits + n..];
     }
-    if let Some(last) = parts.last() {
-        if last.len() == 17 && last.starts_with('h') {
-            parts.pop();
-        }
+    if parts
+        .last()
+        .is_some_and(|l| l.len() == 17 && l.starts_with('h'))
+    {
+        parts.pop();
     }
     parts
         .join("::")
@@ -592,10 +593,10 @@ pub fn fixup_ir(ll: &str) -> Result<IrFixup, IrError> {
     let mut declared: BTreeSet<String> = BTreeSet::new();
 
     for line in ll.lines() {
-        if line.starts_with("declare ") {
-            if let Some((name, _, _)) = signature(line) {
-                declared.insert(name);
-            }
+        if line.starts_with("declare ")
+            && let Some((name, _, _)) = signature(line)
+        {
+            declared.insert(name);
         }
     }
 
@@ -813,7 +814,12 @@ pub fn check_ir(ll: &str) -> Result<(), IrError> {
             if line.starts_with("define ") {
                 function = Some(pretty.clone());
             }
-            let args = params.iter().filter(|p| p.as_str() != "...").count();
+            // An i128 travels in two registers, as a slice does.
+            let args: usize = params
+                .iter()
+                .filter(|p| p.as_str() != "...")
+                .map(|p| if p.starts_with("i128") { 2 } else { 1 })
+                .sum();
             if args > MAX_ARGS {
                 problems.push(Unsupported {
                     function: Some(pretty.clone()),
@@ -821,13 +827,13 @@ pub fn check_ir(ll: &str) -> Result<(), IrError> {
                     hint: HINT_ARGS,
                 });
             }
-            let ret = head
-                .split_whitespace()
-                .find(|w| w.starts_with('{') || w.starts_with('[') || w.starts_with('<'));
+            let ret = head.split_whitespace().find(|w| {
+                w.starts_with('{') || w.starts_with('[') || w.starts_with('<') || *w == "i128"
+            });
             if ret.is_some() {
                 problems.push(Unsupported {
                     function: Some(pretty),
-                    what: "a function that returns an aggregate".to_owned(),
+                    what: "a function that returns an aggregate or a 128-bit value".to_owned(),
                     hint: HINT_AGGREGATE,
                 });
             }
