@@ -137,7 +137,7 @@ fn refusals_do_not_run_the_callee() {
         let s = storage_of(&state, &relay);
         assert_eq!(s[&b"r".to_vec()], CALL_REFUSED.to_le_bytes(), "{what}");
         assert!(
-            !s.contains_key(&b"d".to_vec()),
+            !s.contains_key(&b"d"[..]),
             "{what}: no return data after a refusal"
         );
         assert!(
@@ -190,7 +190,7 @@ fn a_callee_out_of_gas_traps_and_the_caller_goes_on() {
     );
     assert!(callee.discarded);
     assert!(
-        !storage_of(&state, &counter).contains_key(&b"count".to_vec()) || {
+        !storage_of(&state, &counter).contains_key(&b"count"[..]) || {
             // The constructor stored 0; the failed increment left it.
             storage_of(&state, &counter)[&b"count".to_vec()] == 0u64.to_le_bytes()
         }

@@ -126,7 +126,7 @@ fn session(host: &Host, router_tag: ModuleTag, vault_tag: ModuleTag) -> Session 
     let roles = Roles {
         names: vec![(router, "router"), (vault, "vault"), (ALICE, "alice")],
     };
-    let reports = vec![
+    let reports = [
         call(host, &mut state, vault, ALICE, 0, vec![], 100),
         call(
             host,

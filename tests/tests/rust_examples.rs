@@ -248,10 +248,14 @@ fn route(callee: &Hash, entry: u16, amount: u64, gas: u64, params: &[u8]) -> Vec
     .concat()
 }
 
+/// One event: contract role, id, data with addresses scrubbed.
+type RoleEvent = (String, u64, Vec<u8>);
+
 /// What a router/vault session did, with addresses replaced by role names.
 #[derive(Debug, PartialEq, Eq)]
 struct Session {
-    seen: Vec<(String, Vec<u8>, Vec<(String, u64, Vec<u8>)>, usize)>,
+    /// Per call: status, return data, events, frames.
+    seen: Vec<(String, Vec<u8>, Vec<RoleEvent>, usize)>,
     balances: Vec<(String, u64)>,
     storage: Vec<(String, Vec<u8>, Vec<u8>)>,
 }
@@ -284,7 +288,7 @@ fn session(host: &Host, router: &ContractModule, vault: &ContractModule) -> (Ses
         }
         s
     };
-    let reports = vec![
+    let reports = [
         call_with(host, &mut state, v, ALICE, 0, vec![], 100),
         call_with(host, &mut state, r, ALICE, 0, route(&v, 0, 30, 0, &[]), 50),
         call_with(host, &mut state, v, BOB, 2, r.to_vec(), 0),
@@ -500,6 +504,6 @@ fn check_golden(name: &str, gas: &[(String, Vec<u64>, Vec<u64>)]) {
             .iter()
             .find(|(n, e, _)| *n == name && e == engine)
             .unwrap_or_else(|| panic!("no golden gas for {name} on {engine}"));
-        assert_eq!(&golden.2[..], &g[..], "gas of {name} on {engine}");
+        assert_eq!(golden.2, &g[..], "gas of {name} on {engine}");
     }
 }
