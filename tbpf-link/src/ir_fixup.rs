@@ -77,9 +77,13 @@ pub struct IrError {
 
 impl fmt::Display for IrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the contract uses what TBPF cannot run:")?;
-        for p in &self.problems {
-            write!(f, "\n  - {p}")?;
+        // One line: command-line tools print errors on one line.
+        write!(f, "the contract uses what TBPF cannot run: ")?;
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{p}")?;
         }
         Ok(())
     }
@@ -1028,7 +1032,7 @@ pub fn check_ir(ll: &str) -> Result<(), IrError> {
         if (FLOAT_OPS.contains(&op) || float_call) && floats_reported.insert(func.clone()) {
             problems.push(Unsupported {
                 function: Some(func.clone()),
-                what: format!("floating point (`{op}`)"),
+                what: format!("floating point (`{op}`), there or in a function inlined into it"),
                 hint: HINT_FLOAT,
             });
         }
