@@ -185,3 +185,77 @@ impl<'a> CallBuilder<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout of docs/ABI.md: header, deposits, params; counts patched as steps go.
+    #[test]
+    fn builds_the_documented_layout() {
+        let mut buf = [0u8; 256];
+        let callee = [7u8; 32];
+        let b = CallBuilder::new(&mut buf, &callee, 0x0102, 5_000)
+            .deposit_native(100)
+            .deposit(&[9; 32], 7)
+            .params(b"abc");
+        let d = b.finish().unwrap();
+        assert_eq!(d.len(), DESC_HEADER + 2 * DESC_DEPOSIT + 3);
+        assert_eq!(&d[..32], &callee);
+        assert_eq!(&d[32..34], &[2, 1]);
+        assert_eq!(&d[34..36], &[2, 0], "two deposits");
+        assert_eq!(&d[36..40], &[3, 0, 0, 0], "three bytes of params");
+        assert_eq!(&d[40..48], &5_000u64.to_le_bytes());
+        assert_eq!(&d[48..80], &NATIVE);
+        assert_eq!(&d[80..88], &100u64.to_le_bytes());
+        assert_eq!(&d[88..120], &[9; 32]);
+        assert_eq!(&d[120..128], &7u64.to_le_bytes());
+        assert_eq!(&d[128..], b"abc");
+    }
+
+    #[test]
+    fn misuse_and_overflow_fail_the_builder() {
+        let callee = [1u8; 32];
+        let mut small = [0u8; 47];
+        assert!(
+            CallBuilder::new(&mut small, &callee, 0, 0)
+                .finish()
+                .is_none()
+        );
+        let mut buf = [0u8; 100];
+        assert!(
+            CallBuilder::new(&mut buf, &callee, 0, 0)
+                .params(&[0; 53])
+                .finish()
+                .is_none(),
+            "48 + 53 > 100"
+        );
+        assert!(
+            CallBuilder::new(&mut buf, &callee, 0, 0)
+                .params(b"x")
+                .deposit_native(1)
+                .finish()
+                .is_none(),
+            "a deposit after the params"
+        );
+        let mut big = [0u8; 1024];
+        let mut b = CallBuilder::new(&mut big, &callee, 0, 0);
+        for _ in 0..8 {
+            b = b.deposit_native(1);
+        }
+        assert!(b.finish().is_some());
+        assert!(b.deposit_native(1).finish().is_none(), "a ninth deposit");
+    }
+
+    #[test]
+    fn results_read_tos_call() {
+        assert_eq!(CallResult::from_raw(0), CallResult::Success);
+        assert_eq!(CallResult::from_raw(3), CallResult::Failed(3));
+        assert_eq!(CallResult::from_raw(CALL_TRAPPED), CallResult::Trapped);
+        assert_eq!(CallResult::from_raw(CALL_REFUSED), CallResult::Refused);
+        for raw in [0, 3, CALL_TRAPPED, CALL_REFUSED] {
+            assert_eq!(CallResult::from_raw(raw).raw(), raw);
+        }
+        assert_eq!(CallResult::TooLarge.raw(), CALL_REFUSED);
+    }
+}

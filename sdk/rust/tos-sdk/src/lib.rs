@@ -56,12 +56,13 @@
 //! - **TBPF limits** (docs/RUST.md): no floats, no function with more than five arguments
 //!   that LLVM does not inline (a slice counts twice); `tosvm build` names the function.
 
-#![no_std]
+// `cargo test` runs the pure parts (params, the call builder) on the host, with std.
+#![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
 pub mod call;
 mod entry;
-#[cfg(feature = "panic-handler")]
+#[cfg(all(feature = "panic-handler", not(test)))]
 mod panic;
 pub mod params;
 pub mod storage;

@@ -153,3 +153,63 @@ impl<'a> Params<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of docs/ABI.md: `transfer(to, amount)` with `to` = 32 bytes 0xaa and
+    /// `amount` = 250.
+    #[test]
+    fn reads_the_documented_example() {
+        let mut params = vec![8, 32, 0, 0, 0];
+        params.extend_from_slice(&[0xaa; 32]);
+        params.extend_from_slice(&[5, 250, 0, 0, 0, 0, 0, 0, 0]);
+        let mut p = Params::new(&params);
+        assert_eq!(p.peek_tag(), Some(TAG_BYTES));
+        assert_eq!(p.hash(), Ok(&[0xaa; 32]));
+        assert!(!p.done());
+        assert_eq!(p.u64(), Ok(250));
+        assert!(p.done());
+        assert_eq!(p.u64(), Err(ParamsError::Truncated));
+        assert_eq!(p.peek_tag(), None);
+    }
+
+    #[test]
+    fn errors_leave_the_cursor_in_place() {
+        // A bytes value of 3 bytes is not a hash.
+        let params = [8, 3, 0, 0, 0, 1, 2, 3];
+        let mut p = Params::new(&params);
+        assert_eq!(p.hash(), Err(ParamsError::WrongLength));
+        assert_eq!(p.u64(), Err(ParamsError::WrongType));
+        assert_eq!(p.string(), Err(ParamsError::WrongType));
+        assert_eq!(p.remaining(), 8);
+        assert_eq!(p.bytes(), Ok(&[1u8, 2, 3][..]));
+        assert!(p.done());
+
+        // Truncated: a u64 of 7 bytes, a length past the end, a bare tag.
+        assert_eq!(
+            Params::new(&[5, 1, 2, 3, 4, 5, 6, 7]).u64(),
+            Err(ParamsError::Truncated)
+        );
+        let mut p = Params::new(&[8, 9, 0, 0, 0, 1]);
+        assert_eq!(p.bytes(), Err(ParamsError::Truncated));
+        assert_eq!(p.remaining(), 6);
+        assert_eq!(
+            Params::new(&[7, 1, 0]).string(),
+            Err(ParamsError::Truncated)
+        );
+        assert_eq!(
+            Params::new(&[8, 255, 255, 255, 255]).bytes(),
+            Err(ParamsError::Truncated)
+        );
+    }
+
+    #[test]
+    fn strings_must_be_utf8() {
+        let mut p = Params::new(&[7, 2, 0, 0, 0, b'h', b'i', 7, 1, 0, 0, 0, 0xff]);
+        assert_eq!(p.string(), Ok("hi"));
+        assert_eq!(p.string(), Err(ParamsError::NotUtf8));
+        assert_eq!(p.remaining(), 6);
+    }
+}
