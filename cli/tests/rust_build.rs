@@ -82,7 +82,8 @@ fn tutorial_files() -> Vec<(String, String)> {
     files
 }
 
-fn tosvm(dir: &Path, args: &[&str]) -> Value {
+/// Runs tosvm with `--json`: its JSON result, or its stderr when it printed none.
+fn try_tosvm(dir: &Path, args: &[&str]) -> Result<Value, String> {
     let out = Command::new(TOSVM)
         .args(args)
         .arg("--json")
@@ -90,12 +91,16 @@ fn tosvm(dir: &Path, args: &[&str]) -> Value {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!(
-            "tosvm {args:?}: {e}\nstdout: {stdout}\nstderr: {}",
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).map_err(|e| {
+        format!(
+            "{e}\nstdout: {stdout}\nstderr: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+fn tosvm(dir: &Path, args: &[&str]) -> Value {
+    try_tosvm(dir, args).unwrap_or_else(|e| panic!("tosvm {args:?}: {e}"))
 }
 
 /// Deploys `module` into a fresh state and runs the tutorial's calls; returns for each call
@@ -161,7 +166,7 @@ fn session(dir: &Path, module: &Path, mode: &str) -> Vec<Value> {
 
 #[test]
 fn the_tutorial_contract_builds_and_behaves_the_same_on_every_engine() {
-    let engines: Vec<&str> = ["tbpf", "wasm"]
+    let mut engines: Vec<&str> = ["tbpf", "wasm"]
         .into_iter()
         .filter(|e| match missing(e) {
             Some(why) => {
@@ -206,7 +211,20 @@ fn the_tutorial_contract_builds_and_behaves_the_same_on_every_engine() {
             "--wasm"
         });
     }
-    let built = tosvm(&krate, &args);
+    let built = match try_tosvm(&krate, &args) {
+        Ok(v) => v,
+        // The wasm build fetches the standard library's dependencies from crates.io the first
+        // time (docs/RUST.md): without a network that is the machine's limit, not a bug.
+        Err(e)
+            if engines.contains(&"tbpf")
+                && (e.contains("download") || e.contains("failed to get")) =>
+        {
+            println!("skipped the wasm build: std's dependencies cannot be fetched ({e})");
+            engines.retain(|e| *e == "tbpf");
+            tosvm(&krate, &["build", "--tbpf"])
+        }
+        Err(e) => panic!("tosvm {args:?}: {e}"),
+    };
     let modules: Vec<PathBuf> = built["modules"]
         .as_array()
         .unwrap()
