@@ -297,3 +297,166 @@ fn the_tutorial_contract_builds_and_behaves_the_same_on_every_engine() {
         assert_eq!(run, reference, "{name} differs from {first}");
     }
 }
+
+/// Runs `entry` of `module` once in a throwaway state; returns (status text, return data).
+fn run_entry(
+    dir: &Path,
+    module: &Path,
+    entry: u16,
+    params: &[u8],
+    mode: &str,
+) -> (String, Vec<u8>) {
+    let state = dir.join(format!("run-{entry}-{mode}.redb"));
+    let r = tosvm(
+        dir,
+        &[
+            "--state",
+            state.to_str().unwrap(),
+            "run",
+            module.to_str().unwrap(),
+            "--entry",
+            &entry.to_string(),
+            "--params-hex",
+            &hex::encode(params),
+            mode,
+        ],
+    );
+    let invoke = &r["invoke"];
+    let status = match invoke["exit_code"].as_u64() {
+        Some(code) => format!("exit {code}"),
+        None => format!("trap {}", invoke["trap"].as_str().unwrap_or("")),
+    };
+    let data = hex::decode(invoke["return_data"].as_str().unwrap()).unwrap();
+    (status, data)
+}
+
+/// What rustc emits for signed division, checked multiplication, u128 and i128 arithmetic,
+/// `copy_within` and runtime-length copies — which LLVM's BPF backend refuses — runs right
+/// on TBPF after `tosvm build` (tests/fixtures/arith), interpreted and compiled.
+#[test]
+fn rust_arithmetic_the_bpf_backend_refuses_computes_right_on_tbpf() {
+    if let Some(why) = missing("tbpf") {
+        println!("skipped: {why} (docs/RUST.md, \"What you need\")");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arith");
+    let krate = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-arith");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    let sdk = workspace().join("sdk/rust/tos-sdk");
+    let manifest = std::fs::read_to_string(src.join("Cargo.toml"))
+        .unwrap()
+        .replace("../../../../sdk/rust/tos-sdk", sdk.to_str().unwrap());
+    std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(src.join("src/lib.rs"), krate.join("src/lib.rs")).unwrap();
+    let built = tosvm(&krate, &["build", "--tbpf"]);
+    let module = PathBuf::from(built["modules"][0]["path"].as_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+
+    let signed: [i64; 12] = [
+        0,
+        1,
+        -1,
+        7,
+        -7,
+        300,
+        -128,
+        3_037_000_500,
+        -3_037_000_500,
+        1 << 62,
+        i64::MAX,
+        i64::MIN,
+    ];
+    let mut params = Vec::new();
+    let mut want = Vec::new();
+    for &a in &signed {
+        for &b in &signed {
+            params.extend_from_slice(&a.to_le_bytes());
+            params.extend_from_slice(&b.to_le_bytes());
+            let results: [u64; 8] = [
+                a.checked_div(b).unwrap_or(i64::MIN + 7) as u64,
+                a.checked_rem(b).unwrap_or(i64::MIN + 9) as u64,
+                (a as u64).checked_mul(b as u64).unwrap_or(u64::MAX - 3),
+                a.checked_mul(b).unwrap_or(i64::MIN + 11) as u64,
+                a.saturating_mul(b) as u64,
+                (a as i32).checked_div(b as i32).unwrap_or(13) as i64 as u64,
+                (a as i8).checked_rem(b as i8).unwrap_or(17) as i64 as u64,
+                a.checked_div_euclid(b | 1).unwrap_or(19) as u64,
+            ];
+            for r in results {
+                want.extend_from_slice(&r.to_le_bytes());
+            }
+        }
+    }
+    let wide: [u128; 8] = [
+        0,
+        1,
+        3,
+        u128::from(u64::MAX),
+        (1 << 64) + 12_345,
+        u128::MAX,
+        0x8000_0000_0000_0000_0000_0000_0000_0001,
+        0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+    ];
+    let mut wide_params = Vec::new();
+    let mut wide_want = Vec::new();
+    for &x in &wide {
+        for &y in &wide {
+            wide_params.extend_from_slice(&x.to_le_bytes());
+            wide_params.extend_from_slice(&y.to_le_bytes());
+            let s = (y % 128) as u32;
+            let results: [u128; 7] = [
+                x.wrapping_mul(y),
+                x.checked_div(y).unwrap_or(3),
+                x.checked_rem(y).unwrap_or(5),
+                x << s,
+                x >> s,
+                ((x as i128) >> s) as u128,
+                (x as i128).checked_div(y as i128).unwrap_or(7) as u128,
+            ];
+            for r in results {
+                wide_want.extend_from_slice(&r.to_le_bytes());
+            }
+        }
+    }
+    let mut modes = vec!["--interpreter"];
+    if cfg!(target_arch = "x86_64") {
+        modes.push("--jit");
+    }
+    for mode in modes {
+        let at = format!("{} {mode}", module.display());
+        assert_eq!(
+            run_entry(tmp.path(), &module, 0, &params, mode),
+            ("exit 0".to_owned(), want.clone()),
+            "{at}: i64"
+        );
+        assert_eq!(
+            run_entry(tmp.path(), &module, 1, &wide_params, mode),
+            ("exit 0".to_owned(), wide_want.clone()),
+            "{at}: u128"
+        );
+        for (from, to, len, fill) in [
+            (0u8, 1u8, 20u8, 0u8),
+            (5, 0, 30, 3),
+            (9, 9, 0, 40),
+            (1, 30, 33, 17),
+        ] {
+            let data: Vec<u8> = (0..64).collect();
+            let mut p = vec![from, to, len, fill];
+            p.extend_from_slice(&data);
+            let mut d = data.clone();
+            let (f, t, l) = (usize::from(from), usize::from(to), usize::from(len));
+            d.copy_within(f..f + l, t);
+            d[..usize::from(fill)].fill(0xEE);
+            assert_eq!(
+                run_entry(tmp.path(), &module, 2, &p, mode),
+                ("exit 0".to_owned(), d),
+                "{at}: copy_within({from}..{from}+{len}, {to}), fill {fill}"
+            );
+        }
+        let (status, _) = run_entry(tmp.path(), &module, 3, &[9, 1, 2], mode);
+        assert!(
+            status.starts_with("trap aborted: panicked at src/lib.rs:"),
+            "{at}: {status}"
+        );
+    }
+}
