@@ -404,8 +404,9 @@ fn rust_arithmetic_the_bpf_backend_refuses_computes_right_on_tbpf() {
             wide_params.extend_from_slice(&x.to_le_bytes());
             wide_params.extend_from_slice(&y.to_le_bytes());
             let s = (y % 128) as u32;
-            let results: [u128; 7] = [
+            let results: [u128; 8] = [
                 x.wrapping_mul(y),
+                x.checked_mul(y).unwrap_or(9),
                 x.checked_div(y).unwrap_or(3),
                 x.checked_rem(y).unwrap_or(5),
                 x << s,
@@ -459,4 +460,22 @@ fn rust_arithmetic_the_bpf_backend_refuses_computes_right_on_tbpf() {
             "{at}: {status}"
         );
     }
+}
+
+/// Without Debian's toolchain, `tosvm build` says which packages to install.
+#[test]
+fn a_missing_toolchain_names_the_debian_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(TOSVM)
+        .args(["build", "--all"])
+        .env("TOS_RUSTC", "/nonexistent/rustc")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("apt-get install -y --no-install-recommends rustc-web cargo-web"),
+        "{err}"
+    );
 }

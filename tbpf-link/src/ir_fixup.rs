@@ -20,7 +20,8 @@
 //!   BPF cannot, and an inline byte loop costs ~9 gas a byte); `llvm.memmove` becomes a
 //!   byte-loop routine that copies forward or backward;
 //! - `llvm.umul.with.overflow.i64` / `llvm.smul.with.overflow.i64` become routines on
-//!   32-bit halves (LLVM would widen them to a 128-bit multiply);
+//!   32-bit halves (LLVM would widen them to a 128-bit multiply), and
+//!   `llvm.umul.with.overflow.i128` (`u128::checked_mul`) a routine on 64-bit words;
 //! - `sdiv` / `srem` of i8, i16, i32 and i64 become unsigned divisions of the magnitudes
 //!   (the quotient negated when the signs differ, the remainder with the dividend's sign);
 //! - `mul i128` becomes a 64×64→128 product from 32-bit limbs plus both cross terms;
@@ -31,7 +32,7 @@
 //!
 //! 128-bit division must already be expanded (`opt -expand-div-rem-bits=64` running
 //! `expand-ir-insts`); a remaining `udiv`/`sdiv`/`urem`/`srem` of i128 is refused, as is
-//! `llvm.umul.with.overflow.i128` (`u128::checked_mul`).
+//! `llvm.smul.with.overflow.i128` (`i128::checked_mul`).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -97,8 +98,8 @@ const HINT_ARGS: &str = "TBPF passes at most 5 arguments in registers and a slic
      pass a struct by reference, or mark the function #[inline(always)]";
 const HINT_AGGREGATE: &str = "TBPF returns one register: return through a `&mut` argument, \
      or mark the function #[inline(always)]";
-const HINT_I128: &str = "use u64 arithmetic, or u128 operations other than checked/overflowing \
-     multiplication and division (wrapping `*`, `+`, shifts work)";
+const HINT_I128_MUL: &str = "multiply u128 magnitudes (u128::checked_mul works) and apply the sign";
+const HINT_I128_DIV: &str = "128-bit division must be expanded first: opt's expand-ir-insts with -expand-div-rem-bits=64, as tosvm build runs it";
 const HINT_SDIV: &str = "divide unsigned values, or i8 to i64";
 
 /// Demangles a Rust legacy symbol (`_ZN4core3fmt9Formatter12pad_integral17h…E` →
@@ -208,6 +209,46 @@ const ROUTINES: &[Routine] = &[
   %r0 = insertvalue { i64, i1 } poison, i64 %res, 0
   %r1 = insertvalue { i64, i1 } %r0, i1 %ovf, 1
   ret { i64, i1 } %r1
+}",
+    },
+    Routine {
+        name: "__tos_umulo128",
+        needs: &["__tos_umulo64", "__tos_mul128"],
+        // x = x1:x0, y = y1:y0 (64-bit words). Overflow iff x1 and y1 are both non-zero, a
+        // cross product x1·y0 or x0·y1 passes 64 bits, or the high word of x0·y0 plus both
+        // cross products passes 64 bits (i128 additions, which the backend takes).
+        body: "define internal { i128, i1 } @__tos_umulo128(i128 %x, i128 %y) ATTRS {
+  %x0 = trunc i128 %x to i64
+  %y0 = trunc i128 %y to i64
+  %x1s = lshr i128 %x, 64
+  %x1 = trunc i128 %x1s to i64
+  %y1s = lshr i128 %y, 64
+  %y1 = trunc i128 %y1s to i64
+  %x1nz = icmp ne i64 %x1, 0
+  %y1nz = icmp ne i64 %y1, 0
+  %both = and i1 %x1nz, %y1nz
+  %c1 = call { i64, i1 } @__tos_umulo64(i64 %x1, i64 %y0)
+  %c1v = extractvalue { i64, i1 } %c1, 0
+  %c1o = extractvalue { i64, i1 } %c1, 1
+  %c2 = call { i64, i1 } @__tos_umulo64(i64 %x0, i64 %y1)
+  %c2v = extractvalue { i64, i1 } %c2, 0
+  %c2o = extractvalue { i64, i1 } %c2, 1
+  %x0w = zext i64 %x0 to i128
+  %y0w = zext i64 %y0 to i128
+  %p00 = call i128 @__tos_mul128(i128 %x0w, i128 %y0w)
+  %p00h = lshr i128 %p00, 64
+  %c1w = zext i64 %c1v to i128
+  %c2w = zext i64 %c2v to i128
+  %h0 = add i128 %p00h, %c1w
+  %h1 = add i128 %h0, %c2w
+  %big = icmp uge i128 %h1, 18446744073709551616
+  %o0 = or i1 %both, %c1o
+  %o1 = or i1 %o0, %c2o
+  %ovf = or i1 %o1, %big
+  %res = call i128 @__tos_mul128(i128 %x, i128 %y)
+  %r0 = insertvalue { i128, i1 } poison, i128 %res, 0
+  %r1 = insertvalue { i128, i1 } %r0, i1 %ovf, 1
+  ret { i128, i1 } %r1
 }",
     },
     Routine {
@@ -575,6 +616,11 @@ const CALL_REPLACEMENTS: &[(&str, &str, &str)] = &[
         "@__tos_smulo64(",
         "smul.with.overflow",
     ),
+    (
+        "@llvm.umul.with.overflow.i128(",
+        "@__tos_umulo128(",
+        "umul.with.overflow",
+    ),
     ("@llvm.memmove.p0.p0.i64(", "@__tos_memmove(", "memmove"),
     ("@llvm.trap()", "@__tos_trap()", "trap"),
 ];
@@ -842,11 +888,11 @@ pub fn fixup_ir(ll: &str) -> Result<IrFixup, IrError> {
                 used.insert(&to[1..to.find('(').unwrap_or(to.len())]);
             }
         }
-        if line.contains("mul.with.overflow.i128(") {
+        if line.contains("smul.with.overflow.i128(") {
             problems.push(Unsupported {
                 function: function.clone(),
-                what: "a checked or overflowing 128-bit multiplication".to_owned(),
-                hint: HINT_I128,
+                what: "a checked or overflowing i128 multiplication".to_owned(),
+                hint: HINT_I128_MUL,
             });
         }
         // Instructions.
@@ -890,7 +936,7 @@ pub fn fixup_ir(ll: &str) -> Result<IrFixup, IrError> {
                     problems.push(Unsupported {
                         function: function.clone(),
                         what: format!("a 128-bit `{op}` the expansion pass left"),
-                        hint: HINT_I128,
+                        hint: HINT_I128_DIV,
                     });
                     None
                 }

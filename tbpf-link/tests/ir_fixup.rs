@@ -194,7 +194,8 @@ fn what_has_no_rewrite_is_refused_with_the_function_name() {
     let ll = module(
         "define i128 @_ZN8contract3big17h0123456789abcdefE(i128 %a, i128 %b) #0 {
   %q = udiv i128 %a, %b
-  %m = call { i128, i1 } @llvm.umul.with.overflow.i128(i128 %a, i128 %b)
+  %m = call { i128, i1 } @llvm.smul.with.overflow.i128(i128 %a, i128 %b)
+  %u = call { i128, i1 } @llvm.umul.with.overflow.i128(i128 %a, i128 %b)
   ret i128 %q
 }
 define <2 x i64> @vec(<2 x i64> %a, <2 x i64> %b) #0 {
@@ -211,7 +212,7 @@ define <2 x i64> @vec(<2 x i64> %a, <2 x i64> %b) #0 {
         "{text}"
     );
     assert!(
-        text.contains("checked or overflowing 128-bit multiplication"),
+        text.contains("checked or overflowing i128 multiplication"),
         "{text}"
     );
     assert!(
@@ -423,6 +424,26 @@ fn fixed_up_code_computes_what_rust_computes() {
             let (v, o) = a.overflowing_mul(b);
             assert_eq!(call(&m, 6, &p) as i64, v, "{a} * {b}");
             assert_eq!(call(&m, 7, &p), u64::from(o), "{a} * {b} overflows");
+        }
+    }
+
+    for (x, y) in [
+        (u128::MAX, 1),
+        (u128::MAX, 2),
+        (1 << 64, 1 << 63),
+        (1 << 64, 1 << 64),
+        (u128::from(u64::MAX), u128::from(u64::MAX)),
+        ((1 << 127) - 1, 2),
+        (1 << 127, 2),
+        (0x1_0000_0001, 0xFFFF_FFFF_0000_0000_FFFF_FFFF),
+        (3 << 64 | 5, 7 << 60),
+        (0, u128::MAX),
+    ] {
+        for (x, y) in [(x, y), (y, x)] {
+            let p = pair128(x, y);
+            let (v, o) = x.overflowing_mul(y);
+            assert_eq!(call(&m, 20, &p), v as u64, "{x:#x} * {y:#x}");
+            assert_eq!(call(&m, 21, &p), u64::from(o), "{x:#x} * {y:#x} overflows");
         }
     }
 
