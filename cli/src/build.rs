@@ -87,13 +87,36 @@ fn run_capture(cmd: &mut Command, what: &str) -> Result<String, CliError> {
         .output()
         .map_err(|e| CliError::user(format!("cannot run {what}: {e}")))?;
     if !out.status.success() {
+        // Errors print as one line: keep every line of the tool's message, joined.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         return Err(CliError::user(format!(
-            "{what} failed ({}):\n{}",
+            "{what} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim_end()
+            lines.join(" | ")
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs cargo with stderr passed through, so the compiler's diagnostics reach the user as
+/// rustc formats them.
+fn run_cargo(cmd: &mut Command, what: &str) -> Result<(), CliError> {
+    let status = cmd
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| CliError::user(format!("cannot run {what}: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::user(format!(
+            "{what} failed ({status}): the compiler's messages are above"
+        )))
+    }
 }
 
 /// Runs a tool, passing its output through only when it fails.
@@ -368,7 +391,7 @@ fn build_tbpf(tc: &Toolchain, krate: &Crate, out_dir: &Path) -> Result<Built, Cl
     let llc = tc.llvm_tool("llc")?;
 
     let rustflags = format!("-C target-cpu=v2 {}", remaps(tc, krate));
-    run_tool(
+    run_cargo(
         tc.cargo(&rustflags)
             .args([
                 "rustc",
@@ -502,7 +525,7 @@ fn build_wasm(tc: &Toolchain, krate: &Crate, out_dir: &Path) -> Result<Built, Cl
         "-C linker=wasm-ld -C link-arg=-zstack-size=32768 -C strip=symbols {}",
         remaps(tc, krate)
     );
-    run_tool(
+    run_cargo(
         tc.cargo(&rustflags)
             .env("RUSTC_BOOTSTRAP", "1")
             .args([

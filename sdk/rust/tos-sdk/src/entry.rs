@@ -34,13 +34,13 @@ macro_rules! __tos_export {
     (entry $id:literal $handler:path) => {
         const _: () = {
             const _ID: u16 = $id;
-    $crate::__tos_export!(@fn concat!("entry_", $id), $handler);
+    $crate::__tos_export!(@fn ::core::concat!("entry_", $id), $handler);
         };
     };
     (hook $id:literal $handler:path) => {
         const _: () = {
             const _ID: u8 = $id;
-    $crate::__tos_export!(@fn concat!("hook_", $id), $handler);
+    $crate::__tos_export!(@fn ::core::concat!("hook_", $id), $handler);
         };
     };
     (@fn $name:expr, $handler:path) => {
@@ -59,7 +59,7 @@ macro_rules! __tos_export {
         }
     };
     ($other:ident $id:literal $handler:path) => {
-        compile_error!(concat!(
+        ::core::compile_error!(::core::concat!(
             "entrypoint!: `",
             stringify!($other),
             "` is neither `entry` nor `hook`"
