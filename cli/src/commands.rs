@@ -196,6 +196,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         } => crate::authoring::fund(&ctx, account, *amount, asset),
         Command::Contracts => crate::authoring::contracts(&ctx),
         Command::State(cmd) => crate::authoring::state(&ctx, cmd),
+        Command::Build(args) => crate::build::build(&ctx, args),
     }
 }
 

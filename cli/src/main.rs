@@ -22,6 +22,7 @@ mod adversarial;
 mod args;
 mod authoring;
 mod bench;
+mod build;
 mod commands;
 mod demo;
 mod error;
@@ -246,6 +247,9 @@ pub(crate) enum Command {
     /// Measure prepare and call times of the example contracts (or of FILE) on every engine.
     #[command(after_help = "Example:\n  tosvm bench --iterations 300")]
     Bench(bench::BenchArgs),
+    /// Build a Rust contract crate into TBPF and wasm modules (docs/RUST.md).
+    #[command(after_help = "Example:\n  tosvm build --all sdk/rust/examples/counter")]
+    Build(build::BuildArgs),
     /// Run a call on the current state without committing it (a dry run, a view call).
     #[command(
         after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64"

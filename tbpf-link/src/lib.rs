@@ -30,6 +30,7 @@
 mod emit;
 mod error;
 mod insn;
+pub mod ir_fixup;
 mod link;
 mod object;
 
