@@ -69,6 +69,9 @@ fn a_warm_call_allocates_no_more_than_it_did() {
     ] {
         let n = allocations_of_a_warm_call(tag, jit);
         println!("{tag} (jit {jit}): {n} allocations per warm counter.get");
-        assert!(n <= ceiling, "{tag} (jit {jit}): {n} allocations, more than {ceiling}");
+        assert!(
+            n <= ceiling,
+            "{tag} (jit {jit}): {n} allocations, more than {ceiling}"
+        );
     }
 }
