@@ -3,119 +3,14 @@
 //! and import, read-only commands beside a writer, and every message that used to mislead.
 //! Each test runs the built binary on real redb files in its own temporary directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 
-const TOSVM: &str = env!("CARGO_BIN_EXE_tosvm");
+mod common;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the cli crate lives in the workspace")
-        .to_path_buf()
-}
-
-fn example(name: &str) -> String {
-    workspace()
-        .join("sdk/examples/build")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn probe() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/probe.wasm")
-        .display()
-        .to_string()
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(TOSVM);
-        c.args(args).current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("internal error"),
-            "tosvm {args:?} panicked: {stderr}"
-        );
-        out
-    }
-
-    fn expect(&self, code: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "tosvm {args:?}\nstdout: {stdout}\nstderr: {stderr}"
-        );
-        stdout
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.expect(0, args)
-    }
-
-    fn json(&self, code: i32, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let stdout = self.expect(code, &all);
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-    }
-
-    /// Expects exit `code` with one `error: ` line and nothing on stdout; returns the line.
-    fn error(&self, code: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "tosvm {args:?}: {stderr}");
-        assert!(out.stdout.is_empty(), "tosvm {args:?} printed to stdout");
-        assert!(stderr.starts_with("error: "), "{stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-        stderr
-    }
-
-    fn deploy(&self, file: &str, extra: &[&str]) -> String {
-        let mut args = vec!["deploy", file];
-        args.extend_from_slice(extra);
-        let v = self.json(0, &args);
-        v["address"].as_str().unwrap().to_owned()
-    }
-
-    fn height(&self) -> u64 {
-        self.json(0, &["state", "check"])["height"]
-            .as_u64()
-            .unwrap()
-    }
-
-    /// The whole content, as `state export -` prints it.
-    fn content(&self) -> String {
-        self.ok(&["state", "export", "-"])
-    }
-}
+use common::*;
 
 fn key(name: &str) -> String {
     let mut h = blake3::Hasher::new();

@@ -1,131 +1,16 @@
 //! Integration tests of `tosvm`: each runs the built binary in its own temporary directory.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
-const TOSVM: &str = env!("CARGO_BIN_EXE_tosvm");
+mod common;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the cli crate lives in the workspace")
-        .to_path_buf()
-}
-
-/// An example module of sdk/examples/build.
-fn example(name: &str) -> String {
-    workspace()
-        .join("sdk/examples/build")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// The probe contract of tests/fixtures/probe.wat.
-fn probe() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/probe.wasm")
-        .display()
-        .to_string()
-}
-
-/// A temporary working directory; the default state lands in `.tosvm/state.redb` under it.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.path(".tosvm/state.redb")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(TOSVM);
-        c.args(args).current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-            "tosvm {args:?} panicked: {stderr}"
-        );
-        out
-    }
-
-    /// Runs and expects exit status `code`; returns stdout.
-    fn expect(&self, code: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "tosvm {args:?}\nstdout: {stdout}\nstderr: {stderr}"
-        );
-        if code == 0 || code == 3 {
-            assert!(
-                stderr.is_empty(),
-                "tosvm {args:?} wrote to stderr: {stderr}"
-            );
-        }
-        stdout
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.expect(0, args)
-    }
-
-    /// Runs with `--json` and expects `code`; returns the one JSON object printed.
-    fn json(&self, code: i32, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let stdout = self.expect(code, &all);
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "one JSON object expected: {stdout}");
-        serde_json::from_str(lines[0]).unwrap()
-    }
-
-    /// Runs and expects a user error: exit 1, nothing on stdout, one `error: ` line.
-    fn user_error(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "tosvm {args:?}: {stderr}");
-        assert!(out.stdout.is_empty(), "tosvm {args:?} printed to stdout");
-        assert!(stderr.starts_with("error: "), "{stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "one line expected: {stderr}"
-        );
-        stderr
-    }
-
-    fn deploy(&self, file: &str, extra: &[&str]) -> String {
-        let mut args = vec!["deploy", file];
-        args.extend_from_slice(extra);
-        let v = self.json(0, &args);
-        assert_eq!(v["deployed"], true, "{v}");
-        v["address"].as_str().unwrap().to_owned()
-    }
-}
+use common::*;
 
 type Dump = BTreeMap<&'static str, Vec<(Vec<u8>, Vec<u8>)>>;
 
