@@ -62,11 +62,10 @@ mod mapping {
         /// when the kernel refused (the mapping must then not be reused).
         pub(super) fn reset(&mut self, hot: &[(usize, usize)]) -> bool {
             let page = page_size();
-            let mut at = 0usize;
             // Each hot range must be page-aligned, in order and inside the mapping; otherwise
             // every page is dropped instead.
-            let mut plan = Vec::with_capacity(hot.len());
-            for &(off, n) in hot {
+            let mut at = 0usize;
+            let valid = hot.iter().all(|&(off, n)| {
                 let end = off.checked_add(n);
                 let ok = end.is_some_and(|end| {
                     off >= at
@@ -74,21 +73,22 @@ mod mapping {
                         && off.checked_rem(page) == Some(0)
                         && end.checked_rem(page) == Some(0)
                 });
-                match (ok, end) {
-                    (true, Some(end)) => {
-                        plan.push((at, off, end));
-                        at = end;
-                    }
-                    _ => return self.drop_pages(0, self.len),
-                }
+                at = end.unwrap_or(at);
+                ok
+            });
+            if !valid {
+                return self.drop_pages(0, self.len);
             }
-            for (gap_start, off, end) in plan {
-                if !self.drop_pages(gap_start, off.saturating_sub(gap_start)) {
+            let mut at = 0usize;
+            for &(off, n) in hot {
+                let end = off.saturating_add(n);
+                if !self.drop_pages(at, off.saturating_sub(at)) {
                     return false;
                 }
                 if let Some(bytes) = self.as_mut_slice().get_mut(off..end) {
                     bytes.fill(0);
                 }
+                at = end;
             }
             self.drop_pages(at, self.len.saturating_sub(at))
         }

@@ -20,6 +20,10 @@ pub(crate) struct WasmModule {
     memory: ModuleExport,
     /// The instrumentation's stack-slot counter.
     stack: ModuleExport,
+    /// The export each call runs (`entrypoint` for a self-dispatching module), resolved once.
+    exports: std::collections::BTreeMap<Call, ModuleExport>,
+    /// `entrypoint`, for a self-dispatching module.
+    entrypoint: Option<ModuleExport>,
     /// Gas charged before anything runs: the initial pages and the instantiation work.
     setup_gas: Gas,
     max_memory_bytes: usize,
@@ -58,6 +62,29 @@ pub(crate) fn bind_module(
     let stack = module
         .get_export_index(STACK_EXPORT)
         .ok_or_else(|| missing(STACK_EXPORT))?;
+    let calls = facts
+        .entries
+        .entries
+        .iter()
+        .map(|id| Call::Entry(*id))
+        .chain(facts.entries.hooks.iter().map(|id| Call::Hook(*id)));
+    let mut exports = std::collections::BTreeMap::new();
+    for call in calls {
+        let name = call.symbol();
+        let export = module
+            .get_export_index(&name)
+            .ok_or_else(|| missing(&name))?;
+        exports.insert(call, export);
+    }
+    let entrypoint = if facts.entries.self_dispatch {
+        Some(
+            module
+                .get_export_index(ENTRYPOINT)
+                .ok_or_else(|| missing(ENTRYPOINT))?,
+        )
+    } else {
+        None
+    };
     let pre = linker.instantiate_pre(module).map_err(|e| {
         LoadError::Fault(EngineFault::new(
             ENGINE_NAME,
@@ -76,6 +103,8 @@ pub(crate) fn bind_module(
         pre,
         memory,
         stack,
+        exports,
+        entrypoint,
         setup_gas,
         max_memory_bytes: config.max_memory_bytes(),
         // At most MAX_TABLE_ELEMENTS (4096): fits every usize.
@@ -203,10 +232,13 @@ impl PreparedModule for WasmModule {
         if !self.info.entries.accepts(call) {
             return Ok(Outcome::unknown_entry(call, host));
         }
-        let export = if self.info.entries.self_dispatch {
-            ENTRYPOINT.to_owned()
-        } else {
-            call.symbol()
+        let export = match &self.entrypoint {
+            Some(entrypoint) => entrypoint,
+            None => self.exports.get(&call).ok_or_else(|| {
+                fault(format!(
+                    "{call} is in the entry table but was not resolved at prepare"
+                ))
+            })?,
         };
 
         // The initial pages are paid for before anything runs; the params reach the guest
@@ -240,7 +272,11 @@ impl PreparedModule for WasmModule {
                 instance = Some(started);
                 #[cfg(test)]
                 crate::tests::maybe_panic("run");
-                let func = started.get_typed_func::<(), i64>(&mut store, &export)?;
+                let func = started
+                    .get_module_export(&mut store, export)
+                    .and_then(wasmtime::Extern::into_func)
+                    .ok_or_else(|| wasmtime::format_err!("the export of {call} is not a function"))?
+                    .typed::<(), i64>(&store)?;
                 func.call(&mut store, ())
             })
             .map_err(|why| EngineFault::new(ENGINE_NAME, why))?;

@@ -241,10 +241,11 @@ pub struct Journal<'p, P: ContractProvider + ?Sized> {
 impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
     /// A journal with one base layer over `provider`.
     pub fn new(provider: &'p P) -> Self {
-        Journal {
-            provider,
-            layers: vec![ChangeSet::default()],
-        }
+        // Room for the base layer and a few savepoints (one per frame), so a call's
+        // savepoints do not reallocate.
+        let mut layers = Vec::with_capacity(4);
+        layers.push(ChangeSet::default());
+        Journal { provider, layers }
     }
 
     /// Opens a savepoint; returns the depth to pass to [`rollback_to`](Self::rollback_to).

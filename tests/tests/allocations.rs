@@ -62,10 +62,10 @@ fn allocations_of_a_warm_call(tag: ModuleTag, jit: bool) -> u64 {
 #[test]
 fn a_warm_call_allocates_no_more_than_it_did() {
     for (tag, jit, ceiling) in [
-        (ModuleTag::TBPF, false, 19),
-        (ModuleTag::TBPF, true, 19),
-        (ModuleTag::LEGACY, false, 21),
-        (ModuleTag::WASM, false, 34),
+        (ModuleTag::TBPF, false, 17),
+        (ModuleTag::TBPF, true, 17),
+        (ModuleTag::LEGACY, false, 20),
+        (ModuleTag::WASM, false, 32),
     ] {
         let n = allocations_of_a_warm_call(tag, jit);
         println!("{tag} (jit {jit}): {n} allocations per warm counter.get");
