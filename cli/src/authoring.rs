@@ -138,14 +138,18 @@ pub(crate) fn call(
         gas_limit,
         deposits,
     };
-    let report = with_progress(format!("running {call} (dry run)"), || {
-        host.invoke(&mut dry, &txc, &request)
-    })
-    .map_err(|e| crate::commands::explain_host_error(e, &host, &db, txc.height))?;
+    let (report, profile) = tos_syscalls::profile::profile(|| {
+        with_progress(format!("running {call} (dry run)"), || {
+            host.invoke(&mut dry, &txc, &request)
+        })
+    });
+    let report =
+        report.map_err(|e| crate::commands::explain_host_error(e, &host, &db, txc.height))?;
     let invoked = Invoked {
         report,
         request,
         tx: txc,
+        profile,
     };
     let changes = dry.changes.unwrap_or_default();
     if ctx.json {
@@ -155,10 +159,18 @@ pub(crate) fn call(
         v["chain_height"] = json!(meta.height);
         v["would_write"] = would_write_json(&changes);
         add_decoded_json(ctx, &mut v, &invoked.report);
+        if ctx.profile {
+            v["profile"] = crate::commands::profile_json(&invoked);
+        }
         print_json(&v);
     } else {
         print_invoke_text(&invoked, &tx.from);
         print_decoded_text(ctx, &invoked.report);
+        if ctx.profile {
+            for line in crate::commands::profile_lines(&invoked) {
+                outln!("{line}");
+            }
+        }
         for line in would_write_lines(&changes) {
             outln!("{line}");
         }

@@ -38,6 +38,8 @@ pub(crate) struct Ctx {
     pub(crate) returns: Option<String>,
     /// `--events-as`: how to decode event data.
     pub(crate) events_as: Option<String>,
+    /// `--profile`: print the gas per syscall of calls.
+    pub(crate) profile: bool,
 }
 
 /// Runs the command of `cli`; returns the exit status when it ran.
@@ -50,6 +52,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         _ => (None, None),
     };
     let ctx = Ctx {
+        profile: cli.profile,
         json: cli.json,
         network: cli.network.clone(),
         state: cli.state.clone(),
@@ -144,6 +147,9 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             if ctx.json {
                 let mut inv = invoke_json(&invoked, &tx.from);
                 crate::authoring::add_decoded_json(&ctx, &mut inv, &invoked.report);
+                if ctx.profile {
+                    inv["profile"] = profile_json(&invoked);
+                }
                 print_json(&json!({
                     "command": "run",
                     "deploy": deploy_json(&deployed, src, &tx.from),
@@ -154,6 +160,11 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 outln!();
                 print_invoke_text(&invoked, &tx.from);
                 crate::authoring::print_decoded_text(&ctx, &invoked.report);
+                if ctx.profile {
+                    for line in profile_lines(&invoked) {
+                        outln!("{line}");
+                    }
+                }
             }
             Ok(invoke_exit(&invoked))
         }
@@ -278,6 +289,8 @@ pub(crate) struct Invoked {
     pub(crate) request: InvokeRequest,
     /// The transaction.
     pub(crate) tx: TxContext,
+    /// Gas per syscall of the call (its nested calls included).
+    pub(crate) profile: tos_syscalls::profile::Profile,
 }
 
 /// Deploys `module` in one transaction of `db`, committed only when the contract exists
@@ -346,16 +359,19 @@ pub(crate) fn invoke(
 ) -> Result<Invoked, CliError> {
     db.transact(|state, meta| {
         let tx = meta.next_tx(source, at)?;
-        let report = with_progress(format!("running {}", request.call), || {
-            host.invoke(state, &tx, request)
-        })
-        .map_err(|e| explain_host_error(e, host, db, tx.height))?;
+        let (report, profile) = tos_syscalls::profile::profile(|| {
+            with_progress(format!("running {}", request.call), || {
+                host.invoke(state, &tx, request)
+            })
+        });
+        let report = report.map_err(|e| explain_host_error(e, host, db, tx.height))?;
         let commit = report.is_success().then_some(tx.height);
         Ok((
             Invoked {
                 report,
                 request: request.clone(),
                 tx,
+                profile,
             },
             commit,
         ))
@@ -552,14 +568,58 @@ fn invoke_exit(i: &Invoked) -> i32 {
     }
 }
 
+/// `--profile`: the gas per syscall of a call, in JSON.
+pub(crate) fn profile_json(i: &Invoked) -> Value {
+    json!({
+        "syscalls": i.profile.syscalls.iter().map(|(name, s)| json!({
+            "name": name,
+            "calls": s.calls,
+            "gas": s.gas,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `--profile`: the gas per syscall of a call, as text lines, the costliest first.
+pub(crate) fn profile_lines(i: &Invoked) -> Vec<String> {
+    let mut rows: Vec<_> = i.profile.syscalls.iter().collect();
+    rows.sort_by(|a, b| b.1.gas.cmp(&a.1.gas).then(a.0.cmp(b.0)));
+    let total = i.report.outcome.gas_used.max(1);
+    let mut lines = Vec::new();
+    if rows.is_empty() {
+        lines.push(field(0, "profile", "no syscalls"));
+    }
+    for (n, (name, s)) in rows.into_iter().enumerate() {
+        let label = if n == 0 { "profile" } else { "" };
+        lines.push(field(
+            0,
+            label,
+            format!(
+                "{name:<24} {:>6} calls {:>12} gas  {:>5.1}%",
+                thousands(s.calls),
+                thousands(s.gas),
+                s.gas as f64 * 100.0 / total as f64
+            ),
+        ));
+    }
+    lines
+}
+
 fn print_invoke(ctx: &Ctx, command: &str, i: &Invoked, from: &str) -> i32 {
     if ctx.json {
         let mut v = invoke_json(i, from);
         v["command"] = json!(command);
         crate::authoring::add_decoded_json(ctx, &mut v, &i.report);
+        if ctx.profile {
+            v["profile"] = profile_json(i);
+        }
         print_json(&v);
     } else {
         print_invoke_text(i, from);
+        if ctx.profile {
+            for line in profile_lines(i) {
+                outln!("{line}");
+            }
+        }
         crate::authoring::print_decoded_text(ctx, &i.report);
     }
     invoke_exit(i)

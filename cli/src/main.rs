@@ -98,6 +98,10 @@ pub(crate) struct Cli {
     /// Print one JSON object per result on stdout instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// With invoke, call and run: also print the gas each syscall charged (calls and gas per
+    /// syscall; `tos_call` includes its callee's gas).
+    #[arg(long, global = true)]
+    pub(crate) profile: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

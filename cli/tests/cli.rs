@@ -936,3 +936,28 @@ fn invoke_shows_the_call_tree_of_nested_calls() {
         "{text}"
     );
 }
+
+/// `--profile`: the gas each syscall charged, in text and JSON; a routed call's `tos_call`
+/// carries its callee's gas.
+#[test]
+fn profile_shows_the_gas_of_each_syscall() {
+    let env = Env::new();
+    let counter = env.deploy(&example("counter.so"), &[]);
+    let text = env.ok(&["invoke", &counter, "--entry", "0", "--profile"]);
+    assert!(text.contains("profile     tos_storage_store"), "{text}");
+    assert!(text.contains("tos_fire_event"), "{text}");
+    let j = env.json(0, &["call", &counter, "--entry", "0", "--profile"]);
+    let rows = j["profile"]["syscalls"].as_array().unwrap();
+    let store = rows
+        .iter()
+        .find(|r| r["name"] == "tos_storage_store")
+        .unwrap();
+    assert_eq!(store["calls"], 1);
+    // 1,000 + 5 per byte of key ("count", 5) and value (8).
+    assert_eq!(store["gas"], 1_000 + 5 * 13);
+    let total: u64 = rows.iter().map(|r| r["gas"].as_u64().unwrap()).sum();
+    assert!(total < j["gas_used"].as_u64().unwrap());
+    // Without the flag, no profile.
+    let j = env.json(0, &["call", &counter, "--entry", "0"]);
+    assert!(j.get("profile").is_none());
+}

@@ -60,6 +60,7 @@
 
 mod bodies;
 mod hash;
+pub mod profile;
 mod table;
 pub mod testing;
 
@@ -310,6 +311,23 @@ impl SyscallError {
 /// The body's [`SyscallError`].
 #[inline]
 pub fn invoke(
+    syscall: &LiveSyscall,
+    host: &mut dyn HostAbi,
+    memory: &mut dyn GuestMemory,
+    gas: &mut GasMeter,
+    args: [u64; 5],
+) -> Result<u64, SyscallError> {
+    if profile::is_open() {
+        let before = gas.used();
+        let result = run_body(syscall, host, memory, gas, args);
+        profile::record(syscall.def.name, gas.used().saturating_sub(before));
+        return result;
+    }
+    run_body(syscall, host, memory, gas, args)
+}
+
+#[inline]
+fn run_body(
     syscall: &LiveSyscall,
     host: &mut dyn HostAbi,
     memory: &mut dyn GuestMemory,
