@@ -138,9 +138,11 @@ pub(crate) fn call(
         gas_limit,
         deposits,
     };
-    let (report, profile) = tos_syscalls::profile::profile(|| {
-        with_progress(format!("running {call} (dry run)"), || {
-            host.invoke(&mut dry, &txc, &request)
+    let ((report, profile), trace) = crate::commands::maybe_traced(|| {
+        tos_syscalls::profile::profile(|| {
+            with_progress(format!("running {call} (dry run)"), || {
+                host.invoke(&mut dry, &txc, &request)
+            })
         })
     });
     let report =
@@ -150,6 +152,7 @@ pub(crate) fn call(
         request,
         tx: txc,
         profile,
+        trace,
     };
     let changes = dry.changes.unwrap_or_default();
     if ctx.json {
@@ -162,6 +165,9 @@ pub(crate) fn call(
         if ctx.profile {
             v["profile"] = crate::commands::profile_json(&invoked);
         }
+        if invoked.trace.is_some() {
+            v["trace"] = crate::commands::trace_json(&invoked);
+        }
         print_json(&v);
     } else {
         print_invoke_text(&invoked, &tx.from);
@@ -170,6 +176,9 @@ pub(crate) fn call(
             for line in crate::commands::profile_lines(&invoked) {
                 outln!("{line}");
             }
+        }
+        for line in crate::commands::trace_text_lines(&invoked) {
+            outln!("{line}");
         }
         for line in would_write_lines(&changes) {
             outln!("{line}");

@@ -42,6 +42,28 @@ pub(crate) struct Ctx {
     pub(crate) profile: bool,
 }
 
+/// `--trace` and `--trace-lines`, for every host and call this process makes.
+static TRACE_LINES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most trace lines to keep, or `None` without `--trace`.
+pub(crate) fn trace_lines() -> Option<usize> {
+    match TRACE_LINES.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// Runs `f` inside a trace when `--trace` was given.
+pub(crate) fn maybe_traced<T>(f: impl FnOnce() -> T) -> (T, Option<tos_engine_api::trace::Trace>) {
+    match trace_lines() {
+        Some(n) => {
+            let (r, t) = tos_engine_api::trace::record(n, f);
+            (r, Some(t))
+        }
+        None => (f(), None),
+    }
+}
+
 /// Runs the command of `cli`; returns the exit status when it ran.
 pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
     let decode = match &cli.command {
@@ -51,6 +73,9 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         | Command::Call { params, .. } => (params.returns.clone(), params.events_as.clone()),
         _ => (None, None),
     };
+    if cli.trace {
+        TRACE_LINES.store(cli.trace_lines.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
     let ctx = Ctx {
         profile: cli.profile,
         json: cli.json,
@@ -150,6 +175,9 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 if ctx.profile {
                     inv["profile"] = profile_json(&invoked);
                 }
+                if invoked.trace.is_some() {
+                    inv["trace"] = trace_json(&invoked);
+                }
                 print_json(&json!({
                     "command": "run",
                     "deploy": deploy_json(&deployed, src, &tx.from),
@@ -164,6 +192,9 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                     for line in profile_lines(&invoked) {
                         outln!("{line}");
                     }
+                }
+                for line in trace_text_lines(&invoked) {
+                    outln!("{line}");
                 }
             }
             Ok(invoke_exit(&invoked))
@@ -230,6 +261,7 @@ pub(crate) fn schedule(network: &str) -> Result<ActivationSchedule, CliError> {
 pub(crate) fn make_host(network: &str, mode: &ModeArgs) -> Result<Host, CliError> {
     let schedule = schedule(network)?;
     let mut config = BuiltinConfig::default();
+    config.set_tracing(trace_lines().is_some());
     if mode.interpreter {
         config.set_tbpf_jit(false);
     } else if mode.jit {
@@ -291,6 +323,8 @@ pub(crate) struct Invoked {
     pub(crate) tx: TxContext,
     /// Gas per syscall of the call (its nested calls included).
     pub(crate) profile: tos_syscalls::profile::Profile,
+    /// The execution trace, with `--trace`.
+    pub(crate) trace: Option<tos_engine_api::trace::Trace>,
 }
 
 /// Deploys `module` in one transaction of `db`, committed only when the contract exists
@@ -359,9 +393,11 @@ pub(crate) fn invoke(
 ) -> Result<Invoked, CliError> {
     db.transact(|state, meta| {
         let tx = meta.next_tx(source, at)?;
-        let (report, profile) = tos_syscalls::profile::profile(|| {
-            with_progress(format!("running {}", request.call), || {
-                host.invoke(state, &tx, request)
+        let ((report, profile), trace) = maybe_traced(|| {
+            tos_syscalls::profile::profile(|| {
+                with_progress(format!("running {}", request.call), || {
+                    host.invoke(state, &tx, request)
+                })
             })
         });
         let report = report.map_err(|e| explain_host_error(e, host, db, tx.height))?;
@@ -372,6 +408,7 @@ pub(crate) fn invoke(
                 request: request.clone(),
                 tx,
                 profile,
+                trace,
             },
             commit,
         ))
@@ -579,6 +616,44 @@ pub(crate) fn profile_json(i: &Invoked) -> Value {
     })
 }
 
+/// `--trace`: the trace and the gas by function, in JSON.
+pub(crate) fn trace_json(i: &Invoked) -> Value {
+    let Some(t) = &i.trace else {
+        return Value::Null;
+    };
+    json!({
+        "lines": t.lines,
+        "cut": t.cut,
+        "functions": t.functions.iter().map(|(name, gas)| json!({ "name": name, "gas": gas })).collect::<Vec<_>>(),
+    })
+}
+
+/// `--trace`: the trace lines, whether they were cut, and the gas by function, as text.
+pub(crate) fn trace_text_lines(i: &Invoked) -> Vec<String> {
+    let Some(t) = &i.trace else {
+        return Vec::new();
+    };
+    let mut lines = vec![field(0, "trace", format!("{} lines", t.lines.len()))];
+    lines.extend(t.lines.iter().map(|l| format!("  {l}")));
+    if t.cut {
+        lines.push(format!(
+            "  ... cut at {} lines (--trace-lines N keeps more)",
+            t.lines.len()
+        ));
+    }
+    let mut functions: Vec<_> = t.functions.iter().collect();
+    functions.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (n, (name, gas)) in functions.into_iter().enumerate() {
+        let label = if n == 0 { "gas by fn" } else { "" };
+        lines.push(field(
+            0,
+            label,
+            format!("{name:<32} {:>12} gas", thousands(*gas)),
+        ));
+    }
+    lines
+}
+
 /// `--profile`: the gas per syscall of a call, as text lines, the costliest first.
 pub(crate) fn profile_lines(i: &Invoked) -> Vec<String> {
     let mut rows: Vec<_> = i.profile.syscalls.iter().collect();
@@ -612,6 +687,9 @@ fn print_invoke(ctx: &Ctx, command: &str, i: &Invoked, from: &str) -> i32 {
         if ctx.profile {
             v["profile"] = profile_json(i);
         }
+        if i.trace.is_some() {
+            v["trace"] = trace_json(i);
+        }
         print_json(&v);
     } else {
         print_invoke_text(i, from);
@@ -619,6 +697,9 @@ fn print_invoke(ctx: &Ctx, command: &str, i: &Invoked, from: &str) -> i32 {
             for line in profile_lines(i) {
                 outln!("{line}");
             }
+        }
+        for line in trace_text_lines(i) {
+            outln!("{line}");
         }
         crate::authoring::print_decoded_text(ctx, &i.report);
     }

@@ -102,6 +102,15 @@ pub(crate) struct Cli {
     /// syscall; `tos_call` includes its callee's gas).
     #[arg(long, global = true)]
     pub(crate) profile: bool,
+    /// With invoke, call and run: also print an execution trace — each TBPF instruction
+    /// (function+offset, registers), each legacy opcode, each syscall of any engine (wasm is
+    /// traced at its syscalls) — and the gas of each function's own code (TBPF functions,
+    /// legacy chunks).
+    #[arg(long, global = true)]
+    pub(crate) trace: bool,
+    /// With --trace: the most trace lines kept (the trace says when it was cut).
+    #[arg(long, global = true, value_name = "N", default_value_t = tos_engine_api::trace::DEFAULT_TRACE_LINES)]
+    pub(crate) trace_lines: usize,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -961,3 +961,66 @@ fn profile_shows_the_gas_of_each_syscall() {
     let j = env.json(0, &["call", &counter, "--entry", "0"]);
     assert!(j.get("profile").is_none());
 }
+
+/// `--trace`: TBPF instructions with the ELF's function names, legacy opcodes, every engine's
+/// syscalls, the gas of each function, bounded and saying when it was cut — and the same
+/// result and gas as without a trace.
+#[test]
+fn trace_shows_instructions_opcodes_and_syscalls_without_changing_gas() {
+    let env = Env::new();
+    let legacy = workspace()
+        .join("engine-legacy/examples/counter.tosl")
+        .display()
+        .to_string();
+    for (file, mode) in [
+        (example("counter.so"), "--interpreter"),
+        (example("counter.so"), "--jit"),
+        (legacy, "--interpreter"),
+        (example("counter.wasm"), "--interpreter"),
+    ] {
+        let plain = env.json(0, &["run", &file, "--entry", "0", mode]);
+        let traced = env.json(0, &["run", &file, "--entry", "0", mode, "--trace"]);
+        let (plain, traced) = (&plain["invoke"], &traced["invoke"]);
+        assert_eq!(plain["gas_used"], traced["gas_used"], "{file} {mode}");
+        assert_eq!(plain["return_data"], traced["return_data"], "{file} {mode}");
+        assert!(plain.get("trace").is_none());
+        let t = &traced["trace"];
+        let lines: Vec<&str> = t["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("syscall tos_storage_store(")),
+            "{file}: {lines:?}"
+        );
+        if file.ends_with(".so") {
+            assert!(lines.iter().any(|l| l.contains("entry_0+0:")), "{lines:?}");
+            let fns = t["functions"].as_array().unwrap();
+            assert!(fns.iter().any(|f| f["name"] == "entry_0"), "{fns:?}");
+        }
+        if file.ends_with(".tosl") {
+            assert!(
+                lines.iter().any(|l| l.starts_with("legacy chunk ")),
+                "{lines:?}"
+            );
+        }
+        assert_eq!(t["cut"], false);
+    }
+    // Bounded: the trace says it was cut.
+    let text = env.ok(&[
+        "run",
+        &example("counter.so"),
+        "--entry",
+        "0",
+        "--trace",
+        "--trace-lines",
+        "3",
+    ]);
+    assert!(text.contains("trace       3 lines"), "{text}");
+    assert!(text.contains("... cut at 3 lines"), "{text}");
+    assert!(text.contains("gas by fn   entry_0"), "{text}");
+}

@@ -49,6 +49,7 @@ mod memory;
 mod outcome;
 mod plugin;
 mod protocol;
+pub mod trace;
 mod types;
 
 pub use call::{

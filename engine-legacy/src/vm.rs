@@ -332,6 +332,12 @@ impl<'a> VM<'a> {
         let mut code: &[Instr] = &chunk.code;
         let mut pc = 0usize;
         let mut at = 0usize;
+        // Tools only (`tosvm --trace`): one line per opcode into the open trace, and the gas
+        // of each chunk's own opcodes (syscalls included). Changes no outcome and no gas.
+        let tracing = tos_engine_api::trace::is_open();
+        let mut traced_gas = gas.used();
+        let mut traced_chunk = ci;
+        let mut chunk_gas: BTreeMap<u16, u64> = BTreeMap::new();
 
         let result: Result<u64, Stop> = 'run: loop {
             // Leave the loop with a trap or fault.
@@ -378,6 +384,21 @@ impl<'a> VM<'a> {
             at = pc;
             // Cannot overflow: `pc < code.len()`.
             pc = pc.wrapping_add(1);
+            if tracing {
+                let used = gas.used();
+                let g = chunk_gas.entry(traced_chunk).or_default();
+                *g = g.saturating_add(used.saturating_sub(traced_gas));
+                traced_gas = used;
+                traced_chunk = ci;
+                let offset = chunk.offsets.get(at).copied().unwrap_or_default();
+                tos_engine_api::trace::line(|| {
+                    format!(
+                        "legacy chunk {ci} @{offset:#06x}  {:<14} stack {:>3}  gas used {used}",
+                        instr.opcode().name(),
+                        stack.len()
+                    )
+                });
+            }
             if gas
                 .consume(costs.op[instr.opcode() as u8 as usize])
                 .is_err()
@@ -815,6 +836,13 @@ impl<'a> VM<'a> {
             }
         };
 
+        if tracing {
+            let g = chunk_gas.entry(traced_chunk).or_default();
+            *g = g.saturating_add(gas.used().saturating_sub(traced_gas));
+            for (chunk, g) in chunk_gas {
+                tos_engine_api::trace::function_gas(&format!("chunk {chunk}"), g);
+            }
+        }
         result.map_err(|stop| match stop {
             Stop::Trap(Trap::Invalid(msg)) => {
                 let offset = chunk.offsets.get(at).copied().unwrap_or_default();

@@ -44,6 +44,7 @@ pub struct TbpfConfig {
     pub(crate) call_depth: usize,
     pub(crate) stack_frame_size: usize,
     pub(crate) heap_size: usize,
+    pub(crate) tracing: bool,
 }
 
 impl Default for TbpfConfig {
@@ -55,6 +56,7 @@ impl Default for TbpfConfig {
             call_depth: Self::DEFAULT_CALL_DEPTH,
             stack_frame_size: Self::DEFAULT_STACK_FRAME_SIZE,
             heap_size: Self::DEFAULT_HEAP_SIZE,
+            tracing: false,
         }
     }
 }
@@ -119,7 +121,7 @@ impl TbpfConfig {
     }
 
     /// The size of one stack frame in bytes: a power of two within [`TbpfConfig::STACK_FRAME_SIZE_RANGE`].
-    /// The stack is `call depth × frame size` bytes, zeroed for every call.
+    /// The stack is `call depth × frame size` bytes, zero at the start of every call.
     ///
     /// Default: [`TbpfConfig::DEFAULT_STACK_FRAME_SIZE`] (4 KiB).
     pub fn set_stack_frame_size(&mut self, bytes: usize) -> &mut Self {
@@ -132,6 +134,18 @@ impl TbpfConfig {
     /// Default: [`TbpfConfig::DEFAULT_HEAP_SIZE`] (32 KiB).
     pub fn set_heap_size(&mut self, bytes: usize) -> &mut Self {
         self.heap_size = bytes;
+        self
+    }
+
+    /// For tools (`tosvm --trace`): every instruction a call runs is written to the trace open
+    /// on the calling thread (`tos_engine_api::trace`), with its function and registers, and
+    /// each function's instructions are counted. It changes no outcome and no gas, so it is not
+    /// part of [`version`](crate::TbpfEngine); a node leaves it off (it slows every
+    /// instruction, also when no trace is open).
+    ///
+    /// Default: off.
+    pub fn set_instruction_tracing(&mut self, on: bool) -> &mut Self {
+        self.tracing = on;
         self
     }
 
@@ -199,7 +213,7 @@ impl TbpfConfig {
             enable_address_translation: true,
             enable_stack_frame_gaps: true,
             enable_instruction_meter: true,
-            enable_instruction_tracing: false,
+            enable_instruction_tracing: self.tracing,
             enable_symbol_and_section_labels: false,
             reject_broken_elfs: true,
             external_internal_function_hash_collision: true,

@@ -266,6 +266,7 @@ impl TbpfEngine {
             &self.config,
             active,
             instruction_cost,
+            code,
         )))
     }
 }

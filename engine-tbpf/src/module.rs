@@ -37,6 +37,56 @@ pub(crate) struct TbpfModule {
     syscalls: ActiveSyscalls,
     /// Gas per instruction under that protocol.
     instruction_cost: Gas,
+    /// Function names by instruction index, from the ELF's symbol tables.
+    symbols: BTreeMap<usize, String>,
+    /// What a traced call writes per instruction (only with instruction tracing on).
+    trace: Option<std::sync::Arc<TraceTable>>,
+}
+
+/// Per instruction index: its text and the function it belongs to, for traces.
+#[derive(Debug, Default)]
+pub(crate) struct TraceTable {
+    /// `function+offset: instruction` per instruction index (empty for the second slot of
+    /// `lddw`).
+    pub(crate) text: Vec<String>,
+    /// Index into `functions` per instruction index.
+    pub(crate) function_of: Vec<usize>,
+    /// Function names.
+    pub(crate) functions: Vec<String>,
+}
+
+/// Function symbols of the ELF by instruction index (`.symtab` and `.dynsym`, those inside
+/// `.text`). A module without them, or one goblin cannot read, simply has none.
+fn function_symbols(code: &[u8]) -> BTreeMap<usize, String> {
+    let mut out = BTreeMap::new();
+    let Ok(elf) = goblin::elf::Elf::parse(code) else {
+        return out;
+    };
+    let Some(text) = elf
+        .section_headers
+        .iter()
+        .find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(".text"))
+    else {
+        return out;
+    };
+    let (start, size) = (text.sh_addr, text.sh_size);
+    let tables = [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)];
+    for (syms, names) in tables {
+        for sym in syms.iter() {
+            if sym.st_type() != goblin::elf::sym::STT_FUNC {
+                continue;
+            }
+            let Some(offset) = sym.st_value.checked_sub(start).filter(|o| *o < size) else {
+                continue;
+            };
+            if let (Some(name), Ok(pc)) = (names.get_at(sym.st_name), usize::try_from(offset / 8))
+                && !name.is_empty()
+            {
+                out.entry(pc).or_insert_with(|| name.to_owned());
+            }
+        }
+    }
+    out
 }
 
 // The host shares prepared modules between threads. `Executable` is `Send + Sync` on its own
@@ -69,8 +119,9 @@ impl TbpfModule {
         config: &TbpfConfig,
         syscalls: ActiveSyscalls,
         instruction_cost: Gas,
+        code: &[u8],
     ) -> Self {
-        TbpfModule {
+        let mut module = TbpfModule {
             executable,
             info,
             interpreted,
@@ -79,7 +130,40 @@ impl TbpfModule {
             call_depth: config.call_depth as u64,
             syscalls,
             instruction_cost,
+            symbols: function_symbols(code),
+            trace: None,
+        };
+        if config.tracing {
+            module.trace = Some(std::sync::Arc::new(module.trace_table()));
         }
+        module
+    }
+
+    /// The trace table of `.text`: each instruction's text and function.
+    fn trace_table(&self) -> TraceTable {
+        let (labels, rows, _) = self.decoded();
+        let count = rows.last().map_or(0, |(pc, _)| pc.saturating_add(2));
+        let mut table = TraceTable {
+            text: vec![String::new(); count],
+            function_of: vec![0; count],
+            functions: vec!["(before any function)".to_owned()],
+        };
+        let mut current = (0usize, 0usize); // (function index, its first pc)
+        for (pc, text) in rows {
+            if let Some(label) = labels.get(&pc).filter(|l| !l.starts_with("lbb_")) {
+                table.functions.push(label.clone());
+                current = (table.functions.len().saturating_sub(1), pc);
+            }
+            let name = table.functions.get(current.0).map_or("", String::as_str);
+            let line = format!("{name}+{}: {text}", pc.saturating_sub(current.1));
+            if let Some(slot) = table.text.get_mut(pc) {
+                *slot = line;
+            }
+            if let Some(slot) = table.function_of.get_mut(pc) {
+                *slot = current.0;
+            }
+        }
+        table
     }
 
     /// The status rbpf's result means, or the fault it reveals.
@@ -211,6 +295,9 @@ impl TbpfModule {
             .map_err(|e| fault(format!("memory mapping: {e}")))?;
 
         let mut ctx = RunContext::new(host, gas_limit, &self.syscalls, self.instruction_cost);
+        if tos_engine_api::trace::is_open() {
+            ctx.trace = self.trace.clone();
+        }
         let (result, pc) = {
             let mut vm = EbpfVm::new(
                 exe.get_loader().clone(),
@@ -222,13 +309,29 @@ impl TbpfModule {
             let (_, result) = vm.execute_program(exe, self.interpreted);
             (result, vm.registers[11])
         };
+        ctx.flush_trace();
         let status = self.status(result, pc, &mut ctx)?;
         Ok(Outcome::finish(status, &ctx.gas, host))
     }
 
     /// A listing of `.text`: one line per instruction with its index (the unit of
-    /// `Trap::InvalidInstruction::pc`), function and jump-target labels, syscalls by name.
+    /// `Trap::InvalidInstruction::pc`), function labels (the ELF's symbol names where it has
+    /// them) and jump-target labels, syscalls by name.
     fn listing(&self) -> String {
+        let (labels, rows, header) = self.decoded();
+        let mut out = header;
+        for (pc, text) in rows {
+            if let Some(label) = labels.get(&pc) {
+                let _ = writeln!(out, "{label}:");
+            }
+            let _ = writeln!(out, "{pc:>6}    {text}");
+        }
+        out
+    }
+
+    /// `.text` decoded: labels by instruction index, each instruction's index and text, and a
+    /// header line.
+    fn decoded(&self) -> (BTreeMap<usize, String>, Vec<(usize, String)>, String) {
         let exe = &self.executable;
         let (_, text) = exe.get_text_bytes();
         let version = exe.get_sbpf_version();
@@ -240,7 +343,8 @@ impl TbpfModule {
         // Labels: the entrypoint, every registered function, every jump target.
         let mut labels: BTreeMap<usize, String> = BTreeMap::new();
         for (_, (_, pc)) in exe.get_function_registry().iter() {
-            labels.insert(pc, format!("function_{pc}"));
+            let name = self.symbols.get(&pc).cloned();
+            labels.insert(pc, name.unwrap_or_else(|| format!("function_{pc}")));
         }
         let mut insns = Vec::with_capacity(count);
         let mut pc = 0usize;
@@ -284,17 +388,15 @@ impl TbpfModule {
             })
             .collect();
 
-        let mut out = String::new();
+        let mut header = String::new();
         let _ = writeln!(
-            out,
+            header,
             "; TBPF module, SBPFv{}, {} instructions, entrypoint at {entry}",
             if static_syscalls { 2 } else { 1 },
             count
         );
+        let mut rows = Vec::with_capacity(insns.len());
         for insn in &insns {
-            if let Some(label) = labels.get(&insn.ptr) {
-                let _ = writeln!(out, "{label}:");
-            }
             let text = if insn.opc == ebpf::CALL_IMM {
                 let key = insn.imm as u32;
                 let external = !static_syscalls || insn.src == 0;
@@ -314,8 +416,8 @@ impl TbpfModule {
             } else {
                 disassemble_instruction(insn, &cfg, exe.get_function_registry(), loader, version)
             };
-            let _ = writeln!(out, "{:>6}    {text}", insn.ptr);
+            rows.push((insn.ptr, text));
         }
-        out
+        (labels, rows, header)
     }
 }

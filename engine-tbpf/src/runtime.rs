@@ -54,6 +54,10 @@ pub(crate) struct RunContext {
     pub(crate) overdrawn: bool,
     /// Why a syscall stopped the run, if one did.
     pub(crate) stop: Option<Stop>,
+    /// When a trace is open and the module was prepared with tracing: what to write.
+    pub(crate) trace: Option<std::sync::Arc<crate::module::TraceTable>>,
+    /// Instructions run per function of the trace table.
+    traced: Vec<u64>,
 }
 
 impl RunContext {
@@ -83,12 +87,48 @@ impl RunContext {
             instruction_cost: instruction_cost.max(1),
             overdrawn: false,
             stop: None,
+            trace: None,
+            traced: Vec::new(),
+        }
+    }
+
+    /// Writes the gas each function's own instructions used to the open trace.
+    pub(crate) fn flush_trace(&mut self) {
+        let Some(table) = &self.trace else {
+            return;
+        };
+        for (i, n) in self.traced.iter().enumerate() {
+            if let Some(name) = table.functions.get(i).filter(|_| *n > 0) {
+                tos_engine_api::trace::function_gas(name, n.saturating_mul(self.instruction_cost));
+            }
         }
     }
 }
 
 impl ContextObject for RunContext {
-    fn trace(&mut self, _state: [u64; 12]) {}
+    /// With tracing on (tools only): one line per instruction into the open trace, and the
+    /// instruction counted to its function.
+    fn trace(&mut self, state: [u64; 12]) {
+        let Some(table) = &self.trace else {
+            return;
+        };
+        let pc = usize::try_from(state[11]).unwrap_or(usize::MAX);
+        if let Some(f) = table.function_of.get(pc) {
+            if self.traced.len() <= *f {
+                self.traced.resize(f.saturating_add(1), 0);
+            }
+            if let Some(n) = self.traced.get_mut(*f) {
+                *n = n.saturating_add(1);
+            }
+        }
+        tos_engine_api::trace::line(|| {
+            let text = table.text.get(pc).map_or("?", String::as_str);
+            format!(
+                "tbpf {pc:>6}  {text:<48} r0={:#x} r1={:#x} r2={:#x} r3={:#x} r4={:#x} r5={:#x}",
+                state[0], state[1], state[2], state[3], state[4], state[5]
+            )
+        });
+    }
 
     /// Charges `instructions` instructions.
     fn consume(&mut self, instructions: u64) {

@@ -171,12 +171,14 @@ impl fmt::Debug for EngineRegistry {
 #[derive(Clone, Debug)]
 pub struct BuiltinConfig {
     tbpf_jit: bool,
+    tracing: bool,
 }
 
 impl Default for BuiltinConfig {
     fn default() -> Self {
         BuiltinConfig {
             tbpf_jit: cfg!(target_arch = "x86_64"),
+            tracing: false,
         }
     }
 }
@@ -193,6 +195,14 @@ impl BuiltinConfig {
     pub fn tbpf_jit(&self) -> bool {
         self.tbpf_jit
     }
+
+    /// For tools: engines that can trace write each instruction (TBPF) or opcode (legacy)
+    /// to the trace open on the calling thread (`tos_engine_api::trace`). Results and gas are
+    /// identical either way; it slows every call, so a node leaves it off. Default: off.
+    pub fn set_tracing(&mut self, on: bool) -> &mut Self {
+        self.tracing = on;
+        self
+    }
 }
 
 impl EngineRegistry {
@@ -205,6 +215,7 @@ impl EngineRegistry {
         let mut registry = Self::empty();
         let mut tbpf = tos_engine_tbpf::TbpfConfig::default();
         tbpf.set_jit(config.tbpf_jit);
+        tbpf.set_instruction_tracing(config.tracing);
         let tbpf = tos_engine_tbpf::TbpfEngine::new(tbpf).map_err(|e| RegistryError::Builtin {
             name: "tbpf",
             message: e.to_string(),

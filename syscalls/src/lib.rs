@@ -317,10 +317,28 @@ pub fn invoke(
     gas: &mut GasMeter,
     args: [u64; 5],
 ) -> Result<u64, SyscallError> {
-    if profile::is_open() {
+    let tracing = tos_engine_api::trace::is_open();
+    if profile::is_open() || tracing {
         let before = gas.used();
         let result = run_body(syscall, host, memory, gas, args);
-        profile::record(syscall.def.name, gas.used().saturating_sub(before));
+        let charged = gas.used().saturating_sub(before);
+        profile::record(syscall.def.name, charged);
+        if tracing {
+            let name = syscall.def.name;
+            let arity = usize::from(syscall.def.arity);
+            tos_engine_api::trace::line(|| {
+                let shown: Vec<String> =
+                    args.iter().take(arity).map(|a| format!("{a:#x}")).collect();
+                let result = match &result {
+                    Ok(v) => format!("{v:#x}"),
+                    Err(e) => format!("stops the call: {e}"),
+                };
+                format!(
+                    "syscall {name}({}) -> {result}, {charged} gas",
+                    shown.join(", ")
+                )
+            });
+        }
         return result;
     }
     run_body(syscall, host, memory, gas, args)

@@ -50,8 +50,11 @@ pub(crate) fn is_open() -> bool {
     OPEN.with(Cell::get)
 }
 
-/// Records one call of `name` that charged `gas`.
+/// Records one call of `name` that charged `gas`, when a profile is open.
 pub(crate) fn record(name: &'static str, gas: u64) {
+    if !is_open() {
+        return;
+    }
     CURRENT.with(|c| {
         let mut c = c.borrow_mut();
         let s = c.syscalls.entry(name).or_default();
