@@ -742,6 +742,13 @@ fn inspect(
     };
     let info = prepared.as_ref().ok().map(|p| p.info().clone());
     let disassembly = match (&prepared, disasm) {
+        (Ok(p), true) if module.tag == ModuleTag::WASM => {
+            // The engine keeps only compiled code; the code itself is printed from the file,
+            // as wasm text, after the engine's summary of imports, exports and memory.
+            let text = wasmprinter::print_bytes(&module.code)
+                .unwrap_or_else(|e| format!(";; cannot print the code: {e}"));
+            Some(format!("{}\n{text}", p.disassemble().unwrap_or_default()))
+        }
         (Ok(p), true) => p.disassemble(),
         _ => None,
     };

@@ -1024,3 +1024,17 @@ fn trace_shows_instructions_opcodes_and_syscalls_without_changing_gas() {
     assert!(text.contains("... cut at 3 lines"), "{text}");
     assert!(text.contains("gas by fn   entry_0"), "{text}");
 }
+
+/// `inspect --disasm` shows wasm code as text, and TBPF code with the ELF's function names.
+#[test]
+fn disassembly_shows_wasm_code_and_tbpf_symbols() {
+    let env = Env::new();
+    let wasm = env.ok(&["inspect", &example("counter.wasm"), "--disasm"]);
+    assert!(wasm.contains("(module"), "{wasm}");
+    assert!(wasm.contains("(export \"entry_0\""), "{wasm}");
+    let tbpf = env.ok(&["inspect", &example("counter.so"), "--disasm"]);
+    assert!(
+        tbpf.contains("\nentry_0:\n") || tbpf.contains("  entry_0:"),
+        "{tbpf}"
+    );
+}
