@@ -20,7 +20,7 @@ use crate::output::{
 };
 use crate::progress::with_progress;
 use crate::state::{BlockAt, Database, OpenMode};
-use crate::{Cli, Command, ModeArgs};
+use crate::{Cli, Command, InvokeArgs, ModeArgs};
 
 /// Gas limit of a deploy or call when `--gas` is not given: 10,000,000.
 pub(crate) const DEFAULT_GAS_LIMIT: Gas = 10_000_000;
@@ -68,9 +68,11 @@ pub(crate) fn maybe_traced<T>(f: impl FnOnce() -> T) -> (T, Option<tos_engine_ap
 pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
     let decode = match &cli.command {
         Command::Deploy { params, .. }
-        | Command::Invoke { params, .. }
         | Command::Run { params, .. }
-        | Command::Call { params, .. } => (params.returns.clone(), params.events_as.clone()),
+        | Command::Invoke(InvokeArgs { params, .. })
+        | Command::Call(InvokeArgs { params, .. }) => {
+            (params.returns.clone(), params.events_as.clone())
+        }
         _ => (None, None),
     };
     if cli.trace {
@@ -105,7 +107,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 deploy_into_state(&host, &ctx.state, &module, params, gas.gas, source, tx.at())?;
             Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
         }
-        Command::Invoke {
+        Command::Invoke(InvokeArgs {
             address,
             call,
             tx,
@@ -113,7 +115,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             gas,
             deposits,
             mode,
-        } => {
+        }) => {
             let contract = parse_address(address)?;
             let call = parse_call(call)?;
             let params = parse_params(params, &ctx.state)?;
@@ -221,7 +223,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         Command::Disasm { input } => crate::tools::disasm(&ctx, input),
         Command::Demo => crate::demo::demo(&ctx),
         Command::Bench(args) => crate::bench::bench(&ctx, args),
-        Command::Call {
+        Command::Call(InvokeArgs {
             address,
             call,
             tx,
@@ -229,7 +231,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
             gas,
             deposits,
             mode,
-        } => crate::authoring::call(&ctx, address, call, tx, params, gas.gas, deposits, mode),
+        }) => crate::authoring::call(&ctx, address, call, tx, params, gas.gas, deposits, mode),
         Command::Account { name } => crate::authoring::account(&ctx, name),
         Command::Fund {
             account,

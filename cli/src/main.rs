@@ -139,22 +139,7 @@ pub(crate) enum Command {
     #[command(
         after_help = "Example:\n  tosvm invoke ADDRESS --entry 1 --args addr:bob u64:30 --events-as addr,addr,u64"
     )]
-    Invoke {
-        /// The contract's address (64 hex digits).
-        address: String,
-        #[command(flatten)]
-        call: CallArgs,
-        #[command(flatten)]
-        tx: TxArgs,
-        #[command(flatten)]
-        params: ParamsArgs,
-        #[command(flatten)]
-        gas: GasArgs,
-        #[command(flatten)]
-        deposits: DepositArgs,
-        #[command(flatten)]
-        mode: ModeArgs,
-    },
+    Invoke(InvokeArgs),
     /// Deploy a module into a throwaway state and call it once.
     #[command(
         after_help = "Example:\n  tosvm run sdk/examples/build/compute.so --entry 0 --args u32:10000 --returns u64"
@@ -267,22 +252,7 @@ pub(crate) enum Command {
     #[command(
         after_help = "Example:\n  tosvm call ADDRESS --entry 2 --args addr:bob --returns u64"
     )]
-    Call {
-        /// The contract's address (64 hex digits).
-        address: String,
-        #[command(flatten)]
-        call: CallArgs,
-        #[command(flatten)]
-        tx: TxArgs,
-        #[command(flatten)]
-        params: ParamsArgs,
-        #[command(flatten)]
-        gas: GasArgs,
-        #[command(flatten)]
-        deposits: DepositArgs,
-        #[command(flatten)]
-        mode: ModeArgs,
-    },
+    Call(InvokeArgs),
     /// Print the key of an account name (no state needed).
     #[command(after_help = "Example:\n  tosvm account bob")]
     Account {
@@ -339,6 +309,25 @@ pub(crate) enum StateCommand {
         /// The new height of the last block.
         height: u64,
     },
+}
+
+/// What `invoke` and `call` take: a contract, what to call, and the transaction around it.
+#[derive(Debug, Args)]
+pub(crate) struct InvokeArgs {
+    /// The contract's address (64 hex digits).
+    pub(crate) address: String,
+    #[command(flatten)]
+    pub(crate) call: CallArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+    #[command(flatten)]
+    pub(crate) params: ParamsArgs,
+    #[command(flatten)]
+    pub(crate) gas: GasArgs,
+    #[command(flatten)]
+    pub(crate) deposits: DepositArgs,
+    #[command(flatten)]
+    pub(crate) mode: ModeArgs,
 }
 
 /// Who sends the transaction and at which height.
