@@ -277,26 +277,16 @@ fn run_frame<P: ContractProvider + ?Sized>(
     prepared: &Prepared,
     spec: FrameSpec<'_>,
 ) -> Result<CallFrame, Error> {
-    let input = CallInput::header(spec.call, spec.params.len())
-        .map(|h| [h.as_slice(), spec.params].concat())
-        .map_err(|_| Error::ParamsTooLarge {
-            len: spec.params.len(),
-            limit: MAX_PARAMS_LEN,
-        })?;
+    let input = call_input(spec.call, spec.params)?;
     shared.stack.push(spec.contract);
-    let mut host = CallHost {
+    let mut host = CallHost::new(
         env,
         journal,
         shared,
-        contract: spec.contract,
-        caller: spec.caller,
-        deposits: &spec.deposits,
+        (spec.contract, spec.caller),
+        &spec.deposits,
         input,
-        return_data: Vec::new(),
-        last_return: None,
-        trace: Vec::new(),
-        fault: None,
-    };
+    );
     let module = &*prepared.module;
     // Every frame starts with the stack its engine declares it may need: when less is left,
     // it runs on a fresh segment, so no chain of nested calls overflows the node's stack,
@@ -408,6 +398,42 @@ struct CallHost<'e, 'j, 'p, P: ContractProvider + ?Sized> {
     /// A node failure (provider, engine), kept so the host reports it as a fault even if the
     /// engine turned it into something else.
     fault: Option<Error>,
+}
+
+/// The input a call's engine reads (ABI.md, "A call"): the header, then the params.
+fn call_input(call: Call, params: &[u8]) -> Result<Vec<u8>, Error> {
+    CallInput::header(call, params.len())
+        .map(|h| [h.as_slice(), params].concat())
+        .map_err(|_| Error::ParamsTooLarge {
+            len: params.len(),
+            limit: MAX_PARAMS_LEN,
+        })
+}
+
+impl<'e, 'j, 'p, P: ContractProvider + ?Sized> CallHost<'e, 'j, 'p, P> {
+    /// The host of a frame of `contract` called by `caller`, that has made no call yet.
+    fn new(
+        env: &'e Env<'e>,
+        journal: &'j mut Journal<'p, P>,
+        shared: &'j mut Shared,
+        (contract, caller): (Hash, Hash),
+        deposits: &'j [(Hash, u64)],
+        input: Vec<u8>,
+    ) -> Self {
+        CallHost {
+            env,
+            journal,
+            shared,
+            contract,
+            caller,
+            deposits,
+            input,
+            return_data: Vec::new(),
+            last_return: None,
+            trace: Vec::new(),
+            fault: None,
+        }
+    }
 }
 
 impl<P: ContractProvider + ?Sized> CallHost<'_, '_, '_, P> {
@@ -719,29 +745,19 @@ pub(crate) fn with_call_host<R>(
     params: &[u8],
     f: impl FnOnce(&mut dyn HostAbi) -> R,
 ) -> Result<(R, CallFrame), Error> {
-    let input = CallInput::header(call, params.len())
-        .map(|h| [h.as_slice(), params].concat())
-        .map_err(|_| Error::ParamsTooLarge {
-            len: params.len(),
-            limit: MAX_PARAMS_LEN,
-        })?;
+    let input = call_input(call, params)?;
     let (r, trace, changes) = {
         let mut journal = Journal::new(&*state);
         let mut shared = Shared::default();
         shared.stack.push(contract);
-        let mut host = CallHost {
+        let mut host = CallHost::new(
             env,
-            journal: &mut journal,
-            shared: &mut shared,
-            contract,
-            caller: env.tx.source,
-            deposits: &[],
+            &mut journal,
+            &mut shared,
+            (contract, env.tx.source),
+            &[],
             input,
-            return_data: Vec::new(),
-            last_return: None,
-            trace: Vec::new(),
-            fault: None,
-        };
+        );
         let r = f(&mut host);
         let CallHost {
             trace,
