@@ -12,9 +12,7 @@ use tos_engine_api::{
     CALL_REFUSED, CALL_TRAPPED, Call, CallRefusal, CallRequest, ExitStatus, Hash, ModuleTag,
     NATIVE_ASSET, Trap,
 };
-use tos_host::{
-    ActivationSchedule, CallReport, DeployRequest, FrameItem, Host, InvokeRequest, MemoryProvider,
-};
+use tos_host::{ActivationSchedule, CallReport, DeployRequest, FrameItem, Host, MemoryProvider};
 
 /// A probe script (docs/EXAMPLES.md, "probe").
 #[derive(Clone, Default)]
@@ -119,22 +117,17 @@ fn world(host: &Host, tags: &[ModuleTag]) -> World {
 
 /// Runs `script` on `world.probes[0]` with `deposit` native credited to it.
 fn run(host: &Host, world: &mut World, script: &Script, deposit: u64) -> CallReport {
-    host.invoke(
+    let probe = world.probes[0];
+    let params = script.0.clone();
+    invoke_deposit(
+        host,
         &mut world.state,
-        &tx(10, ALICE),
-        &InvokeRequest {
-            contract: world.probes[0],
-            call: Call::Entry(0),
-            params: script.0.clone(),
-            gas_limit: GAS,
-            deposits: if deposit > 0 {
-                vec![(NATIVE_ASSET, deposit)]
-            } else {
-                vec![]
-            },
-        },
+        probe,
+        ALICE,
+        Call::Entry(0),
+        params,
+        deposit,
     )
-    .unwrap()
 }
 
 fn get(world: &World, contract: usize, key: &[u8]) -> Option<Vec<u8>> {

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use tos_engine_api::{Call, Hash, ModuleTag, NATIVE_ASSET};
-use tos_host::{
-    ActivationSchedule, CallReport, ContractModule, Host, InvokeRequest, MemoryProvider,
-};
+use tos_host::{ActivationSchedule, CallReport, ContractModule, Host, MemoryProvider};
 
 /// A Rust twin, as committed.
 fn rust(tag: ModuleTag, name: &str) -> ContractModule {
@@ -219,22 +217,15 @@ fn call_with(
     params: Vec<u8>,
     deposit: u64,
 ) -> CallReport {
-    host.invoke(
+    invoke_deposit(
+        host,
         state,
-        &tx(10, from),
-        &InvokeRequest {
-            contract,
-            call: Call::Entry(entry),
-            params,
-            gas_limit: GAS,
-            deposits: if deposit > 0 {
-                vec![(NATIVE_ASSET, deposit)]
-            } else {
-                vec![]
-            },
-        },
+        contract,
+        from,
+        Call::Entry(entry),
+        params,
+        deposit,
     )
-    .unwrap()
 }
 
 fn route(callee: &Hash, entry: u16, amount: u64, gas: u64, params: &[u8]) -> Vec<u8> {

@@ -104,6 +104,35 @@ pub fn invoke_gas(
     .unwrap_or_else(|e| panic!("invoke {call}: {e}"))
 }
 
+/// Calls `contract` as [`invoke`] does, with `deposit` of the native asset credited to it
+/// (nothing when 0).
+pub fn invoke_deposit(
+    host: &Host,
+    state: &mut MemoryProvider,
+    contract: Hash,
+    from: Hash,
+    call: Call,
+    params: Vec<u8>,
+    deposit: u64,
+) -> CallReport {
+    host.invoke(
+        state,
+        &tx(10, from),
+        &InvokeRequest {
+            contract,
+            call,
+            params,
+            gas_limit: GAS,
+            deposits: if deposit > 0 {
+                vec![(tos_engine_api::NATIVE_ASSET, deposit)]
+            } else {
+                vec![]
+            },
+        },
+    )
+    .unwrap_or_else(|e| panic!("invoke {call}: {e}"))
+}
+
 pub fn invoke(
     host: &Host,
     state: &mut MemoryProvider,
