@@ -5,22 +5,19 @@ use std::io::Write as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use tos_engine_api::{Gas, Hash, ModuleTag};
+use tos_engine_api::{Hash, ModuleTag};
 use tos_host::{
-    AssetInfo, CallReport, ChangeSet, ContractModule, DEFAULT_MAX_MODULE_SIZE, InvokeRequest,
-    StoredContract, StoredEntries,
+    AssetInfo, CallReport, ChangeSet, ContractModule, DEFAULT_MAX_MODULE_SIZE, StoredContract,
+    StoredEntries,
 };
 
-use crate::args::{
-    StateNames, parse_account, parse_address, parse_call, parse_deposits, parse_params,
-    read_limited,
-};
+use crate::args::{StateNames, parse_account, read_limited};
 use crate::commands::{Ctx, Invoked, invoke_json, make_host, print_invoke_text};
 use crate::error::{CliError, EXIT_CONTRACT_FAILED, EXIT_OK};
 use crate::output::{asset_name, escaped, field, hex32, print_json, show_bytes, thousands};
 use crate::progress::with_progress;
 use crate::state::{ChainMeta, Content, Database, DryRun, OpenMode, STATE_FORMAT, damaged_message};
-use crate::{CallArgs, DepositArgs, ModeArgs, ParamsArgs, StateCommand, TxArgs};
+use crate::{InvokeArgs, StateCommand};
 
 /// The name and version of the export format (`tosvm state export`).
 pub(crate) const EXPORT_FORMAT: &str = "tosvm-state";
@@ -109,35 +106,15 @@ pub(crate) fn print_decoded_text(ctx: &Ctx, report: &CallReport) {
 }
 
 /// `tosvm call`: the call on the current state, read-only; nothing commits.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn call(
-    ctx: &Ctx,
-    address: &str,
-    call: &CallArgs,
-    tx: &TxArgs,
-    params: &ParamsArgs,
-    gas_limit: Gas,
-    deposits: &DepositArgs,
-    mode: &ModeArgs,
-) -> Result<i32, CliError> {
-    let contract = parse_address(address)?;
-    let call = parse_call(call)?;
-    let params = parse_params(params, &ctx.state)?;
-    let deposits = parse_deposits(&deposits.deposits)?;
-    let source = parse_account(&tx.from, "--from")?;
-    let host = make_host(&ctx.network, mode)?;
+pub(crate) fn call(ctx: &Ctx, args: &InvokeArgs) -> Result<i32, CliError> {
+    let (request, source) = crate::commands::invoke_request(ctx, args)?;
+    let (call, tx) = (request.call, &args.tx);
+    let host = make_host(&ctx.network, &args.mode)?;
     let db = Database::open(&ctx.state, OpenMode::ReadOnly)?;
     db.bind_network(host.schedule().network())?;
     let meta = db.meta()?;
     let txc = meta.next_tx(source, tx.at())?;
     let mut dry = DryRun::new(db.reader()?);
-    let request = InvokeRequest {
-        contract,
-        call,
-        params,
-        gas_limit,
-        deposits,
-    };
     let ((report, profile), trace) = crate::commands::maybe_traced(|| {
         tos_syscalls::profile::profile(|| {
             with_progress(format!("running {call} (dry run)"), || {

@@ -107,30 +107,12 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
                 deploy_into_state(&host, &ctx.state, &module, params, gas.gas, source, tx.at())?;
             Ok(print_deploy(&ctx, "deploy", &deployed, src, &tx.from))
         }
-        Command::Invoke(InvokeArgs {
-            address,
-            call,
-            tx,
-            params,
-            gas,
-            deposits,
-            mode,
-        }) => {
-            let contract = parse_address(address)?;
-            let call = parse_call(call)?;
-            let params = parse_params(params, &ctx.state)?;
-            let deposits = parse_deposits(&deposits.deposits)?;
-            let source = parse_account(&tx.from, "--from")?;
-            let host = make_host(&ctx.network, mode)?;
+        Command::Invoke(args) => {
+            let (request, source) = invoke_request(&ctx, args)?;
+            let host = make_host(&ctx.network, &args.mode)?;
             let db = Database::open(&ctx.state, OpenMode::Existing)?;
             db.bind_network(host.schedule().network())?;
-            let request = InvokeRequest {
-                contract,
-                call,
-                params,
-                gas_limit: gas.gas,
-                deposits,
-            };
+            let tx = &args.tx;
             let invoked = invoke(&host, &db, &request, source, tx.at())?;
             Ok(print_invoke(&ctx, "invoke", &invoked, &tx.from))
         }
@@ -223,15 +205,7 @@ pub(crate) fn run(cli: &Cli) -> Result<i32, CliError> {
         Command::Disasm { input } => crate::tools::disasm(&ctx, input),
         Command::Demo => crate::demo::demo(&ctx),
         Command::Bench(args) => crate::bench::bench(&ctx, args),
-        Command::Call(InvokeArgs {
-            address,
-            call,
-            tx,
-            params,
-            gas,
-            deposits,
-            mode,
-        }) => crate::authoring::call(&ctx, address, call, tx, params, gas.gas, deposits, mode),
+        Command::Call(args) => crate::authoring::call(&ctx, args),
         Command::Account { name } => crate::authoring::account(&ctx, name),
         Command::Fund {
             account,
@@ -383,6 +357,21 @@ fn deploy_into_state(
         let _ = std::fs::remove_file(path);
     }
     r
+}
+
+/// The call `args` describe, and who sends it.
+pub(crate) fn invoke_request(
+    ctx: &Ctx,
+    args: &InvokeArgs,
+) -> Result<(InvokeRequest, Hash), CliError> {
+    let request = InvokeRequest {
+        contract: parse_address(&args.address)?,
+        call: parse_call(&args.call)?,
+        params: parse_params(&args.params, &ctx.state)?,
+        gas_limit: args.gas.gas,
+        deposits: parse_deposits(&args.deposits.deposits)?,
+    };
+    Ok((request, parse_account(&args.tx.from, "--from")?))
 }
 
 /// Runs `request` in one transaction of `db`, committed only when the call succeeded.
