@@ -103,9 +103,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) profile: bool,
     /// With invoke, call and run: also print an execution trace — each TBPF instruction
-    /// (function+offset, registers), each legacy opcode, each syscall of any engine (wasm is
-    /// traced at its syscalls) — and the gas of each function's own code (TBPF functions,
-    /// legacy chunks).
+    /// (function+offset, registers), each legacy opcode, each wasm function entered and left
+    /// (with its gas), each syscall of any engine — and the gas of each function's own code
+    /// (TBPF and wasm functions, legacy chunks). Results and gas are those of an untraced
+    /// run. Example: tosvm call counter --entry 1 --trace
     #[arg(long, global = true)]
     pub(crate) trace: bool,
     /// With --trace: the most trace lines kept (the trace says when it was cut).

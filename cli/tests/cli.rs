@@ -962,8 +962,8 @@ fn profile_shows_the_gas_of_each_syscall() {
     assert!(j.get("profile").is_none());
 }
 
-/// `--trace`: TBPF instructions with the ELF's function names, legacy opcodes, every engine's
-/// syscalls, the gas of each function, bounded and saying when it was cut — and the same
+/// `--trace`: TBPF instructions with the ELF's function names, legacy opcodes, wasm function
+/// entries and exits, every engine's syscalls, the gas of each function, bounded and saying when it was cut — and the same
 /// result and gas as without a trace.
 #[test]
 fn trace_shows_instructions_opcodes_and_syscalls_without_changing_gas() {
@@ -1007,6 +1007,16 @@ fn trace_shows_instructions_opcodes_and_syscalls_without_changing_gas() {
                 lines.iter().any(|l| l.starts_with("legacy chunk ")),
                 "{lines:?}"
             );
+        }
+        if file.ends_with(".wasm") {
+            // Function entries and exits, named from the module's name section.
+            assert_eq!(lines.first(), Some(&"wasm -> entry_0"), "{lines:?}");
+            assert!(
+                lines.last().unwrap().starts_with("wasm <- entry_0: "),
+                "{lines:?}"
+            );
+            let fns = t["functions"].as_array().unwrap();
+            assert!(fns.iter().any(|f| f["name"] == "entry_0"), "{fns:?}");
         }
         assert_eq!(t["cut"], false);
     }

@@ -19,6 +19,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Lines a trace keeps unless told otherwise.
 pub const DEFAULT_TRACE_LINES: usize = 10_000;
@@ -38,6 +39,24 @@ thread_local! {
     static OPEN: Cell<bool> = const { Cell::new(false) };
     static LIMIT: Cell<usize> = const { Cell::new(0) };
     static CURRENT: RefCell<Trace> = RefCell::new(Trace::default());
+}
+
+/// Whether engines prepare traceable modules (see [`set_module_tracing`]).
+static MODULE_TRACING: AtomicBool = AtomicBool::new(false);
+
+/// For tools: asks every engine that must instrument code to trace it (wasm, whose code is
+/// compiled to machine code) to prepare traceable modules from now on, in this process.
+///
+/// A traceable module reports the functions it enters and leaves to the open trace, with the
+/// gas each spent; its outcomes and gas are those of the ordinary module. It runs slower, so a
+/// node never turns this on. Modules prepared before the call stay as they are.
+pub fn set_module_tracing(on: bool) {
+    MODULE_TRACING.store(on, Ordering::Relaxed);
+}
+
+/// Whether engines should prepare traceable modules ([`set_module_tracing`]).
+pub fn module_tracing() -> bool {
+    MODULE_TRACING.load(Ordering::Relaxed)
 }
 
 /// Runs `f` with a trace open on this thread, keeping at most `limit` lines; returns its

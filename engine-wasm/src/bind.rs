@@ -13,6 +13,7 @@ use tos_syscalls::{ActiveSyscalls, LiveSyscall, invoke};
 use wasmtime::{Caller, Engine, Extern, Linker, ModuleExport, ResourceLimiter};
 
 use crate::ENGINE_NAME;
+use crate::tracing::{ENTER, EXIT, TRACE_MODULE, Tracer};
 
 /// The module every syscall import must come from (ABI.md, "Per engine").
 pub(crate) const IMPORT_MODULE: &str = "env";
@@ -37,6 +38,11 @@ pub(crate) struct CallState {
     pub(crate) trap: Option<Trap>,
     /// A fault of the node (a failing host, an engine bug) seen during the call.
     pub(crate) fault: Option<EngineFault>,
+    /// The function trace of a traceable module's call (crate::tracing).
+    pub(crate) tracer: Option<Tracer>,
+    /// Extra fuel the call runs with, subtracted from every reading: the tracer's slack, or
+    /// 0.
+    slack: u64,
 }
 
 impl CallState {
@@ -65,7 +71,32 @@ impl CallState {
             limits,
             trap: None,
             fault: None,
+            tracer: None,
+            slack: 0,
         }
+    }
+
+    /// Traces the call with `tracer` (a traceable module's).
+    pub(crate) fn trace(&mut self, tracer: Tracer) {
+        self.slack = tracer.slack();
+        self.tracer = Some(tracer);
+    }
+
+    /// The fuel a store is given for `remaining` gas: one unit more, as a sentinel (see
+    /// [`remaining_for`]), plus the slack.
+    pub(crate) fn fuel_for(&self, remaining: Gas) -> u64 {
+        fuel_for(remaining).saturating_add(self.slack)
+    }
+
+    /// The gas left for `fuel` left in the store, or `None` when the call is out of gas.
+    pub(crate) fn remaining_for(&self, fuel: u64) -> Option<Gas> {
+        fuel.checked_sub(self.slack).and_then(remaining_for)
+    }
+
+    /// The gas used when `fuel` is left, or `None` when the call is out of gas.
+    fn used_for(&self, fuel: u64) -> Option<Gas> {
+        self.remaining_for(fuel)
+            .and_then(|r| self.gas_limit.checked_sub(r))
     }
 }
 
@@ -134,7 +165,51 @@ pub(crate) fn build_linker(
     for live in active.iter() {
         bind(&mut linker, *live)?;
     }
+    // Imported only by traceable modules (the pre-pass refuses every other import module).
+    linker.func_wrap(
+        TRACE_MODULE,
+        ENTER,
+        |mut caller: Caller<'_, CallState>, function: i32| -> wasmtime::Result<()> {
+            // The index the instrumentation wrote, as the u32 it is.
+            report(
+                &mut caller,
+                |t| t.enter_cost(),
+                |t, used| t.enter(function as u32, used),
+            )
+        },
+    )?;
+    linker.func_wrap(
+        TRACE_MODULE,
+        EXIT,
+        |mut caller: Caller<'_, CallState>| -> wasmtime::Result<()> {
+            report(&mut caller, |t| t.exit_cost(), |t, used| t.exit(used))
+        },
+    )?;
     Ok(linker)
+}
+
+/// A trace report of a traceable module: gives back the fuel its sequence consumed (`cost`),
+/// stops a call that is out of gas, then lets `event` record it with the gas used.
+fn report(
+    caller: &mut Caller<'_, CallState>,
+    cost: impl Fn(&Tracer) -> u64,
+    event: impl FnOnce(&mut Tracer, Gas),
+) -> wasmtime::Result<()> {
+    let fuel = caller.get_fuel()?;
+    let Some(refund) = caller.data().tracer.as_ref().map(cost) else {
+        return Ok(());
+    };
+    let fuel = fuel.saturating_add(refund);
+    let state = caller.data_mut();
+    let Some(used) = state.used_for(fuel) else {
+        // Out of gas in the ordinary module too (crate::tracing): stop here.
+        state.trap = Some(Trap::OutOfGas);
+        return Err(stop("out of gas"));
+    };
+    if let Some(tracer) = &mut state.tracer {
+        event(tracer, used);
+    }
+    caller.set_fuel(fuel)
 }
 
 /// Binds one syscall as `env.<name>`, a function of `arity` i64 arguments returning i64.
@@ -204,7 +279,7 @@ fn syscall(
     args: [u64; 5],
 ) -> wasmtime::Result<i64> {
     let def = live.def;
-    let Some(remaining) = remaining_for(caller.get_fuel()?) else {
+    let Some(remaining) = caller.data().remaining_for(caller.get_fuel()?) else {
         caller.data_mut().trap = Some(Trap::OutOfGas);
         return Err(stop("out of gas"));
     };
@@ -237,7 +312,11 @@ fn syscall(
     // SAFETY: `CallState::new`'s contract: the host outlives the store and nothing else uses
     // it while wasm code of this call runs; this is the only live reference made from it.
     let host = unsafe { state.host.as_mut() };
+    let before = meter.used();
     let result = invoke(live, host, &mut guest, &mut meter, args);
+    if let Some(tracer) = &mut state.tracer {
+        tracer.syscall(meter.used().saturating_sub(before));
+    }
     let outcome = match result {
         Ok(value) => Ok(value as i64),
         Err(e) => {
@@ -248,6 +327,7 @@ fn syscall(
             Err(stop(def.name))
         }
     };
-    caller.set_fuel(fuel_for(meter.remaining()))?;
+    let fuel = caller.data().fuel_for(meter.remaining());
+    caller.set_fuel(fuel)?;
     outcome
 }

@@ -188,6 +188,16 @@ impl WasmCosts {
         })
     }
 
+    /// Fuel of a traceable module's entry report: `i32.const` and `call`.
+    pub(crate) fn trace_enter(&self) -> Gas {
+        Gas::from(self.op).saturating_add(Gas::from(self.call))
+    }
+
+    /// Fuel of a traceable module's exit report: `call`.
+    pub(crate) fn trace_exit(&self) -> Gas {
+        Gas::from(self.call)
+    }
+
     /// Gas per page of linear memory.
     pub(crate) fn memory_page(&self) -> Gas {
         Gas::from(self.memory_page)

@@ -263,10 +263,39 @@ impl ExecutionEngine for WasmEngine {
         self.config.max_wasm_stack.saturating_add(512 * 1024)
     }
 
+    /// Prepares a traceable module when `tos_engine_api::trace::module_tracing()` is on
+    /// (tools only; see [`WasmEngine::prepare_traceable`]).
     fn prepare(
         &self,
         code: &[u8],
         protocol: &Protocol,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        self.prepare_with(code, protocol, tos_engine_api::trace::module_tracing())
+    }
+}
+
+impl WasmEngine {
+    /// Prepares `code` as a traceable module: while a trace is open
+    /// (`tos_engine_api::trace::record`), each call writes a line for every function it
+    /// enters and leaves, with the gas it used, and the gas of each function's own code.
+    /// Outcomes and gas are those of [`prepare`](ExecutionEngine::prepare)'s module; calls
+    /// run slower, so only tools use it.
+    ///
+    /// # Errors
+    /// As [`prepare`](ExecutionEngine::prepare).
+    pub fn prepare_traceable(
+        &self,
+        code: &[u8],
+        protocol: &Protocol,
+    ) -> Result<Arc<dyn PreparedModule>, LoadError> {
+        self.prepare_with(code, protocol, true)
+    }
+
+    fn prepare_with(
+        &self,
+        code: &[u8],
+        protocol: &Protocol,
+        traceable: bool,
     ) -> Result<Arc<dyn PreparedModule>, LoadError> {
         LoadError::check_size(code, self.config.max_module_size)?;
         check_header(code)?;
@@ -276,7 +305,11 @@ impl ExecutionEngine for WasmEngine {
         // bytes, before anything expensive runs.
         let facts = scan(code, &syscalls, &self.config)?;
         let linker = backend.linker(&syscalls)?;
-        let instrumented = instrument(code, &facts)?;
+        // Tools may ask for traceable modules (crate::tracing); a node never does.
+        let layout = traceable
+            .then(|| crate::tracing::Layout::read(code, facts.imported_functions))
+            .flatten();
+        let instrumented = instrument(code, &facts, layout.as_ref())?;
         // `from_binary`, not `new`: the text format is for tests and tools, never for code
         // that reaches the chain. A panic in Cranelift is the node's fault, not a verdict.
         let module = catch_panic("compiling a module", || {
@@ -286,7 +319,22 @@ impl ExecutionEngine for WasmEngine {
         })
         .map_err(|why| LoadError::Fault(EngineFault::new(ENGINE_NAME, why)))?
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let prepared = bind_module(&module, facts, code.len(), &linker, &self.config, &backend)?;
+        let trace = layout.map(|l| {
+            Arc::new(crate::tracing::TraceInfo {
+                names: l.names,
+                enter_cost: backend.costs.trace_enter(),
+                exit_cost: backend.costs.trace_exit(),
+            })
+        });
+        let prepared = bind_module(
+            &module,
+            facts,
+            code.len(),
+            &linker,
+            &self.config,
+            &backend,
+            trace,
+        )?;
         Ok(Arc::new(prepared))
     }
 }

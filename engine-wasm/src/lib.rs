@@ -136,6 +136,17 @@
 //! per 8 body bytes), defined functions (64 + one per 64 module bytes), operand stack (256),
 //! `br_table` targets (4,096), globals (1,024),
 //! data segments (1,024) and bytes (1 MiB), element segments (256) and elements (16,384).
+//!
+//! # Traces (tools only)
+//! Wasm runs as machine code, so `tosvm --trace` cannot show its instructions. A *traceable*
+//! module — prepared by [`WasmEngine::prepare_traceable`], or by `prepare` while
+//! `tos_engine_api::trace::module_tracing()` is on — reports every function it enters and
+//! leaves (named from the module's name section, else its export, else `func[N]`) with the
+//! gas used, and each function's own gas, to the trace open on the thread. Its outcomes and
+//! gas are those of the ordinary module, out-of-gas boundary included: the added operators'
+//! fuel is given back as they run, and a margin keeps fuel checks from firing earlier
+//! (`tests/trace.rs` compares both on every example, at every limit around the boundary).
+//! A node never prepares one.
 
 #![deny(missing_docs)]
 #![deny(clippy::arithmetic_side_effects)]
@@ -147,6 +158,7 @@ mod engine;
 mod instrument;
 mod module;
 mod prepass;
+mod tracing;
 
 pub use config::WasmConfig;
 pub use engine::WasmEngine;

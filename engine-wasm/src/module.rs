@@ -9,9 +9,10 @@ use tos_engine_api::{
 use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
 
 use crate::ENGINE_NAME;
-use crate::bind::{CallState, Limits, fuel_for, remaining_for};
+use crate::bind::{CallState, Limits};
 use crate::config::WasmConfig;
 use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
+use crate::tracing::{TraceInfo, Tracer};
 
 /// A module compiled once and checked against the ABI; every call instantiates it afresh.
 pub(crate) struct WasmModule {
@@ -29,6 +30,9 @@ pub(crate) struct WasmModule {
     max_memory_bytes: usize,
     max_table_elements: usize,
     summary: String,
+    /// For a traceable module (tools only, crate::tracing): function names and the fuel of
+    /// the reports.
+    trace: Option<std::sync::Arc<TraceInfo>>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -49,6 +53,7 @@ pub(crate) fn bind_module(
     linker: &wasmtime::Linker<CallState>,
     config: &WasmConfig,
     backend: &crate::engine::Backend,
+    trace: Option<std::sync::Arc<TraceInfo>>,
 ) -> Result<WasmModule, LoadError> {
     let missing = |name: &str| {
         LoadError::Fault(EngineFault::new(
@@ -110,6 +115,7 @@ pub(crate) fn bind_module(
         // At most MAX_TABLE_ELEMENTS (4096): fits every usize.
         max_table_elements: config.max_table_elements as usize,
         summary: facts.summary,
+        trace,
     })
 }
 
@@ -259,11 +265,15 @@ impl PreparedModule for WasmModule {
         };
         // SAFETY: `store` is dropped at the end of this block, before `host` is used again
         // (by `Outcome::finish` below), and nothing else uses `host` while it lives.
-        let state = unsafe { CallState::new(host, gas_limit, self.memory, limits) };
+        let mut state = unsafe { CallState::new(host, gas_limit, self.memory, limits) };
+        if let Some(info) = &self.trace {
+            state.trace(Tracer::new(std::sync::Arc::clone(info), meter.used()));
+        }
         let status = {
             let mut store = Store::new(self.pre.module().engine(), state);
             store.limiter(|state| &mut state.limits);
-            store.set_fuel(fuel_for(meter.remaining())).map_err(fault)?;
+            let fuel = store.data().fuel_for(meter.remaining());
+            store.set_fuel(fuel).map_err(fault)?;
             // A panic in wasmtime (or in a syscall body) must not take the node down: it
             // becomes a fault of the node, naming the panic.
             let mut instance = None;
@@ -293,7 +303,8 @@ impl PreparedModule for WasmModule {
                     Stop::Instruction(trap) => (ExitStatus::Trap(trap), true),
                 },
             };
-            match remaining_for(store.get_fuel().map_err(fault)?) {
+            let fuel = store.get_fuel().map_err(fault)?;
+            let status = match store.data().remaining_for(fuel) {
                 // Whatever else happened, a call that used more than its limit is out of gas.
                 None => {
                     meter.exhaust();
@@ -316,7 +327,20 @@ impl PreparedModule for WasmModule {
                     }
                     status
                 }
+            };
+            if let Some(tracer) = store.data_mut().tracer.take() {
+                // What ran, before a trap's charge of the whole limit.
+                let ran = store
+                    .data()
+                    .remaining_for(fuel)
+                    .map_or(gas_limit, |r| gas_limit.saturating_sub(r));
+                let stopped = match &status {
+                    ExitStatus::Exit(_) => None,
+                    ExitStatus::Trap(trap) => Some(trap.to_string()),
+                };
+                tracer.finish(ran, stopped.as_deref());
             }
+            status
         };
         Ok(Outcome::finish(status, &meter, host))
     }

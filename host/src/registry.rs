@@ -199,6 +199,9 @@ impl BuiltinConfig {
     /// For tools: engines that can trace write each instruction (TBPF) or opcode (legacy)
     /// to the trace open on the calling thread (`tos_engine_api::trace`). Results and gas are
     /// identical either way; it slows every call, so a node leaves it off. Default: off.
+    /// Turning it on also asks plug-in engines that instrument code to trace it (wasm) to
+    /// prepare traceable modules, through `tos_engine_api::trace::set_module_tracing`, when
+    /// the registry is built.
     pub fn set_tracing(&mut self, on: bool) -> &mut Self {
         self.tracing = on;
         self
@@ -228,6 +231,9 @@ impl EngineRegistry {
                     message: e.to_string(),
                 })?;
         registry.insert(RegisteredEngine::from(legacy), EngineOrigin::Builtin)?;
+        if config.tracing {
+            tos_engine_api::trace::set_module_tracing(true);
+        }
         registry.load_plugins()?;
         Ok(registry)
     }
