@@ -16,6 +16,7 @@ pub struct WasmConfig {
     pub(crate) max_table_elements: u32,
     pub(crate) max_wasm_stack: usize,
     pub(crate) optimize: bool,
+    pub(crate) reuse_instances: bool,
 }
 
 impl WasmConfig {
@@ -136,6 +137,7 @@ impl WasmConfig {
             max_table_elements: Self::MAX_TABLE_ELEMENTS,
             max_wasm_stack: Self::MIN_WASM_STACK,
             optimize: true,
+            reuse_instances: true,
         }
     }
 
@@ -191,13 +193,28 @@ impl WasmConfig {
         self
     }
 
+    /// Whether a module's instance is reset and reused by the next call of the module on the
+    /// same thread instead of instantiating the module afresh (see the crate docs, "Calls").
+    /// Outcomes and gas are the same either way (tested); reuse only saves time. Not part of
+    /// the [`version`](tos_engine_api::ExecutionEngine::version).
+    ///
+    /// Default: `true`.
+    pub fn set_instance_reuse(&mut self, reuse: bool) -> &mut Self {
+        self.reuse_instances = reuse;
+        self
+    }
+
     /// The engine version this configuration gives: the engine's revision for the defaults
     /// (the network's values), otherwise a version derived from every option, since each can
     /// change an outcome: the size, memory and table limits decide which modules load and
     /// where growth fails; the native stack size and the optimization level are kept in it
     /// out of caution (the deterministic stack limit decides overflows since version 2).
     pub(crate) fn version(&self) -> u32 {
-        if *self == Self::new() {
+        let consensus = WasmConfig {
+            reuse_instances: true,
+            ..self.clone()
+        };
+        if consensus == Self::new() {
             return crate::ENGINE_VERSION;
         }
         tos_engine_api::derived_version(
@@ -298,6 +315,10 @@ mod tests {
             flip(&mut c);
             assert!(seen.insert(c.version()), "{c:?} shares a version");
         }
+        // Reuse changes no outcome: not part of the version.
+        let mut c = WasmConfig::new();
+        c.set_instance_reuse(false);
+        assert_eq!(c.version(), default);
     }
 
     #[test]

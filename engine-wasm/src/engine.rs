@@ -173,6 +173,12 @@ impl WasmEngine {
         Ok(backend)
     }
 
+    /// How many idle instances, kept for reuse by the next call of their module, the calling
+    /// thread holds (at most 32; see [`WasmConfig::set_instance_reuse`]).
+    pub fn idle_instances() -> usize {
+        crate::reuse::count()
+    }
+
     /// The configuration the engine was built with.
     pub fn config(&self) -> &WasmConfig {
         &self.config
@@ -309,7 +315,22 @@ impl WasmEngine {
         let layout = traceable
             .then(|| crate::tracing::Layout::read(code, facts.imported_functions))
             .flatten();
-        let instrumented = instrument(code, &facts, layout.as_ref())?;
+        // Instances of most modules are reset and reused from call to call (crate::reuse).
+        let reset = if self.config.reuse_instances {
+            crate::reuse::ResetPlan::read(code)
+        } else {
+            None
+        };
+        let instrumented = instrument(
+            code,
+            &facts,
+            &crate::instrument::Options {
+                trace: layout.as_ref(),
+                export_globals: reset.as_ref().map_or(&[], |r| r.globals.as_slice()),
+            },
+        )?;
+        let reset = reset.filter(|_| !instrumented.changes_instance);
+        let instrumented = instrumented.code;
         // `from_binary`, not `new`: the text format is for tests and tools, never for code
         // that reaches the chain. A panic in Cranelift is the node's fault, not a verdict.
         let module = catch_panic("compiling a module", || {
@@ -333,7 +354,7 @@ impl WasmEngine {
             &linker,
             &self.config,
             &backend,
-            trace,
+            crate::module::Extras { trace, reset },
         )?;
         Ok(Arc::new(prepared))
     }

@@ -51,6 +51,28 @@ struct Instrument<'f> {
     max_cost: u32,
     /// For a traceable module: the entry and exit reports.
     trace: Option<Trace<'f>>,
+    /// Mutable globals to export (index, name), for resetting a reused instance.
+    export_globals: &'f [(u32, String, crate::reuse::Initial)],
+    /// Whether an operator changes the instance beyond what a reset restores.
+    changes_instance: bool,
+}
+
+/// What the instrumentation adds besides the stack counter and fuel checks.
+#[derive(Default)]
+pub(crate) struct Options<'a> {
+    /// Make the module traceable (crate::tracing).
+    pub(crate) trace: Option<&'a Layout>,
+    /// Export these mutable globals (crate::reuse).
+    pub(crate) export_globals: &'a [(u32, String, crate::reuse::Initial)],
+}
+
+/// An instrumented module.
+pub(crate) struct Instrumented {
+    /// Its bytes.
+    pub(crate) code: Vec<u8>,
+    /// Whether an operator changes the instance beyond what a reset restores
+    /// (crate::reuse::changes_instance).
+    pub(crate) changes_instance: bool,
 }
 
 /// The state of the entry and exit reports of a traceable module.
@@ -99,14 +121,16 @@ impl Trace<'_> {
 pub(crate) fn instrument(
     code: &[u8],
     facts: &Facts,
-    trace: Option<&Layout>,
-) -> Result<Vec<u8>, LoadError> {
+    options: &Options<'_>,
+) -> Result<Instrumented, LoadError> {
     let mut pass = Instrument {
         facts,
         global: facts.globals,
         global_emitted: false,
         max_cost: facts.frame_costs.iter().copied().max().unwrap_or(0),
-        trace: trace.map(Trace::new),
+        trace: options.trace.map(Trace::new),
+        export_globals: options.export_globals,
+        changes_instance: false,
     };
     let mut module = Module::new();
     pass.parse_core_module(&mut module, wasmparser::Parser::new(0), code)
@@ -116,7 +140,10 @@ pub(crate) fn instrument(
                 format!("instrumenting a validated module failed: {e}"),
             ))
         })?;
-    Ok(module.finish())
+    Ok(Instrumented {
+        code: module.finish(),
+        changes_instance: pass.changes_instance,
+    })
 }
 
 impl Instrument<'_> {
@@ -336,6 +363,9 @@ impl Reencode for Instrument<'_> {
     ) -> Result<(), reencode::Error<Self::Error>> {
         reencode::utils::parse_export_section(self, exports, section)?;
         exports.export(STACK_EXPORT, ExportKind::Global, self.global);
+        for (index, name, _) in self.export_globals {
+            exports.export(name, ExportKind::Global, *index);
+        }
         Ok(())
     }
 
@@ -353,6 +383,9 @@ impl Reencode for Instrument<'_> {
         let mut depth = 0u32;
         while !reader.eof() {
             let op = reader.read()?;
+            if crate::reuse::changes_instance(&op) {
+                self.changes_instance = true;
+            }
             if self.trace.is_some() {
                 match &op {
                     Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {

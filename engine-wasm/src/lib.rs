@@ -158,6 +158,7 @@ mod engine;
 mod instrument;
 mod module;
 mod prepass;
+mod reuse;
 mod tracing;
 
 pub use config::WasmConfig;

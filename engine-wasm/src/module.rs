@@ -6,12 +6,13 @@ use tos_engine_api::{
     Access, Call, CallInput, EngineFault, ExitStatus, Gas, GasMeter, HostAbi, LoadError,
     ModuleInfo, Outcome, PreparedModule, Trap,
 };
-use wasmtime::{Extern, InstancePre, Module, ModuleExport, Store, Val};
+use wasmtime::{Extern, Instance, InstancePre, Module, ModuleExport, Store, Val};
 
 use crate::ENGINE_NAME;
 use crate::bind::{CallState, Limits};
 use crate::config::WasmConfig;
 use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
+use crate::reuse::{Idle, ResetPlan};
 use crate::tracing::{TraceInfo, Tracer};
 
 /// A module compiled once and checked against the ABI; every call instantiates it afresh.
@@ -29,11 +30,29 @@ pub(crate) struct WasmModule {
     setup_gas: Gas,
     max_memory_bytes: usize,
     max_table_elements: usize,
+    /// The memory's initial size, in pages.
+    initial_pages: u64,
     summary: String,
     /// For a traceable module (tools only, crate::tracing): function names and the fuel of
     /// the reports.
     trace: Option<std::sync::Arc<TraceInfo>>,
+    /// Unique among the modules of this process: keys the idle instances (crate::reuse).
+    id: u64,
+    /// How to reset an instance for reuse, with the exports of its mutable globals; `None`
+    /// when instances of this module are never reused.
+    reset: Option<(ResetPlan, Vec<(ModuleExport, Val)>)>,
 }
+
+/// What `bind_module` adds to a module besides the pre-pass's facts.
+pub(crate) struct Extras {
+    /// Function names and report costs of a traceable module.
+    pub(crate) trace: Option<std::sync::Arc<TraceInfo>>,
+    /// The reset plan of a module whose instances may be reused.
+    pub(crate) reset: Option<ResetPlan>,
+}
+
+/// The next module id.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl std::fmt::Debug for WasmModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,7 +72,7 @@ pub(crate) fn bind_module(
     linker: &wasmtime::Linker<CallState>,
     config: &WasmConfig,
     backend: &crate::engine::Backend,
-    trace: Option<std::sync::Arc<TraceInfo>>,
+    extras: Extras,
 ) -> Result<WasmModule, LoadError> {
     let missing = |name: &str| {
         LoadError::Fault(EngineFault::new(
@@ -99,6 +118,19 @@ pub(crate) fn bind_module(
     let setup_gas = backend
         .costs
         .setup_gas(facts.initial_pages, &facts.instance);
+    let reset = match extras.reset {
+        Some(plan) => {
+            let mut globals = vec![(stack, Val::I32(0))];
+            for (_, name, initial) in &plan.globals {
+                globals.push((
+                    module.get_export_index(name).ok_or_else(|| missing(name))?,
+                    initial.val(),
+                ));
+            }
+            Some((plan, globals))
+        }
+        None => None,
+    };
     Ok(WasmModule {
         info: ModuleInfo {
             entries: facts.entries,
@@ -114,8 +146,11 @@ pub(crate) fn bind_module(
         max_memory_bytes: config.max_memory_bytes(),
         // At most MAX_TABLE_ELEMENTS (4096): fits every usize.
         max_table_elements: config.max_table_elements as usize,
+        initial_pages: facts.initial_pages,
         summary: facts.summary,
-        trace,
+        trace: extras.trace,
+        id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        reset,
     })
 }
 
@@ -217,6 +252,44 @@ impl WasmModule {
     }
 }
 
+impl WasmModule {
+    /// Resets `instance` to the state a fresh instantiation gives (crate::reuse); `false`
+    /// when it cannot be reused.
+    fn reset_instance(&self, store: &mut Store<CallState>, instance: Instance) -> bool {
+        let Some((plan, globals)) = &self.reset else {
+            return false;
+        };
+        let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, &self.memory)
+        else {
+            return false;
+        };
+        if memory.size(&*store) != self.initial_pages {
+            return false;
+        }
+        let bytes = memory.data_mut(&mut *store);
+        crate::reuse::zero(bytes);
+        for (offset, data) in &plan.data {
+            let Some(target) = offset
+                .checked_add(data.len())
+                .and_then(|end| bytes.get_mut(*offset..end))
+            else {
+                return false;
+            };
+            target.copy_from_slice(data);
+        }
+        for (export, value) in globals {
+            let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, export)
+            else {
+                return false;
+            };
+            if global.set(&mut *store, *value).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 fn fault(e: impl std::fmt::Display) -> EngineFault {
     EngineFault::new(ENGINE_NAME, format!("{e:#}"))
 }
@@ -270,15 +343,52 @@ impl PreparedModule for WasmModule {
             state.trace(Tracer::new(std::sync::Arc::clone(info), meter.used()));
         }
         let status = {
-            let mut store = Store::new(self.pre.module().engine(), state);
-            store.limiter(|state| &mut state.limits);
+            // An idle instance of this module left by an earlier call on this thread, reset
+            // (crate::reuse), or a fresh store.
+            let idle = match &self.reset {
+                Some(_) => crate::reuse::take(self.id),
+                None => None,
+            };
+            let (mut store, reused) = match idle {
+                Some(idle) => {
+                    let mut store = idle.store;
+                    *store.data_mut() = state;
+                    (store, Some((idle.instance, idle.startup_fuel)))
+                }
+                None => {
+                    let mut store = Store::new(self.pre.module().engine(), state);
+                    store.limiter(|state| &mut state.limits);
+                    (store, None)
+                }
+            };
             let fuel = store.data().fuel_for(meter.remaining());
             store.set_fuel(fuel).map_err(fault)?;
             // A panic in wasmtime (or in a syscall body) must not take the node down: it
             // becomes a fault of the node, naming the panic.
             let mut instance = None;
+            let mut startup_fuel = None;
             let result = catch_panic("running a call", || -> wasmtime::Result<i64> {
-                let started = self.pre.instantiate(&mut store)?;
+                let started = match reused {
+                    Some((instance, startup)) => {
+                        // What the fresh instantiation's start-up code consumed, again.
+                        match fuel.checked_sub(startup) {
+                            Some(left) => store.set_fuel(left)?,
+                            None => {
+                                store.set_fuel(0)?;
+                                return Err(wasmtime::Trap::OutOfFuel.into());
+                            }
+                        }
+                        startup_fuel = Some(startup);
+                        instance
+                    }
+                    None => {
+                        let started = self.pre.instantiate(&mut store)?;
+                        let left = store.get_fuel()?;
+                        // Fuel at 0 may hide how much more the start-up wanted: not reused.
+                        startup_fuel = (left > 0).then(|| fuel.saturating_sub(left));
+                        started
+                    }
+                };
                 instance = Some(started);
                 #[cfg(test)]
                 crate::tests::maybe_panic("run");
@@ -290,6 +400,8 @@ impl PreparedModule for WasmModule {
                 func.call(&mut store, ())
             })
             .map_err(|why| EngineFault::new(ENGINE_NAME, why))?;
+            // A call that returned leaves an instance a reset can restore.
+            let keep = result.is_ok();
             let (status, charge_limit) = match result {
                 // The exit code is the returned i64's bits (ABI.md: a u64).
                 Ok(code) => (ExitStatus::Exit(code as u64), false),
@@ -339,6 +451,16 @@ impl PreparedModule for WasmModule {
                     ExitStatus::Trap(trap) => Some(trap.to_string()),
                 };
                 tracer.finish(ran, stopped.as_deref());
+            }
+            if let (true, Some(instance), Some(startup_fuel)) = (keep, instance, startup_fuel)
+                && self.reset_instance(&mut store, instance)
+            {
+                crate::reuse::keep(Idle {
+                    module: self.id,
+                    store,
+                    instance,
+                    startup_fuel,
+                });
             }
             status
         };
