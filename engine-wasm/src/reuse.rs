@@ -217,7 +217,8 @@ pub(crate) fn zero(bytes: &mut [u8]) {
         let start = bytes.as_ptr() as usize;
         let aligned = start.next_multiple_of(page);
         let head = aligned.saturating_sub(start).min(bytes.len());
-        let body = bytes.len().saturating_sub(head) / page * page;
+        let rest = bytes.len().saturating_sub(head);
+        let body = rest.saturating_sub(rest.checked_rem(page).unwrap_or(rest));
         if body > 0 {
             let (front, rest) = bytes.split_at_mut(head);
             front.fill(0);
