@@ -209,33 +209,97 @@ fn page_size() -> usize {
     })
 }
 
-/// Sets `bytes` to zero, giving whole pages back to the kernel where it can.
+/// Most resident pages [`zero`] clears by writing; past it, it gives the whole memory back
+/// to the kernel instead (256 KiB with 4 KiB pages).
+#[cfg(target_os = "linux")]
+const HOT_PAGES: usize = 64;
+
+#[cfg(target_os = "linux")]
+thread_local! {
+    /// `mincore`'s answer, one byte per page, reused from call to call.
+    static RESIDENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sets `bytes` (a linear memory) to zero at a cost that follows the pages a call touched,
+/// not the memory's size: the kernel says which pages are resident (`mincore`); when there
+/// are at most [`HOT_PAGES`], they are cleared by writing zeros, so they stay mapped for the
+/// next call, and the runs of other pages (never touched, or swapped out) are given back
+/// (`madvise(MADV_DONTNEED)`, cheap where nothing is mapped); past it, the whole memory is
+/// given back. Pages given back read as zeros. Elsewhere, or if a call fails, every byte is
+/// written.
 pub(crate) fn zero(bytes: &mut [u8]) {
     #[cfg(target_os = "linux")]
-    {
-        let page = page_size();
-        let start = bytes.as_ptr() as usize;
-        let aligned = start.next_multiple_of(page);
-        let head = aligned.saturating_sub(start).min(bytes.len());
-        let rest = bytes.len().saturating_sub(head);
-        let body = rest.saturating_sub(rest.checked_rem(page).unwrap_or(rest));
-        if body > 0 {
-            let (front, rest) = bytes.split_at_mut(head);
-            front.fill(0);
-            let (middle, tail) = rest.split_at_mut(body);
-            // SAFETY: `middle` is a page-aligned, page-sized part of a linear memory that
-            // wasmtime mapped private and anonymous (copy-on-write images are off), borrowed
-            // mutably here so nothing else reads or writes it; MADV_DONTNEED keeps the mapping
-            // and makes its pages read back as zeros, which is all `fill(0)` would do.
-            let done = unsafe {
-                libc::madvise(middle.as_mut_ptr().cast(), body, libc::MADV_DONTNEED) == 0
-            };
-            if !done {
-                middle.fill(0);
-            }
-            tail.fill(0);
-            return;
-        }
+    if zero_resident(bytes) {
+        return;
     }
     bytes.fill(0);
+}
+
+/// The Linux path of [`zero`]; `false` when it could not run.
+#[cfg(target_os = "linux")]
+fn zero_resident(bytes: &mut [u8]) -> bool {
+    let page = page_size();
+    let len = bytes.len();
+    if len == 0 || !(bytes.as_ptr() as usize).is_multiple_of(page) || !len.is_multiple_of(page) {
+        return false;
+    }
+    let pages = len.checked_div(page).unwrap_or(0);
+    RESIDENT.with(|resident| {
+        let Ok(mut resident) = resident.try_borrow_mut() else {
+            return false;
+        };
+        resident.clear();
+        resident.resize(pages, 0);
+        // SAFETY: the range is page-aligned and lies inside a mapping wasmtime made for this
+        // memory (borrowed mutably here); `resident` has one byte per page of it, which is
+        // all mincore writes.
+        let ok = unsafe {
+            libc::mincore(bytes.as_mut_ptr().cast(), len, resident.as_mut_ptr().cast()) == 0
+        };
+        if !ok {
+            return false;
+        }
+        let hot = resident.iter().filter(|r| **r & 1 == 1).count();
+        if hot <= HOT_PAGES {
+            // Resident pages are cleared in place. A page that is not resident was never
+            // touched, or was swapped out with its contents: each run of them is given back,
+            // which costs next to nothing where no page is mapped.
+            let mut run: Option<usize> = None;
+            for (i, r) in resident.iter().chain(std::iter::once(&1)).enumerate() {
+                let here = r & 1 == 1;
+                match (here, run) {
+                    (false, None) => run = Some(i),
+                    (true, Some(start)) => {
+                        run = None;
+                        let (from, to) = (start.saturating_mul(page), i.saturating_mul(page));
+                        let Some(gone) = bytes.get_mut(from..to) else {
+                            return false;
+                        };
+                        // SAFETY: as below, for this page-aligned run of `bytes`.
+                        let ok = unsafe {
+                            libc::madvise(gone.as_mut_ptr().cast(), gone.len(), libc::MADV_DONTNEED)
+                                == 0
+                        };
+                        if !ok {
+                            gone.fill(0);
+                        }
+                    }
+                    _ => {}
+                }
+                if here
+                    && let Some(chunk) = bytes
+                        .get_mut(i.saturating_mul(page)..)
+                        .and_then(|c| c.get_mut(..page))
+                {
+                    chunk.fill(0);
+                }
+            }
+            return true;
+        }
+        // SAFETY: `bytes` is a page-aligned, page-sized part of a linear memory that wasmtime
+        // mapped private and anonymous (copy-on-write images are off), borrowed mutably here so
+        // nothing else reads or writes it; MADV_DONTNEED keeps the mapping and makes its pages
+        // read back as zeros, which is all `fill(0)` would do.
+        unsafe { libc::madvise(bytes.as_mut_ptr().cast(), len, libc::MADV_DONTNEED) == 0 }
+    })
 }

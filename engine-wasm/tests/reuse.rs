@@ -25,8 +25,8 @@ fn prepare(reuse: bool, code: &[u8]) -> Arc<dyn PreparedModule> {
 }
 
 /// What `tests/fixtures/reuse.wat` sees on a fresh instance: global 5 (× 1,000,000), global -3
-/// (× 10,000), 42 from the data segment, zeros elsewhere, and 2 pages.
-const FRESH: u64 = 5_000_000 - 30_000 + 42 + 2;
+/// (× 10,000), 42 from the data segment, zeros elsewhere, and 5 pages.
+const FRESH: u64 = 5_000_000 - 30_000 + 42 + 5;
 
 #[test]
 fn no_call_observes_what_an_earlier_call_left() {
@@ -119,7 +119,7 @@ impl Pair {
 #[test]
 fn reuse_changes_no_outcome_gas_or_effect() {
     let mut modules: Vec<(String, Vec<u8>, u16)> = vec![
-        ("reuse".into(), fixture("reuse"), 3),
+        ("reuse".into(), fixture("reuse"), 4),
         ("traps".into(), fixture("traps"), 8),
         ("trace_shapes".into(), fixture("trace_shapes"), 3),
         ("grow".into(), fixture("grow"), 4),
