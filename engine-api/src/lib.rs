@@ -47,6 +47,7 @@ mod host;
 mod input;
 mod memory;
 mod outcome;
+pub mod pages;
 mod plugin;
 mod protocol;
 pub mod trace;

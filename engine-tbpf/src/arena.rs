@@ -3,10 +3,11 @@
 //!
 //! A fresh call needs `stack_size + heap_size` bytes of zeros (256 KiB + 32 KiB by default).
 //! Allocating and zeroing them on every call was half of a warm trivial call. Instead each
-//! thread keeps a few private anonymous mappings; when a call ends, `madvise(MADV_DONTNEED)`
-//! drops the pages it touched, and the kernel maps zero pages on the next touch. So a call
-//! that used one page of stack pays for one page, and no call can observe anything an earlier
-//! one wrote: every page is either never touched since the reset or a fresh zero page. Nested
+//! thread keeps a few private anonymous mappings; when a call ends, the mapping is cleared by
+//! `tos_engine_api::pages::zero_touched`: the pages the call touched are written with zeros
+//! (or, past a few dozen, all pages are given back to the kernel), and pages not resident are
+//! given back. So a call that used one page of stack pays for one page, and no call can
+//! observe anything an earlier one wrote. Nested
 //! calls (ABI v2) take their own arena from the same pool. Where mappings are unavailable (not
 //! unix, or `mmap` failed) the memory is a zeroed heap allocation, as before.
 
@@ -26,6 +27,8 @@ mod mapping {
     pub(super) struct Mapping {
         ptr: NonNull<u8>,
         len: usize,
+        /// The pages calls usually touch, for clearing it.
+        touched: tos_engine_api::pages::TouchedPages,
     }
 
     impl Mapping {
@@ -49,62 +52,25 @@ mod mapping {
             if ptr == libc::MAP_FAILED {
                 return None;
             }
-            NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping { ptr, len })
+            NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping {
+                ptr,
+                len,
+                touched: tos_engine_api::pages::TouchedPages::new(),
+            })
         }
 
         pub(super) fn len(&self) -> usize {
             self.len
         }
 
-        /// Zeroes the mapping again: the `hot` ranges (sorted, disjoint, page-aligned) with
-        /// stores, so their pages stay mapped for the next call; everything else by dropping
-        /// the pages the last user touched (the next read of any byte sees 0). Returns false
-        /// when the kernel refused (the mapping must then not be reused).
-        pub(super) fn reset(&mut self, hot: &[(usize, usize)]) -> bool {
-            let page = page_size();
-            // Each hot range must be page-aligned, in order and inside the mapping; otherwise
-            // every page is dropped instead.
-            let mut at = 0usize;
-            let valid = hot.iter().all(|&(off, n)| {
-                let end = off.checked_add(n);
-                let ok = end.is_some_and(|end| {
-                    off >= at
-                        && end <= self.len
-                        && off.checked_rem(page) == Some(0)
-                        && end.checked_rem(page) == Some(0)
-                });
-                at = end.unwrap_or(at);
-                ok
-            });
-            if !valid {
-                return self.drop_pages(0, self.len);
-            }
-            let mut at = 0usize;
-            for &(off, n) in hot {
-                let end = off.saturating_add(n);
-                if !self.drop_pages(at, off.saturating_sub(at)) {
-                    return false;
-                }
-                if let Some(bytes) = self.as_mut_slice().get_mut(off..end) {
-                    bytes.fill(0);
-                }
-                at = end;
-            }
-            self.drop_pages(at, self.len.saturating_sub(at))
-        }
-
-        /// `madvise(MADV_DONTNEED)` over `len` bytes from `off` (page-aligned).
-        fn drop_pages(&mut self, off: usize, len: usize) -> bool {
-            if len == 0 {
-                return true;
-            }
-            // SAFETY: `off + len <= self.len` (the callers' ranges), `off` is page-aligned, so
-            // the range lies in this mapping, owned by `self` and borrowed by no one (`&mut
-            // self`); MADV_DONTNEED on a private anonymous mapping only discards contents,
-            // which later reads see as zeros.
-            unsafe {
-                libc::madvise(self.ptr.as_ptr().add(off).cast(), len, libc::MADV_DONTNEED) == 0
-            }
+        /// Zeroes the mapping again, at a cost that follows the pages the last user touched.
+        pub(super) fn reset(&mut self) -> bool {
+            // SAFETY: the mapping is `len` readable and writable bytes, alive as long as
+            // `self`, and `&mut self` makes this the only reference to them.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) };
+            // SAFETY: the mapping is private and anonymous (`new`).
+            unsafe { self.touched.zero(bytes) };
+            true
         }
 
         pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
@@ -112,16 +78,6 @@ mod mapping {
             // `self`, and `&mut self` makes this the only reference to them.
             unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
         }
-    }
-
-    /// The kernel's page size.
-    fn page_size() -> usize {
-        static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        *PAGE.get_or_init(|| {
-            // SAFETY: sysconf only reads a constant of the system.
-            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(size).unwrap_or(4096).max(1)
-        })
     }
 
     impl Drop for Mapping {
@@ -151,7 +107,7 @@ mod mapping {
         pub(super) fn len(&self) -> usize {
             match self.0 {}
         }
-        pub(super) fn reset(&mut self, _hot: &[(usize, usize)]) -> bool {
+        pub(super) fn reset(&mut self) -> bool {
             match self.0 {}
         }
         pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
@@ -170,19 +126,14 @@ thread_local! {
 pub(crate) struct Arena {
     /// A pooled mapping, or `None` when the memory is on the heap.
     mapped: Option<Mapping>,
-    /// Ranges zeroed with stores when the arena is released (kept mapped), the rest is
-    /// dropped page by page.
-    hot: [(usize, usize); 2],
     /// The heap allocation when no mapping could be had.
     heap: Option<AlignedMemory<{ ebpf::HOST_ALIGN }>>,
 }
 
 impl Arena {
     /// `len` bytes of zeros: a pooled mapping of that size if the thread has one, else a new
-    /// one, else the heap. `hot` are two page-aligned ranges most calls touch (the first stack
-    /// frames, the start of the heap): they are reset with stores and stay mapped, so a small
-    /// call takes no page fault.
-    pub(crate) fn take(len: usize, hot: [(usize, usize); 2]) -> Arena {
+    /// one, else the heap.
+    pub(crate) fn take(len: usize) -> Arena {
         let pooled = POOL
             .try_with(|pool| {
                 let mut pool = pool.borrow_mut();
@@ -194,12 +145,10 @@ impl Arena {
         match pooled.or_else(|| Mapping::new(len)) {
             Some(m) => Arena {
                 mapped: Some(m),
-                hot,
                 heap: None,
             },
             None => Arena {
                 mapped: None,
-                hot,
                 heap: Some(AlignedMemory::zero_filled(len)),
             },
         }
@@ -221,7 +170,7 @@ impl Drop for Arena {
             return;
         };
         // A mapping the kernel would not reset is unmapped (dropped), never reused dirty.
-        if !m.reset(&self.hot) {
+        if !m.reset() {
             return;
         }
         let len = m.len();
@@ -240,35 +189,44 @@ impl Drop for Arena {
 mod tests {
     use super::*;
 
-    const HOT: [(usize, usize); 2] = [(0, 4096), (8192, 4096)];
-
     #[test]
     fn a_released_arena_comes_back_zeroed_and_reused() {
-        let len = 3 * 4096 + 100;
-        let first = {
-            let mut a = Arena::take(len, HOT);
-            let bytes = a.as_mut_slice();
-            assert!(bytes.iter().all(|b| *b == 0));
-            for i in [0, 4095, 4096, 8192, 9000, len - 1] {
-                bytes[i] = 0xAB;
-            }
-            bytes.as_ptr() as usize
-        };
-        let mut again = Arena::take(len, HOT);
-        let bytes = again.as_mut_slice();
-        if cfg!(unix) {
-            assert_eq!(
-                bytes.as_ptr() as usize,
-                first,
-                "the pooled mapping is reused"
-            );
+        let len = 80 * 4096;
+        // A few pages written (cleared in place), then every page (given back); each on a
+        // thread of its own, so the pool starts empty.
+        for all in [false, true] {
+            std::thread::spawn(move || round(len, all)).join().unwrap();
         }
-        assert!(
-            bytes.iter().all(|b| *b == 0),
-            "and nothing of the last call is left"
-        );
-        // A nested call on the same thread gets its own arena.
-        let mut nested = Arena::take(len, HOT);
-        assert_ne!(nested.as_mut_slice().as_ptr(), bytes.as_ptr());
+        fn round(len: usize, all: bool) {
+            let first = {
+                let mut a = Arena::take(len);
+                let bytes = a.as_mut_slice();
+                assert!(bytes.iter().all(|b| *b == 0));
+                if all {
+                    bytes.fill(0xAB);
+                } else {
+                    for i in [0, 4095, 4096, 8192, 9000, len - 1] {
+                        bytes[i] = 0xAB;
+                    }
+                }
+                bytes.as_ptr() as usize
+            };
+            let mut again = Arena::take(len);
+            let bytes = again.as_mut_slice();
+            if cfg!(unix) {
+                assert_eq!(
+                    bytes.as_ptr() as usize,
+                    first,
+                    "the pooled mapping is reused"
+                );
+            }
+            assert!(
+                bytes.iter().all(|b| *b == 0),
+                "and nothing of the last call is left"
+            );
+            // A nested call on the same thread gets its own arena.
+            let mut nested = Arena::take(len);
+            assert_ne!(nested.as_mut_slice().as_ptr(), bytes.as_ptr());
+        }
     }
 }

@@ -266,15 +266,7 @@ impl TbpfModule {
         // hold the host mutably.
         let input = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);
         // Stack and heap: one zeroed arena from this thread's pool (see `arena`).
-        let frames = self.stack_size.min(
-            self.executable
-                .get_config()
-                .stack_frame_size
-                .saturating_mul(4),
-        );
-        let hot = [(0, frames), (self.stack_size, self.heap_size.min(8 * 1024))];
-        let mut arena =
-            crate::arena::Arena::take(self.stack_size.saturating_add(self.heap_size), hot);
+        let mut arena = crate::arena::Arena::take(self.stack_size.saturating_add(self.heap_size));
         let (stack, heap) = arena.as_mut_slice().split_at_mut(self.stack_size);
 
         let exe = &self.executable;

@@ -9,8 +9,8 @@
 //! # What a reset restores
 //! - **Linear memory**: back to its initial size (an instance whose memory grew is dropped,
 //!   since wasm memories cannot shrink), every byte zero, then the active data segments
-//!   copied in again. Zeroing gives the pages back to the kernel (`madvise(MADV_DONTNEED)`
-//!   on Linux: the cost follows the pages the call touched, not the memory's size).
+//!   copied in again. Zeroing costs what the call touched, not the memory's size
+//!   (`tos_engine_api::pages::zero_touched`).
 //! - **Mutable globals**: each set back to its initial value (the instrumentation exports
 //!   them under names no module uses), the engine's stack counter included.
 //! - Nothing else can change during a call of a module that qualifies: it has no start
@@ -32,6 +32,7 @@
 
 use std::cell::RefCell;
 
+use tos_engine_api::pages::TouchedPages;
 use wasmparser::{DataKind, Operator, Parser, Payload};
 use wasmtime::{Instance, Store, Val};
 
@@ -162,6 +163,8 @@ pub(crate) struct Idle {
     /// The fuel the fresh instantiation consumed (wasmtime's start-up code), consumed again
     /// on each reuse.
     pub(crate) startup_fuel: u64,
+    /// The pages calls of this instance touch, for clearing its memory.
+    pub(crate) touched: TouchedPages,
 }
 
 thread_local! {
@@ -195,111 +198,10 @@ pub(crate) fn count() -> usize {
     IDLE.with(|idle| idle.try_borrow().map_or(0, |i| i.len()))
 }
 
-/// The system's page size (4 KiB where it cannot be read).
-#[cfg(target_os = "linux")]
-fn page_size() -> usize {
-    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *PAGE.get_or_init(|| {
-        // SAFETY: sysconf only reads a system constant.
-        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        usize::try_from(size)
-            .ok()
-            .filter(|s| s.is_power_of_two())
-            .unwrap_or(4096)
-    })
-}
-
-/// Most resident pages [`zero`] clears by writing; past it, it gives the whole memory back
-/// to the kernel instead (256 KiB with 4 KiB pages).
-#[cfg(target_os = "linux")]
-const HOT_PAGES: usize = 64;
-
-#[cfg(target_os = "linux")]
-thread_local! {
-    /// `mincore`'s answer, one byte per page, reused from call to call.
-    static RESIDENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Sets `bytes` (a linear memory) to zero at a cost that follows the pages a call touched,
-/// not the memory's size: the kernel says which pages are resident (`mincore`); when there
-/// are at most [`HOT_PAGES`], they are cleared by writing zeros, so they stay mapped for the
-/// next call, and the runs of other pages (never touched, or swapped out) are given back
-/// (`madvise(MADV_DONTNEED)`, cheap where nothing is mapped); past it, the whole memory is
-/// given back. Pages given back read as zeros. Elsewhere, or if a call fails, every byte is
-/// written.
-pub(crate) fn zero(bytes: &mut [u8]) {
-    #[cfg(target_os = "linux")]
-    if zero_resident(bytes) {
-        return;
-    }
-    bytes.fill(0);
-}
-
-/// The Linux path of [`zero`]; `false` when it could not run.
-#[cfg(target_os = "linux")]
-fn zero_resident(bytes: &mut [u8]) -> bool {
-    let page = page_size();
-    let len = bytes.len();
-    if len == 0 || !(bytes.as_ptr() as usize).is_multiple_of(page) || !len.is_multiple_of(page) {
-        return false;
-    }
-    let pages = len.checked_div(page).unwrap_or(0);
-    RESIDENT.with(|resident| {
-        let Ok(mut resident) = resident.try_borrow_mut() else {
-            return false;
-        };
-        resident.clear();
-        resident.resize(pages, 0);
-        // SAFETY: the range is page-aligned and lies inside a mapping wasmtime made for this
-        // memory (borrowed mutably here); `resident` has one byte per page of it, which is
-        // all mincore writes.
-        let ok = unsafe {
-            libc::mincore(bytes.as_mut_ptr().cast(), len, resident.as_mut_ptr().cast()) == 0
-        };
-        if !ok {
-            return false;
-        }
-        let hot = resident.iter().filter(|r| **r & 1 == 1).count();
-        if hot <= HOT_PAGES {
-            // Resident pages are cleared in place. A page that is not resident was never
-            // touched, or was swapped out with its contents: each run of them is given back,
-            // which costs next to nothing where no page is mapped.
-            let mut run: Option<usize> = None;
-            for (i, r) in resident.iter().chain(std::iter::once(&1)).enumerate() {
-                let here = r & 1 == 1;
-                match (here, run) {
-                    (false, None) => run = Some(i),
-                    (true, Some(start)) => {
-                        run = None;
-                        let (from, to) = (start.saturating_mul(page), i.saturating_mul(page));
-                        let Some(gone) = bytes.get_mut(from..to) else {
-                            return false;
-                        };
-                        // SAFETY: as below, for this page-aligned run of `bytes`.
-                        let ok = unsafe {
-                            libc::madvise(gone.as_mut_ptr().cast(), gone.len(), libc::MADV_DONTNEED)
-                                == 0
-                        };
-                        if !ok {
-                            gone.fill(0);
-                        }
-                    }
-                    _ => {}
-                }
-                if here
-                    && let Some(chunk) = bytes
-                        .get_mut(i.saturating_mul(page)..)
-                        .and_then(|c| c.get_mut(..page))
-                {
-                    chunk.fill(0);
-                }
-            }
-            return true;
-        }
-        // SAFETY: `bytes` is a page-aligned, page-sized part of a linear memory that wasmtime
-        // mapped private and anonymous (copy-on-write images are off), borrowed mutably here so
-        // nothing else reads or writes it; MADV_DONTNEED keeps the mapping and makes its pages
-        // read back as zeros, which is all `fill(0)` would do.
-        unsafe { libc::madvise(bytes.as_mut_ptr().cast(), len, libc::MADV_DONTNEED) == 0 }
-    })
+/// Sets a linear memory's bytes to zero at a cost that follows the pages calls touch
+/// (`tos_engine_api::pages::TouchedPages`, one per instance).
+pub(crate) fn zero(touched: &mut TouchedPages, bytes: &mut [u8]) {
+    // SAFETY: `bytes` is a linear memory wasmtime mapped private and anonymous (copy-on-write
+    // memory images are off, see engine.rs), borrowed mutably by the caller.
+    unsafe { touched.zero(bytes) }
 }
