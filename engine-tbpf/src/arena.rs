@@ -5,8 +5,7 @@
 //! Allocating and zeroing them on every call was half of a warm trivial call. Instead each
 //! thread keeps a few private anonymous mappings; when a call ends, the mapping is cleared by
 //! `tos_engine_api::pages::zero_touched`: the pages the call touched are written with zeros
-//! (or, past a few dozen, all pages are given back to the kernel), and pages not resident are
-//! given back. So a call that used one page of stack pays for one page, and no call can
+//! (or, past a few dozen, all pages are given back to the kernel). So a call that used one page of stack pays for one page, and no call can
 //! observe anything an earlier one wrote. Nested
 //! calls (ABI v2) take their own arena from the same pool. Where mappings are unavailable (not
 //! unix, or `mmap` failed) the memory is a zeroed heap allocation, as before.
@@ -27,8 +26,6 @@ mod mapping {
     pub(super) struct Mapping {
         ptr: NonNull<u8>,
         len: usize,
-        /// The pages calls usually touch, for clearing it.
-        touched: tos_engine_api::pages::TouchedPages,
     }
 
     impl Mapping {
@@ -52,11 +49,7 @@ mod mapping {
             if ptr == libc::MAP_FAILED {
                 return None;
             }
-            NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping {
-                ptr,
-                len,
-                touched: tos_engine_api::pages::TouchedPages::new(),
-            })
+            NonNull::new(ptr.cast::<u8>()).map(|ptr| Mapping { ptr, len })
         }
 
         pub(super) fn len(&self) -> usize {
@@ -69,7 +62,7 @@ mod mapping {
             // `self`, and `&mut self` makes this the only reference to them.
             let bytes = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) };
             // SAFETY: the mapping is private and anonymous (`new`).
-            unsafe { self.touched.zero(bytes) };
+            unsafe { tos_engine_api::pages::zero_touched(bytes) };
             true
         }
 

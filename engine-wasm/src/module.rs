@@ -14,7 +14,6 @@ use crate::config::WasmConfig;
 use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
 use crate::reuse::{Idle, ResetPlan};
 use crate::tracing::{TraceInfo, Tracer};
-use tos_engine_api::pages::TouchedPages;
 
 /// A module compiled once and checked against the ABI; every call instantiates it afresh.
 pub(crate) struct WasmModule {
@@ -256,12 +255,7 @@ impl WasmModule {
 impl WasmModule {
     /// Resets `instance` to the state a fresh instantiation gives (crate::reuse); `false`
     /// when it cannot be reused.
-    fn reset_instance(
-        &self,
-        store: &mut Store<CallState>,
-        instance: Instance,
-        touched: &mut TouchedPages,
-    ) -> bool {
+    fn reset_instance(&self, store: &mut Store<CallState>, instance: Instance) -> bool {
         let Some((plan, globals)) = &self.reset else {
             return false;
         };
@@ -273,7 +267,7 @@ impl WasmModule {
             return false;
         }
         let bytes = memory.data_mut(&mut *store);
-        crate::reuse::zero(touched, bytes);
+        crate::reuse::zero(bytes);
         for (offset, data) in &plan.data {
             let Some(target) = offset
                 .checked_add(data.len())
@@ -355,20 +349,16 @@ impl PreparedModule for WasmModule {
                 Some(_) => crate::reuse::take(self.id),
                 None => None,
             };
-            let (mut store, reused, mut touched) = match idle {
+            let (mut store, reused) = match idle {
                 Some(idle) => {
                     let mut store = idle.store;
                     *store.data_mut() = state;
-                    (
-                        store,
-                        Some((idle.instance, idle.startup_fuel)),
-                        idle.touched,
-                    )
+                    (store, Some((idle.instance, idle.startup_fuel)))
                 }
                 None => {
                     let mut store = Store::new(self.pre.module().engine(), state);
                     store.limiter(|state| &mut state.limits);
-                    (store, None, TouchedPages::new())
+                    (store, None)
                 }
             };
             let fuel = store.data().fuel_for(meter.remaining());
@@ -463,14 +453,13 @@ impl PreparedModule for WasmModule {
                 tracer.finish(ran, stopped.as_deref());
             }
             if let (true, Some(instance), Some(startup_fuel)) = (keep, instance, startup_fuel)
-                && self.reset_instance(&mut store, instance, &mut touched)
+                && self.reset_instance(&mut store, instance)
             {
                 crate::reuse::keep(Idle {
                     module: self.id,
                     store,
                     instance,
                     startup_fuel,
-                    touched,
                 });
             }
             status

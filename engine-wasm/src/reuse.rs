@@ -32,7 +32,6 @@
 
 use std::cell::RefCell;
 
-use tos_engine_api::pages::TouchedPages;
 use wasmparser::{DataKind, Operator, Parser, Payload};
 use wasmtime::{Instance, Store, Val};
 
@@ -163,8 +162,6 @@ pub(crate) struct Idle {
     /// The fuel the fresh instantiation consumed (wasmtime's start-up code), consumed again
     /// on each reuse.
     pub(crate) startup_fuel: u64,
-    /// The pages calls of this instance touch, for clearing its memory.
-    pub(crate) touched: TouchedPages,
 }
 
 thread_local! {
@@ -198,10 +195,10 @@ pub(crate) fn count() -> usize {
     IDLE.with(|idle| idle.try_borrow().map_or(0, |i| i.len()))
 }
 
-/// Sets a linear memory's bytes to zero at a cost that follows the pages calls touch
-/// (`tos_engine_api::pages::TouchedPages`, one per instance).
-pub(crate) fn zero(touched: &mut TouchedPages, bytes: &mut [u8]) {
+/// Sets a linear memory's bytes to zero at a cost that follows the pages the call touched
+/// (`tos_engine_api::pages::zero_touched`).
+pub(crate) fn zero(bytes: &mut [u8]) {
     // SAFETY: `bytes` is a linear memory wasmtime mapped private and anonymous (copy-on-write
     // memory images are off, see engine.rs), borrowed mutably by the caller.
-    unsafe { touched.zero(bytes) }
+    unsafe { tos_engine_api::pages::zero_touched(bytes) }
 }
