@@ -292,8 +292,8 @@ pub(crate) fn contracts(ctx: &Ctx) -> Result<i32, CliError> {
                     "code_size": c.module.code.len(),
                     "deployed_at": c.deployed_at,
                     "deployer": hex32(&c.deployer),
-                    "entries": c.entries.entries,
-                    "hooks": c.entries.hooks,
+                    "entries": &*c.entries.entries,
+                    "hooks": &*c.entries.hooks,
                     "self_dispatch": c.entries.self_dispatch,
                 })
             }).collect::<Vec<_>>(),
@@ -544,8 +544,8 @@ fn export_json(db: &Database) -> Result<Value, CliError> {
                 "code_hash": hex32(&c.code_hash),
                 "deployer": hex32(&c.deployer),
                 "deployed_at": c.deployed_at,
-                "entries": c.entries.entries,
-                "hooks": c.entries.hooks,
+                "entries": &*c.entries.entries,
+                "hooks": &*c.entries.hooks,
                 "self_dispatch": c.entries.self_dispatch,
             })
         })

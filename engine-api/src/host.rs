@@ -73,11 +73,12 @@ pub trait HostAbi {
     /// [`HostError::LimitExceeded`] past the per-call log limit.
     fn log(&mut self, message: &[u8]) -> Result<(), HostError>;
 
-    /// Sets the call's return data, replacing any earlier value.
+    /// Sets the call's return data, replacing any earlier value. The bytes are handed over,
+    /// not copied again.
     ///
     /// # Errors
     /// [`HostError::LimitExceeded`] past the return data size limit.
-    fn set_return_data(&mut self, data: &[u8]) -> Result<(), HostError>;
+    fn set_return_data(&mut self, data: Vec<u8>) -> Result<(), HostError>;
 
     /// Takes the return data set so far (engines put it in the [`Outcome`](crate::Outcome)).
     fn take_return_data(&mut self) -> Vec<u8>;
@@ -88,11 +89,12 @@ pub trait HostAbi {
     /// [`HostError::Fault`] when the state cannot be read.
     fn storage_load(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError>;
 
-    /// Stores `value` under `key` in the running contract's storage.
+    /// Stores `value` under `key` in the running contract's storage. The bytes are handed
+    /// over, not copied again.
     ///
     /// # Errors
     /// [`HostError::Fault`] when the state cannot be read.
-    fn storage_store(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError>;
+    fn storage_store(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), HostError>;
 
     /// Deletes `key`; returns whether it existed.
     ///

@@ -222,6 +222,10 @@ impl TbpfModule {
     }
 }
 
+/// Room for the call's input in a call's arena: the input header and the host's largest
+/// params (64 KiB), rounded up to whole pages.
+const INPUT_ROOM: usize = 72 * 1024;
+
 impl PreparedModule for TbpfModule {
     fn info(&self) -> &ModuleInfo {
         &self.info
@@ -262,12 +266,26 @@ impl TbpfModule {
             return Ok(Outcome::unknown_entry(call, host));
         }
         let input = host.input();
-        // The input is copied so the guest never reads the host's own buffer while syscalls
-        // hold the host mutably.
-        let input = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);
-        // Stack and heap: one zeroed arena from this thread's pool (see `arena`).
-        let mut arena = crate::arena::Arena::take(self.stack_size.saturating_add(self.heap_size));
-        let (stack, heap) = arena.as_mut_slice().split_at_mut(self.stack_size);
+        // Stack, heap and a copy of the input (so the guest never reads the host's own buffer
+        // while syscalls hold the host mutably): one zeroed arena from this thread's pool
+        // (see `arena`). An input larger than the room kept for it (only a host that passes
+        // more than the params limit) is copied to the heap instead.
+        let stack_and_heap = self.stack_size.saturating_add(self.heap_size);
+        let in_arena = input.len() <= INPUT_ROOM && stack_and_heap.is_multiple_of(ebpf::HOST_ALIGN);
+        let mut arena = crate::arena::Arena::take(stack_and_heap.saturating_add(INPUT_ROOM));
+        let (stack, rest) = arena.as_mut_slice().split_at_mut(self.stack_size);
+        let (heap, room) = rest.split_at_mut(self.heap_size);
+        let copied;
+        let input: &[u8] = match room.get_mut(..input.len()).filter(|_| in_arena) {
+            Some(room) => {
+                room.copy_from_slice(input);
+                room
+            }
+            None => {
+                copied = AlignedMemory::<{ ebpf::HOST_ALIGN }>::from_slice(input);
+                copied.as_slice()
+            }
+        };
 
         let exe = &self.executable;
         let config = exe.get_config();
@@ -277,12 +295,15 @@ impl TbpfModule {
         } else {
             0
         };
-        let regions = vec![
+        // Exactly the room rbpf needs (it adds a null region first, then boxes the list), so
+        // it does not reallocate.
+        let mut regions = Vec::with_capacity(5);
+        regions.extend([
             exe.get_ro_region(),
             MemoryRegion::new_writable_gapped(stack, ebpf::MM_STACK_START, gap),
             MemoryRegion::new_writable(heap, ebpf::MM_HEAP_START),
-            MemoryRegion::new_readonly(input.as_slice(), ebpf::MM_INPUT_START),
-        ];
+            MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START),
+        ]);
         let mapping = MemoryMapping::new(regions, config, version)
             .map_err(|e| fault(format!("memory mapping: {e}")))?;
 

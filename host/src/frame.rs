@@ -160,11 +160,60 @@ pub(crate) struct Env<'a> {
 #[derive(Default)]
 struct Shared {
     /// The contracts on the stack, the running one last.
-    stack: Vec<Hash>,
+    stack: Stack,
     /// Events fired so far, kept or not (the per-transaction limit counts them all).
     events: usize,
     /// Log lines so far.
     logs: usize,
+}
+
+/// The contracts of the frames on the stack, the running one last: kept inline (at most
+/// [`MAX_DEPTH_LIMIT`] frames), so a call allocates nothing for it.
+struct Stack {
+    frames: [Hash; MAX_DEPTH_LIMIT],
+    len: usize,
+}
+
+/// The deepest stack any schedule may allow (`call.max_depth` is refused past it).
+const MAX_DEPTH_LIMIT: usize = crate::protocol::costs::MAX_CALL_DEPTH_LIMIT as usize;
+
+impl Default for Stack {
+    fn default() -> Stack {
+        Stack {
+            frames: [[0; 32]; MAX_DEPTH_LIMIT],
+            len: 0,
+        }
+    }
+}
+
+impl Stack {
+    /// Pushes `contract`, or says the stack is full (the depth limit, checked before a
+    /// call is run, keeps it from happening).
+    fn push(&mut self, contract: Hash) -> Result<(), Error> {
+        let Some(slot) = self.frames.get_mut(self.len) else {
+            return Err(Error::Fault(EngineFault::new(
+                "host",
+                format!("more than {MAX_DEPTH_LIMIT} frames on the call stack"),
+            )));
+        };
+        *slot = contract;
+        self.len = self.len.saturating_add(1);
+        Ok(())
+    }
+
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn contains(&self, contract: &Hash) -> bool {
+        self.frames
+            .get(..self.len)
+            .is_some_and(|live| live.contains(contract))
+    }
 }
 
 /// The top-level call of a transaction (or a deploy's constructor).
@@ -278,7 +327,7 @@ fn run_frame<P: ContractProvider + ?Sized>(
     spec: FrameSpec<'_>,
 ) -> Result<CallFrame, Error> {
     let input = call_input(spec.call, spec.params)?;
-    shared.stack.push(spec.contract);
+    shared.stack.push(spec.contract)?;
     let mut host = CallHost::new(
         env,
         journal,
@@ -598,14 +647,14 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, '_, P> {
         self.trace.push(FrameItem::Log(message.to_vec()));
         Ok(())
     }
-    fn set_return_data(&mut self, data: &[u8]) -> Result<(), HostError> {
+    fn set_return_data(&mut self, data: Vec<u8>) -> Result<(), HostError> {
         if data.len() as u64 > limits::MAX_RETURN_DATA_LEN {
             return Err(HostError::LimitExceeded {
                 what: "return data bytes",
                 limit: limits::MAX_RETURN_DATA_LEN,
             });
         }
-        self.return_data = data.to_vec();
+        self.return_data = data;
         Ok(())
     }
     fn take_return_data(&mut self) -> Vec<u8> {
@@ -615,9 +664,8 @@ impl<P: ContractProvider + ?Sized> HostAbi for CallHost<'_, '_, '_, P> {
         let r = self.journal.storage(&self.contract, key);
         self.state(r)
     }
-    fn storage_store(&mut self, key: &[u8], value: &[u8]) -> Result<(), HostError> {
-        self.journal
-            .set_storage(self.contract, key.to_vec(), Some(value.to_vec()));
+    fn storage_store(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), HostError> {
+        self.journal.set_storage(self.contract, key, Some(value));
         Ok(())
     }
     fn storage_delete(&mut self, key: &[u8]) -> Result<bool, HostError> {
@@ -749,7 +797,7 @@ pub(crate) fn with_call_host<R>(
     let (r, trace, changes) = {
         let mut journal = Journal::new(&*state);
         let mut shared = Shared::default();
-        shared.stack.push(contract);
+        shared.stack.push(contract)?;
         let mut host = CallHost::new(
             env,
             &mut journal,

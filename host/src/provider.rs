@@ -23,13 +23,14 @@ pub struct StoredContract {
     pub entries: StoredEntries,
 }
 
-/// An entry table as the state keeps it (see [`EntryTable`]).
+/// An entry table as the state keeps it (see [`EntryTable`]). Shared, not copied, by the
+/// headers a call reads (its encoding is that of a `Vec`).
 #[derive(Clone, PartialEq, Eq, Debug, Default, BorshSerialize, BorshDeserialize)]
 pub struct StoredEntries {
     /// Entry ids, ascending.
-    pub entries: Vec<u16>,
+    pub entries: std::sync::Arc<[u16]>,
     /// Hook ids, ascending.
-    pub hooks: Vec<u8>,
+    pub hooks: std::sync::Arc<[u8]>,
     /// The module dispatches every call itself.
     pub self_dispatch: bool,
 }
@@ -52,6 +53,53 @@ impl StoredEntries {
                 Call::Entry(id) => self.entries.binary_search(&id).is_ok(),
                 Call::Hook(id) => self.hooks.binary_search(&id).is_ok(),
             }
+    }
+}
+
+/// A storage key, `(contract, key)`, owned (as maps keep it) or borrowed (as lookups have it):
+/// maps keyed by `(Hash, Vec<u8>)` are searched with a borrowed `(Hash, &[u8])`, without
+/// copying the key.
+pub(crate) trait StorageKey {
+    /// The contract and the key.
+    fn parts(&self) -> (&Hash, &[u8]);
+}
+
+impl StorageKey for (Hash, Vec<u8>) {
+    fn parts(&self) -> (&Hash, &[u8]) {
+        (&self.0, &self.1)
+    }
+}
+
+impl StorageKey for (Hash, &[u8]) {
+    fn parts(&self) -> (&Hash, &[u8]) {
+        (&self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn StorageKey + 'a> for (Hash, Vec<u8>) {
+    fn borrow(&self) -> &(dyn StorageKey + 'a) {
+        self
+    }
+}
+
+// The order of `(Hash, Vec<u8>)`: contract, then key bytes.
+impl PartialEq for dyn StorageKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn StorageKey + '_ {}
+
+impl PartialOrd for dyn StorageKey + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn StorageKey + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
     }
 }
 
@@ -195,7 +243,10 @@ impl ContractProvider for MemoryProvider {
         Ok(self.contracts.get(address).map(StoredContract::header))
     }
     fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
-        Ok(self.storage.get(&(*contract, key.to_vec())).cloned())
+        Ok(self
+            .storage
+            .get(&(*contract, key) as &dyn StorageKey)
+            .cloned())
     }
     fn balance(&self, account: &Hash, asset: &Hash) -> Result<u64, ProviderError> {
         Ok(self.balances.get(&(*account, *asset)).copied().unwrap_or(0))
@@ -335,9 +386,9 @@ impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
     /// # Errors
     /// [`ProviderError`].
     pub fn storage(&self, contract: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ProviderError> {
-        let k = (*contract, key.to_vec());
+        let k = (*contract, key);
         for layer in self.layers.iter().rev() {
-            if let Some(v) = layer.storage.get(&k) {
+            if let Some(v) = layer.storage.get(&k as &dyn StorageKey) {
                 return Ok(v.clone());
             }
         }

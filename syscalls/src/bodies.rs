@@ -85,6 +85,22 @@ pub(crate) fn read_bounded(
     Ok(ctx.memory.read_vec(ptr, len)?)
 }
 
+/// Reads a storage key (at most [`limits::MAX_KEY_LEN`] bytes, checked and charged) into
+/// `buf`, without allocating; returns the key.
+pub(crate) fn read_key<'b>(
+    ctx: &mut SyscallCtx<'_>,
+    buf: &'b mut [u8; MAX_KEY_LEN as usize],
+    ptr: u64,
+    len: u64,
+) -> Result<&'b [u8], SyscallError> {
+    check_len("storage key", len, MAX_KEY_LEN)?;
+    ctx.charge_bytes(len)?;
+    // `len <= MAX_KEY_LEN` was just checked.
+    let key = buf.get_mut(..len as usize).unwrap_or_default();
+    ctx.memory.read(ptr, key)?;
+    Ok(key)
+}
+
 pub(crate) fn read_hash(ctx: &mut SyscallCtx<'_>, ptr: u64) -> Result<Hash, SyscallError> {
     Ok(ctx.memory.read_hash(ptr)?)
 }
@@ -139,7 +155,7 @@ syscall!(
     /// `tos_set_return_data(ptr, len) -> 0`: replaces the call's return data.
     tos_set_return_data, params [Bytes], cost(50, 1), |ctx, a| {
         let data = read_bounded(ctx, "return data", a[0], a[1], MAX_RETURN_DATA_LEN)?;
-        ctx.host.set_return_data(&data)?;
+        ctx.host.set_return_data(data)?;
         Ok(0)
     }
 );
@@ -210,8 +226,9 @@ syscall!(
     /// Copies `min(len, cap)` bytes of the value. Charges per byte of the key and of the whole
     /// value (the host reads all of it), whatever `cap`.
     tos_storage_load, params [Bytes, OutBuf(OutSize::Max(MAX_VALUE_LEN))], cost(500, 1), |ctx, a| {
-        let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
-        match ctx.host.storage_load(&key)? {
+        let mut buf = [0u8; MAX_KEY_LEN as usize];
+        let key = read_key(ctx, &mut buf, a[0], a[1])?;
+        match ctx.host.storage_load(key)? {
             Some(value) => {
                 ctx.charge_bytes(value.len() as u64)?;
                 let n = capped(value.len(), a[3]);
@@ -229,7 +246,7 @@ syscall!(
         check_len("storage value", a[3], MAX_VALUE_LEN)?;
         let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
         let value = read_bounded(ctx, "storage value", a[2], a[3], MAX_VALUE_LEN)?;
-        ctx.host.storage_store(&key, &value)?;
+        ctx.host.storage_store(key, value)?;
         Ok(0)
     }
 );
@@ -239,15 +256,16 @@ syscall!(
     /// of the key and of the deleted value (a host reads the value to learn whether it exists),
     /// before deleting it.
     tos_storage_delete, params [Bytes], cost(500, 1), |ctx, a| {
-        let key = read_bounded(ctx, "storage key", a[0], a[1], MAX_KEY_LEN)?;
+        let mut buf = [0u8; MAX_KEY_LEN as usize];
+        let key = read_key(ctx, &mut buf, a[0], a[1])?;
         // `HostAbi::storage_delete` does not say how long the value was; reading it first
         // does, and is the same bounded work the host does to delete it.
-        let Some(value) = ctx.host.storage_load(&key)? else {
+        let Some(value) = ctx.host.storage_load(key)? else {
             return Ok(0);
         };
         ctx.charge_bytes(value.len() as u64)?;
         drop(value);
-        Ok(u64::from(ctx.host.storage_delete(&key)?))
+        Ok(u64::from(ctx.host.storage_delete(key)?))
     }
 );
 

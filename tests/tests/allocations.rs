@@ -57,15 +57,17 @@ fn allocations_of_a_warm_call(tag: ModuleTag, jit: bool) -> u64 {
     ALLOCATIONS.load(Ordering::SeqCst)
 }
 
-/// Today's ceilings, so no change adds an allocation to the warm path unnoticed. The call
-/// path issue aims at 5 for TBPF; lower these as allocations go.
+/// Today's ceilings, so no change adds an allocation to the warm path unnoticed. What a warm
+/// TBPF `counter.get` still allocates: the journal's layers, the call's input, rbpf's region
+/// list and call frames (rbpf 0.8.5 allocates both per VM), the value read from the state,
+/// the return data, and the report's copy of the outcome. Lower these as allocations go.
 #[test]
 fn a_warm_call_allocates_no_more_than_it_did() {
     for (tag, jit, ceiling) in [
-        (ModuleTag::TBPF, false, 17),
-        (ModuleTag::TBPF, true, 17),
-        (ModuleTag::LEGACY, false, 20),
-        (ModuleTag::WASM, false, 32),
+        (ModuleTag::TBPF, false, 7),
+        (ModuleTag::TBPF, true, 7),
+        (ModuleTag::LEGACY, false, 13),
+        (ModuleTag::WASM, false, 5),
     ] {
         let n = allocations_of_a_warm_call(tag, jit);
         println!("{tag} (jit {jit}): {n} allocations per warm counter.get");

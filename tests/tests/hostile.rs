@@ -137,7 +137,8 @@ impl PreparedModule for PanickingModule {
     }
     fn run(&self, _: Call, host: &mut dyn HostAbi, _: Gas) -> Result<Outcome, EngineFault> {
         // Write first, so the test sees the write discarded.
-        host.storage_store(b"half", b"done").unwrap();
+        host.storage_store(b"half".to_vec(), b"done".to_vec())
+            .unwrap();
         panic!("index out of bounds: the len is 3 but the index is 7")
     }
 }

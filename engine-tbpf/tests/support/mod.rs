@@ -664,7 +664,7 @@ impl HostAbi for Tampered<'_> {
             _ => self.host.log(m),
         }
     }
-    fn set_return_data(&mut self, d: &[u8]) -> Result<(), HostError> {
+    fn set_return_data(&mut self, d: Vec<u8>) -> Result<(), HostError> {
         self.host.set_return_data(d)
     }
     fn take_return_data(&mut self) -> Vec<u8> {
@@ -673,7 +673,7 @@ impl HostAbi for Tampered<'_> {
     fn storage_load(&mut self, k: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         self.host.storage_load(k)
     }
-    fn storage_store(&mut self, k: &[u8], v: &[u8]) -> Result<(), HostError> {
+    fn storage_store(&mut self, k: Vec<u8>, v: Vec<u8>) -> Result<(), HostError> {
         self.host.storage_store(k, v)
     }
     fn storage_delete(&mut self, k: &[u8]) -> Result<bool, HostError> {
