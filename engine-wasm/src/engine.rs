@@ -54,7 +54,9 @@ const DISABLED: &[WasmFeatures] = &[
 /// Runs TOS contracts compiled to core WebAssembly, on wasmtime (Cranelift).
 ///
 /// Built once per node and shared across threads. It compiles each module once in
-/// [`prepare`](ExecutionEngine::prepare); each call then gets a fresh `Store` and instance.
+/// [`prepare`](ExecutionEngine::prepare); each call then gets an instance in a fresh state:
+/// the one the last call of the module on the thread left, reset, or a new one (crate docs,
+/// "Calls").
 /// The syscall imports of each live table (syscalls and their costs) are bound into a `Linker`
 /// once and kept.
 ///

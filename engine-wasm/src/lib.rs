@@ -137,6 +137,18 @@
 //! `br_table` targets (4,096), globals (1,024),
 //! data segments (1,024) and bytes (1 MiB), element segments (256) and elements (16,384).
 //!
+//! # Calls
+//! Each call runs on an instance in a fresh state: the module's instance left by the previous
+//! call of the same module on the same thread, reset (memory cleared at the cost of the
+//! pages that call touched, data segments copied in again, mutable globals set back), or, when
+//! there is none or the module does not qualify (a start function, passive segments, table
+//! writes), a new `Store` and instance. Outcomes and gas are the same either way: the set-up
+//! gas is charged on every call, and the fuel wasmtime's start-up code took on the fresh
+//! instantiation is taken again on a reuse. See `WasmConfig::set_instance_reuse`, and
+//! `tests/reuse.rs` for the tests (no call observes an earlier one; every example and shape
+//! gives the same outcomes, gas and effects both ways, at every limit around the out-of-gas
+//! boundary).
+//!
 //! # Traces (tools only)
 //! Wasm runs as machine code, so `tosvm --trace` cannot show its instructions. A *traceable*
 //! module — prepared by [`WasmEngine::prepare_traceable`], or by `prepare` while

@@ -15,7 +15,8 @@ use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
 use crate::reuse::{Idle, ResetPlan};
 use crate::tracing::{TraceInfo, Tracer};
 
-/// A module compiled once and checked against the ABI; every call instantiates it afresh.
+/// A module compiled once and checked against the ABI; each call runs on a reset instance
+/// of it or a new one (crate::reuse).
 pub(crate) struct WasmModule {
     info: ModuleInfo,
     pre: InstancePre<CallState>,
