@@ -121,21 +121,19 @@ mod linux {
                 unsafe { give_back(bytes) };
                 return true;
             }
-            let entry = |i: usize| {
-                let at = i.saturating_mul(8);
-                entries
-                    .get(at..at.saturating_add(8))
-                    .and_then(|e| <[u8; 8]>::try_from(e).ok())
-                    .map_or(PRESENT, u64::from_ne_bytes)
-            };
-            let present = (0..pages).filter(|i| entry(*i) & PRESENT != 0).count();
+            // An entry that cannot be decoded counts as present: it is cleared by writing.
+            let decode = |e: &[u8]| <[u8; 8]>::try_from(e).map_or(PRESENT, u64::from_ne_bytes);
+            let present = entries
+                .chunks_exact(8)
+                .filter(|e| decode(e) & PRESENT != 0)
+                .count();
             if present > super::HOT_PAGES {
                 // SAFETY: the caller's contract.
                 unsafe { give_back(bytes) };
                 return true;
             }
-            for (i, chunk) in bytes.chunks_exact_mut(page).enumerate() {
-                let e = entry(i);
+            for (chunk, e) in bytes.chunks_exact_mut(page).zip(entries.chunks_exact(8)) {
+                let e = decode(e);
                 if e & PRESENT != 0 {
                     chunk.fill(0);
                 } else if e & SWAPPED != 0 {
