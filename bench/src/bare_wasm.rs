@@ -1,8 +1,9 @@
 //! The floor of wasm: the same module on a plain wasmtime engine with the settings of the
 //! project's wasm engine that decide the speed of compiled code and of instantiation (fuel on,
 //! with version 1's fuel table — wasmtime's own plus 255 per page grown —, NaN
-//! canonicalization, Cranelift at `Speed`, a 16 MiB memory reservation with a 64 KiB guard,
-//! eager data-segment copies), a fresh instance per call as the engine makes, and stub imports:
+//! canonicalization, Cranelift at `Speed`, a 4 GiB memory reservation with a 32 MiB guard,
+//! eager data-segment copies), a fresh instance per call (the engine reuses instances, which
+//! only the call cases see; a kernel run is long enough for it not to matter), and stub imports:
 //! `tos_get_input` copies the call's input, `tos_set_return_data` keeps the bytes, every other
 //! `env` import returns 0.
 //!
@@ -26,10 +27,11 @@ struct StubState {
 
 /// The most return data the stub keeps.
 const MAX_RETURN_DATA: usize = 1024;
-/// The wasm engine's memory ceiling: 256 pages of 64 KiB (`WasmConfig::MAX_MEMORY_PAGES`).
-const MEMORY_RESERVATION: u64 = 256 * 64 * 1024;
-/// The guard after it (one wasm page), as the engine sets it.
-const GUARD: u64 = 64 * 1024;
+/// The address space reserved for a linear memory, as the engine sets it: all a 32-bit
+/// memory can address.
+const MEMORY_RESERVATION: u64 = 1 << 32;
+/// The guard after it, as the engine sets it.
+const GUARD: u64 = 32 * 1024 * 1024;
 /// The native stack wasm code may use (`WasmConfig::MIN_WASM_STACK`, the default).
 const MAX_WASM_STACK: usize = 1024 * 1024;
 /// Fuel per page of `memory.grow` in version 1 of the wasm costs.

@@ -93,8 +93,11 @@ impl std::fmt::Debug for WasmEngine {
     }
 }
 
-/// Guard region after a linear memory's reservation (one wasm page).
-const WASM_GUARD_SIZE: u64 = 64 * 1024;
+/// Address space reserved for a linear memory: all a 32-bit memory can address.
+const MEMORY_RESERVATION: u64 = 1 << 32;
+/// Guard region after a linear memory's reservation: loads and stores whose static offset
+/// falls inside it need no bounds check either.
+const WASM_GUARD_SIZE: u64 = 32 * 1024 * 1024;
 
 impl WasmEngine {
     /// Builds the engine.
@@ -152,9 +155,11 @@ impl WasmEngine {
             // gas would then depend on the machine. Eager copying is also faster for the
             // small memories contracts have.
             .memory_init_cow(false)
-            // Reserve only what a memory may grow to (plus a guard page) instead of 4 GiB +
-            // guard per call: instantiation then maps and unmaps far less.
-            .memory_reservation(config.max_memory_bytes() as u64)
+            // The whole 32-bit address space is reserved, with a guard after it, so compiled
+            // code needs no bounds check on loads and stores (a fault in the reservation is
+            // the trap). Calls reuse instances (crate::reuse), so this mapping is made once
+            // per instance kept, not per call; it is address space, not memory.
+            .memory_reservation(MEMORY_RESERVATION)
             .memory_guard_size(WASM_GUARD_SIZE);
         for feature in ENABLED {
             wasm.wasm_features(*feature, true);
