@@ -76,16 +76,13 @@ fn main() {
     // TBPF
     for (name, source, defines) in modules() {
         let object = out.join(format!("{name}.bpf.o"));
-        let mut cmd = Command::new("clang");
-        cmd.args(["-target", "bpf", "-mcpu=v2"])
-            .args(CFLAGS)
-            .args(&include_flags)
-            .args(defines)
-            .arg("-c")
-            .arg(kernels.join(source))
-            .arg("-o")
-            .arg(&object);
-        run(&mut cmd);
+        compile(
+            &["-target", "bpf", "-mcpu=v2"],
+            &include_flags,
+            defines,
+            &kernels.join(source),
+            &object,
+        );
         let bytes = read(&object);
         let module = tos_tbpf_link::link(
             &[(&format!("{name}.bpf.o"), &bytes)],
@@ -100,16 +97,13 @@ fn main() {
     if !missing.contains(&"wasm-ld") {
         for (name, source, defines) in modules() {
             let object = out.join(format!("{name}.wasm.o"));
-            let mut cmd = Command::new("clang");
-            cmd.args(["--target=wasm32", "-nostdlib"])
-                .args(CFLAGS)
-                .args(&include_flags)
-                .args(defines)
-                .arg("-c")
-                .arg(kernels.join(source))
-                .arg("-o")
-                .arg(&object);
-            run(&mut cmd);
+            compile(
+                &["--target=wasm32", "-nostdlib"],
+                &include_flags,
+                defines,
+                &kernels.join(source),
+                &object,
+            );
             let exports: &[&str] = match name {
                 "big" => &["--export=entry_0", "--export=entry_1"],
                 _ => &["--export=entry_0"],
@@ -197,6 +191,27 @@ fn found(tool: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Compiles the C `source` to `object` with clang for `target` (its target flags), with the
+/// common flags, the include directories and the module's defines.
+fn compile(
+    target: &[&str],
+    include_flags: &[String],
+    defines: &[&str],
+    source: &Path,
+    object: &Path,
+) {
+    let mut cmd = Command::new("clang");
+    cmd.args(target)
+        .args(CFLAGS)
+        .args(include_flags)
+        .args(defines)
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(object);
+    run(&mut cmd);
 }
 
 fn run(cmd: &mut Command) {

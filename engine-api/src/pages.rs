@@ -150,41 +150,32 @@ mod linux {
 mod tests {
     use super::*;
 
-    /// A private anonymous mapping for the tests (Linux), unmapped on drop.
+    /// Page-aligned heap memory for the tests (Linux): private and anonymous, as
+    /// `zero_touched` requires; freed on drop.
     #[cfg(target_os = "linux")]
-    struct Map(*mut u8, usize);
+    struct Map(*mut u8, std::alloc::Layout);
 
     #[cfg(target_os = "linux")]
     impl Map {
         fn new(len: usize) -> Map {
-            // SAFETY: a fresh anonymous private mapping touches no existing memory.
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(ptr, libc::MAP_FAILED);
-            Map(ptr.cast(), len)
+            let layout = std::alloc::Layout::from_size_align(len, linux::page_size()).unwrap();
+            // SAFETY: `layout` has a non-zero size.
+            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+            assert!(!ptr.is_null());
+            Map(ptr, layout)
         }
 
         fn bytes(&mut self) -> &mut [u8] {
-            // SAFETY: the mapping is `len` readable, writable bytes owned by `self`.
-            unsafe { std::slice::from_raw_parts_mut(self.0, self.1) }
+            // SAFETY: the allocation is `layout.size()` bytes owned by `self`.
+            unsafe { std::slice::from_raw_parts_mut(self.0, self.1.size()) }
         }
     }
 
     #[cfg(target_os = "linux")]
     impl Drop for Map {
         fn drop(&mut self) {
-            // SAFETY: unmaps exactly what `new` mapped.
-            unsafe {
-                libc::munmap(self.0.cast(), self.1);
-            }
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.0, self.1) }
         }
     }
 
