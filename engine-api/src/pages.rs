@@ -15,7 +15,9 @@
 //! costly in a virtual machine), and two threads doing so at once forced full flushes on each
 //! other: two threads made fewer calls per second than one. Reading the page map takes no
 //! lock other threads wait for and sends no interrupt. Where the page map cannot be read
-//! (not Linux, no `/proc`), the range is given back, or written with zeros, as before.
+//! (not Linux, no `/proc`), the range is given back, or written with zeros, as before. Each
+//! thread keeps its own handle on the page map, opened again in a forked child (a handle
+//! opened before a fork still describes the parent).
 
 /// Most present pages [`zero_touched`] clears by writing (256 KiB with 4 KiB pages); past
 /// it, the whole range is given back to the kernel.
@@ -44,6 +46,7 @@ mod linux {
     use std::fs::File;
     use std::os::unix::fs::FileExt;
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     /// Page map entry bit: the page is present in RAM.
     const PRESENT: u64 = 1 << 63;
@@ -53,13 +56,39 @@ mod linux {
     thread_local! {
         /// The page map entries of the range being cleared, reused from call to call.
         static ENTRIES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        /// This thread's handle on the process's page map (`None` where it cannot be read),
+        /// with the fork generation it was opened in.
+        static MAP: RefCell<Option<(u64, Option<File>)>> = const { RefCell::new(None) };
     }
 
-    /// The process's page map, opened once (`None` where it cannot be read).
-    fn pagemap() -> Option<&'static File> {
-        static MAP: OnceLock<Option<File>> = OnceLock::new();
-        MAP.get_or_init(|| File::open("/proc/self/pagemap").ok())
-            .as_ref()
+    /// Bumped in a forked child: `/proc/self/pagemap` opened before a fork still describes
+    /// the parent, so every handle from an older generation is opened again.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    extern "C" fn forked() {
+        GENERATION.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `f` with this process's page map (`None` where it cannot be read).
+    fn with_pagemap<R>(f: impl FnOnce(Option<&File>) -> R) -> R {
+        static ATFORK: std::sync::Once = std::sync::Once::new();
+        ATFORK.call_once(|| {
+            // SAFETY: registers a child handler that only bumps an atomic counter, which is
+            // async-signal-safe, as a handler run in a freshly forked child must be.
+            unsafe {
+                libc::pthread_atfork(None, None, Some(forked));
+            }
+        });
+        let now = GENERATION.load(Ordering::Relaxed);
+        MAP.with(|map| {
+            let Ok(mut map) = map.try_borrow_mut() else {
+                return f(None);
+            };
+            if map.as_ref().is_none_or(|(opened, _)| *opened != now) {
+                *map = Some((now, File::open("/proc/self/pagemap").ok()));
+            }
+            f(map.as_ref().and_then(|(_, file)| file.as_ref()))
+        })
     }
 
     /// The kernel's page size (4 KiB where it cannot be read).
@@ -103,46 +132,60 @@ mod linux {
         if len == 0 || !start.is_multiple_of(page) || !len.is_multiple_of(page) {
             return false;
         }
-        let Some(map) = pagemap() else {
-            // SAFETY: the caller's contract.
-            unsafe { give_back(bytes) };
-            return true;
-        };
-        let pages = len.checked_div(page).unwrap_or(0);
-        let offset = (start.checked_div(page).unwrap_or(0) as u64).saturating_mul(8);
-        ENTRIES.with(|entries| {
-            let Ok(mut entries) = entries.try_borrow_mut() else {
-                return false;
+        with_pagemap(|map| {
+            let Some(map) = map else {
+                // SAFETY: the caller's contract.
+                unsafe { give_back(bytes) };
+                return true;
             };
-            entries.clear();
-            entries.resize(pages.saturating_mul(8), 0);
-            if map.read_exact_at(&mut entries, offset).is_err() {
-                // SAFETY: the caller's contract.
-                unsafe { give_back(bytes) };
-                return true;
-            }
-            // An entry that cannot be decoded counts as present: it is cleared by writing.
-            let decode = |e: &[u8]| <[u8; 8]>::try_from(e).map_or(PRESENT, u64::from_ne_bytes);
-            let present = entries
-                .chunks_exact(8)
-                .filter(|e| decode(e) & PRESENT != 0)
-                .count();
-            if present > super::HOT_PAGES {
-                // SAFETY: the caller's contract.
-                unsafe { give_back(bytes) };
-                return true;
-            }
-            for (chunk, e) in bytes.chunks_exact_mut(page).zip(entries.chunks_exact(8)) {
-                let e = decode(e);
-                if e & PRESENT != 0 {
-                    chunk.fill(0);
-                } else if e & SWAPPED != 0 {
-                    // SAFETY: the caller's contract, for this page.
-                    unsafe { give_back(chunk) };
+            let pages = len.checked_div(page).unwrap_or(0);
+            let offset = (start.checked_div(page).unwrap_or(0) as u64).saturating_mul(8);
+            ENTRIES.with(|entries| {
+                let Ok(mut entries) = entries.try_borrow_mut() else {
+                    return false;
+                };
+                entries.clear();
+                entries.resize(pages.saturating_mul(8), 0);
+                if map.read_exact_at(&mut entries, offset).is_err() {
+                    // SAFETY: the caller's contract.
+                    unsafe { give_back(bytes) };
+                    return true;
                 }
-            }
-            true
+                // An entry that cannot be decoded counts as present: it is cleared by writing.
+                let decode = |e: &[u8]| <[u8; 8]>::try_from(e).map_or(PRESENT, u64::from_ne_bytes);
+                let present = entries
+                    .chunks_exact(8)
+                    .filter(|e| decode(e) & PRESENT != 0)
+                    .count();
+                if present > super::HOT_PAGES {
+                    // SAFETY: the caller's contract.
+                    unsafe { give_back(bytes) };
+                    return true;
+                }
+                for (chunk, e) in bytes.chunks_exact_mut(page).zip(entries.chunks_exact(8)) {
+                    let e = decode(e);
+                    if e & PRESENT != 0 {
+                        chunk.fill(0);
+                    } else if e & SWAPPED != 0 {
+                        // SAFETY: the caller's contract, for this page.
+                        unsafe { give_back(chunk) };
+                    }
+                }
+                true
+            })
         })
+    }
+
+    /// The fork handler's effect, for the tests: handles opened before it are opened again.
+    #[cfg(test)]
+    pub(super) fn simulate_fork() {
+        forked();
+    }
+
+    /// The generation this thread's page map handle was opened in, for the tests.
+    #[cfg(test)]
+    pub(super) fn opened_in() -> Option<u64> {
+        MAP.with(|m| m.borrow().as_ref().map(|(g, _)| *g))
     }
 }
 
@@ -206,6 +249,25 @@ mod tests {
                 "{touched} pages touched"
             );
         }
+    }
+
+    /// After a fork the page map is opened again (a handle opened before describes the
+    /// parent), and clearing still works.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_page_map_is_opened_again_after_a_fork() {
+        let page = linux::page_size();
+        let mut map = Map::new(page * 8);
+        map.bytes()[page * 2] = 9;
+        // SAFETY: `map` is private anonymous memory.
+        unsafe { zero_touched(map.bytes()) };
+        let before = linux::opened_in().expect("opened on first use");
+        linux::simulate_fork();
+        map.bytes()[page * 5] = 9;
+        // SAFETY: as above.
+        unsafe { zero_touched(map.bytes()) };
+        assert!(linux::opened_in().expect("opened") > before);
+        assert!(map.bytes().iter().all(|b| *b == 0));
     }
 
     #[test]
