@@ -286,17 +286,81 @@ impl ContractProvider for MemoryProvider {
 #[derive(Debug)]
 pub struct Journal<'p, P: ContractProvider + ?Sized> {
     provider: &'p P,
-    layers: Vec<ChangeSet>,
+    layers: Layers,
+}
+
+/// The journal's layers, the base first: the base and one savepoint (a call's top frame)
+/// inline, deeper savepoints (nested calls) on the heap, so a call that makes no nested call
+/// allocates nothing for them.
+#[derive(Debug, Default)]
+struct Layers {
+    inline: [ChangeSet; 2],
+    /// How many of `inline` are in use (1 or 2).
+    used: usize,
+    more: Vec<ChangeSet>,
+}
+
+impl Layers {
+    fn new() -> Layers {
+        Layers {
+            used: 1,
+            ..Layers::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.used.saturating_add(self.more.len())
+    }
+
+    fn push(&mut self, layer: ChangeSet) {
+        match self.inline.get_mut(self.used) {
+            Some(slot) if self.more.is_empty() => {
+                *slot = layer;
+                self.used = self.used.saturating_add(1);
+            }
+            _ => self.more.push(layer),
+        }
+    }
+
+    /// Removes the top layer, never the base.
+    fn pop(&mut self) -> Option<ChangeSet> {
+        if let Some(layer) = self.more.pop() {
+            return Some(layer);
+        }
+        if self.used > 1 {
+            self.used = self.used.saturating_sub(1);
+            return self.inline.get_mut(self.used).map(std::mem::take);
+        }
+        None
+    }
+
+    fn last_mut(&mut self) -> &mut ChangeSet {
+        let Layers { inline, used, more } = self;
+        match more.last_mut() {
+            Some(top) => top,
+            // `used` is 1 or 2; the base is inline[0].
+            None => &mut inline[used.saturating_sub(1).min(1)],
+        }
+    }
+
+    /// The layers, base first.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &ChangeSet> {
+        self.inline.iter().take(self.used).chain(self.more.iter())
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = ChangeSet> {
+        let used = self.used;
+        self.inline.into_iter().take(used).chain(self.more)
+    }
 }
 
 impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
     /// A journal with one base layer over `provider`.
     pub fn new(provider: &'p P) -> Self {
-        // Room for the base layer and a few savepoints (one per frame), so a call's
-        // savepoints do not reallocate.
-        let mut layers = Vec::with_capacity(4);
-        layers.push(ChangeSet::default());
-        Journal { provider, layers }
+        Journal {
+            provider,
+            layers: Layers::new(),
+        }
     }
 
     /// Opens a savepoint; returns the depth to pass to [`rollback_to`](Self::rollback_to).
@@ -307,25 +371,22 @@ impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
 
     /// Discards the writes since the newest savepoint. The base layer stays.
     pub fn rollback(&mut self) {
-        if self.layers.len() > 1 {
-            self.layers.pop();
-        } else {
-            self.layers[0] = ChangeSet::default();
+        if self.layers.pop().is_none() {
+            *self.layers.last_mut() = ChangeSet::default();
         }
     }
 
     /// Discards every layer from `depth` up (as returned by [`savepoint`](Self::savepoint)).
     pub fn rollback_to(&mut self, depth: usize) {
-        self.layers.truncate(depth.max(1));
+        while self.layers.len() > depth.max(1) {
+            self.layers.pop();
+        }
     }
 
     /// Keeps the writes since the newest savepoint, folding them into the layer below.
     pub fn release(&mut self) {
-        if self.layers.len() > 1 {
-            let top = self.layers.pop().unwrap_or_default();
-            if let Some(below) = self.layers.last_mut() {
-                below.merge(top);
-            }
+        if let Some(top) = self.layers.pop() {
+            self.layers.last_mut().merge(top);
         }
     }
 
@@ -337,16 +398,14 @@ impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
     /// Every staged write, savepoints folded in.
     pub fn into_changes(self) -> ChangeSet {
         let mut out = ChangeSet::default();
-        for layer in self.layers {
+        for layer in self.layers.into_iter() {
             out.merge(layer);
         }
         out
     }
 
     fn top(&mut self) -> &mut ChangeSet {
-        // The base layer is never popped, so there is always a top.
-        let last = self.layers.len() - 1;
-        &mut self.layers[last]
+        self.layers.last_mut()
     }
 
     /// The contract at `address`.
