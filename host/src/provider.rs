@@ -498,6 +498,31 @@ impl<'p, P: ContractProvider + ?Sized> Journal<'p, P> {
 
 #[cfg(test)]
 mod tests {
+    /// The shared entry table encodes as the `Vec`s it replaced: states written before read
+    /// the same.
+    #[test]
+    fn stored_entries_encode_as_before() {
+        #[derive(borsh::BorshSerialize)]
+        struct Before {
+            entries: Vec<u16>,
+            hooks: Vec<u8>,
+            self_dispatch: bool,
+        }
+        let now = StoredEntries {
+            entries: vec![0, 1, 7, 300].into(),
+            hooks: vec![0, 2].into(),
+            self_dispatch: false,
+        };
+        let before = Before {
+            entries: vec![0, 1, 7, 300],
+            hooks: vec![0, 2],
+            self_dispatch: false,
+        };
+        let bytes = borsh::to_vec(&now).unwrap();
+        assert_eq!(bytes, borsh::to_vec(&before).unwrap());
+        assert_eq!(borsh::from_slice::<StoredEntries>(&bytes).unwrap(), now);
+    }
+
     use super::*;
 
     #[test]
