@@ -56,11 +56,13 @@ mod mapping {
             self.len
         }
 
-        /// Zeroes the mapping again, at a cost that follows the pages the last user touched.
-        pub(super) fn reset(&mut self) -> bool {
-            // SAFETY: the mapping is `len` readable and writable bytes, alive as long as
-            // `self`, and `&mut self` makes this the only reference to them.
-            let bytes = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) };
+        /// Zeroes the first `zeroed` bytes of the mapping again, at a cost that follows the
+        /// pages the last user touched.
+        pub(super) fn reset(&mut self, zeroed: usize) -> bool {
+            let zeroed = zeroed.min(self.len);
+            // SAFETY: the mapping is `len >= zeroed` readable and writable bytes, alive as
+            // long as `self`, and `&mut self` makes this the only reference to them.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), zeroed) };
             // SAFETY: the mapping is private and anonymous (`new`).
             unsafe { tos_engine_api::pages::zero_touched(bytes) };
             true
@@ -100,7 +102,7 @@ mod mapping {
         pub(super) fn len(&self) -> usize {
             match self.0 {}
         }
-        pub(super) fn reset(&mut self) -> bool {
+        pub(super) fn reset(&mut self, _zeroed: usize) -> bool {
             match self.0 {}
         }
         pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
@@ -112,42 +114,52 @@ mod mapping {
 use mapping::Mapping;
 
 thread_local! {
-    static POOL: RefCell<Vec<Mapping>> = const { RefCell::new(Vec::new()) };
+    /// Released mappings, each with the length of its prefix that is zero.
+    static POOL: RefCell<Vec<(Mapping, usize)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The zeroed writable memory of one call, returned to the pool when dropped.
+/// The writable memory of one call, returned to the pool when dropped: `zeroed` bytes of
+/// zeros, then `scratch` bytes holding whatever an earlier call left (the call writes them
+/// before the guest can read them: the copy of its input, in a region exactly as long).
 pub(crate) struct Arena {
     /// A pooled mapping, or `None` when the memory is on the heap.
     mapped: Option<Mapping>,
+    /// The length of the prefix that is zero when taken.
+    zeroed: usize,
     /// The heap allocation when no mapping could be had.
     heap: Option<AlignedMemory<{ ebpf::HOST_ALIGN }>>,
 }
 
 impl Arena {
-    /// `len` bytes of zeros: a pooled mapping of that size if the thread has one, else a new
-    /// one, else the heap.
-    pub(crate) fn take(len: usize) -> Arena {
+    /// `zeroed` bytes of zeros followed by `scratch` bytes of anything: a pooled mapping of
+    /// that size if the thread has one, else a new one, else the heap.
+    pub(crate) fn take(zeroed: usize, scratch: usize) -> Arena {
+        let len = zeroed.saturating_add(scratch);
         let pooled = POOL
             .try_with(|pool| {
                 let mut pool = pool.borrow_mut();
-                let i = pool.iter().position(|m| m.len() == len)?;
-                Some(pool.swap_remove(i))
+                let i = pool
+                    .iter()
+                    .position(|(m, z)| m.len() == len && *z >= zeroed)?;
+                Some(pool.swap_remove(i).0)
             })
             .ok()
             .flatten();
         match pooled.or_else(|| Mapping::new(len)) {
             Some(m) => Arena {
                 mapped: Some(m),
+                zeroed,
                 heap: None,
             },
             None => Arena {
                 mapped: None,
+                zeroed,
                 heap: Some(AlignedMemory::zero_filled(len)),
             },
         }
     }
 
-    /// The bytes (all zero when taken).
+    /// The bytes: the `zeroed` prefix is all zero when taken.
     pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         match (&mut self.mapped, &mut self.heap) {
             (Some(m), _) => m.as_mut_slice(),
@@ -163,16 +175,16 @@ impl Drop for Arena {
             return;
         };
         // A mapping the kernel would not reset is unmapped (dropped), never reused dirty.
-        if !m.reset() {
+        if !m.reset(self.zeroed) {
             return;
         }
-        let len = m.len();
+        let (len, zeroed) = (m.len(), self.zeroed);
         // Kept when the pool has room; otherwise (or when the thread is exiting) dropped with
         // the closure, which unmaps it.
         let _ = POOL.try_with(move |pool| {
             let mut pool = pool.borrow_mut();
-            if pool.iter().filter(|p| p.len() == len).count() < MAX_POOLED {
-                pool.push(m);
+            if pool.iter().filter(|(p, _)| p.len() == len).count() < MAX_POOLED {
+                pool.push((m, zeroed));
             }
         });
     }
@@ -192,7 +204,7 @@ mod tests {
         }
         fn round(len: usize, all: bool) {
             let first = {
-                let mut a = Arena::take(len);
+                let mut a = Arena::take(len, 0);
                 let bytes = a.as_mut_slice();
                 assert!(bytes.iter().all(|b| *b == 0));
                 if all {
@@ -204,7 +216,7 @@ mod tests {
                 }
                 bytes.as_ptr() as usize
             };
-            let mut again = Arena::take(len);
+            let mut again = Arena::take(len, 0);
             let bytes = again.as_mut_slice();
             if cfg!(unix) {
                 assert_eq!(
@@ -218,7 +230,7 @@ mod tests {
                 "and nothing of the last call is left"
             );
             // A nested call on the same thread gets its own arena.
-            let mut nested = Arena::take(len);
+            let mut nested = Arena::take(len, 0);
             assert_ne!(nested.as_mut_slice().as_ptr(), bytes.as_ptr());
         }
     }

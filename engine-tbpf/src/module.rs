@@ -272,7 +272,10 @@ impl TbpfModule {
         // more than the params limit) is copied to the heap instead.
         let stack_and_heap = self.stack_size.saturating_add(self.heap_size);
         let in_arena = input.len() <= INPUT_ROOM && stack_and_heap.is_multiple_of(ebpf::HOST_ALIGN);
-        let mut arena = crate::arena::Arena::take(stack_and_heap.saturating_add(INPUT_ROOM));
+        // The input room is scratch: each call writes its input there before the guest can
+        // read it, through a region exactly as long, so what an earlier call left past it is
+        // out of reach and is never cleared.
+        let mut arena = crate::arena::Arena::take(stack_and_heap, INPUT_ROOM);
         let (stack, rest) = arena.as_mut_slice().split_at_mut(self.stack_size);
         let (heap, room) = rest.split_at_mut(self.heap_size);
         let copied;

@@ -291,6 +291,29 @@ fn the_input_is_the_header_and_params_read_only_at_r1() {
     }
 }
 
+/// The input's copy lives in the call's pooled arena, whose input room is not cleared between
+/// calls: a call reading one byte past its own input traps, even right after a call whose
+/// longer input filled those bytes.
+#[test]
+fn a_call_cannot_read_past_its_input_into_an_earlier_calls() {
+    // Reads the byte just past a 3-byte params input (header 8 + 3 = 11).
+    let read = "entrypoint:
+                ldxb r0, [r1+11]
+                exit";
+    for v in BOTH {
+        let code = Module::new(v, read).build().bytes;
+        let (o, _) = run(&code, Call::Entry(0), &[0xAB; 64], 100);
+        assert_eq!(o.status, ExitStatus::Exit(0xAB), "the long input is read");
+        let (o, _) = run(&code, Call::Entry(0), b"xyz", 100);
+        let trap = Trap::MemoryAccess {
+            addr: MM_INPUT_START + 11,
+            len: 1,
+            access: Access::Read,
+        };
+        assert_eq!(o.status, ExitStatus::Trap(trap), "nothing past the input");
+    }
+}
+
 #[test]
 fn entry_table_refuses_missing_entries_without_running() {
     let asm = "entrypoint:
