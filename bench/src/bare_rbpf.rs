@@ -83,26 +83,9 @@ fn set_return_data(
     vm.previous_instruction_meter = vm.context_object_pointer.get_remaining();
 }
 
-/// rbpf's configuration as the TBPF engine sets it by default (engine-tbpf's
-/// `TbpfConfig::rbpf_config`): 64 frames of 4 KiB, SBPF v1 and v2, instruction meter on.
+/// rbpf's configuration exactly as the TBPF engine sets it by default.
 fn config() -> Config {
-    Config {
-        max_call_depth: 64,
-        stack_frame_size: 4 * 1024,
-        enable_address_translation: true,
-        enable_stack_frame_gaps: true,
-        enable_instruction_meter: true,
-        enable_instruction_tracing: false,
-        enable_symbol_and_section_labels: false,
-        reject_broken_elfs: true,
-        external_internal_function_hash_collision: true,
-        reject_callx_r10: true,
-        optimize_rodata: true,
-        aligned_memory_mapping: true,
-        enable_sbpf_v1: true,
-        enable_sbpf_v2: true,
-        ..Config::default()
-    }
+    tos_engine_tbpf::TbpfConfig::default().rbpf_config()
 }
 
 /// What a bare run returned.

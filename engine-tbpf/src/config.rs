@@ -203,10 +203,11 @@ impl TbpfConfig {
         self.sbpf_versions.contains(&v)
     }
 
-    /// The rbpf configuration. Only fields that matter for consensus are set away from rbpf's
-    /// defaults; symbol labels stay off because they change which `callx` targets SBPFv2
-    /// accepts.
-    pub(crate) fn rbpf_config(&self) -> Config {
+    /// The solana-rbpf configuration the engine runs modules with (tools that measure bare
+    /// rbpf against the engine use it, so both run the same configuration). Only fields that
+    /// matter for consensus are set away from rbpf's defaults; symbol labels stay off because
+    /// they change which `callx` targets SBPFv2 accepts.
+    pub fn rbpf_config(&self) -> Config {
         Config {
             max_call_depth: self.call_depth,
             stack_frame_size: self.stack_frame_size,
