@@ -94,7 +94,7 @@ impl CallState {
     }
 
     /// The gas used when `fuel` is left, or `None` when the call is out of gas.
-    fn used_for(&self, fuel: u64) -> Option<Gas> {
+    pub(crate) fn used_for(&self, fuel: u64) -> Option<Gas> {
         self.remaining_for(fuel)
             .and_then(|r| self.gas_limit.checked_sub(r))
     }

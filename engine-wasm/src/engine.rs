@@ -316,18 +316,14 @@ impl WasmEngine {
         let syscalls = self.syscalls.active(protocol);
         // Everything that can refuse the module is decided here, in one linear pass over the
         // bytes, before anything expensive runs.
-        let facts = scan(code, &syscalls, &self.config)?;
+        let mut facts = scan(code, &syscalls, &self.config)?;
         let linker = backend.linker(&syscalls)?;
         // Tools may ask for traceable modules (crate::tracing); a node never does.
         let layout = traceable
             .then(|| crate::tracing::Layout::read(code, facts.imported_functions))
             .flatten();
         // Instances of most modules are reset and reused from call to call (crate::reuse).
-        let reset = if self.config.reuse_instances {
-            crate::reuse::ResetPlan::read(code)
-        } else {
-            None
-        };
+        let reset = facts.reset.take().filter(|_| self.config.reuse_instances);
         let instrumented = instrument(
             code,
             &facts,

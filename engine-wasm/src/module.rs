@@ -443,10 +443,7 @@ impl PreparedModule for WasmModule {
             };
             if let Some(tracer) = store.data_mut().tracer.take() {
                 // What ran, before a trap's charge of the whole limit.
-                let ran = store
-                    .data()
-                    .remaining_for(fuel)
-                    .map_or(gas_limit, |r| gas_limit.saturating_sub(r));
+                let ran = store.data().used_for(fuel).unwrap_or(gas_limit);
                 let stopped = match &status {
                     ExitStatus::Exit(_) => None,
                     ExitStatus::Trap(trap) => Some(trap.to_string()),

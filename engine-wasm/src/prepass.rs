@@ -48,6 +48,9 @@ pub(crate) struct Facts {
     pub(crate) frame_costs: Vec<u32>,
     /// The work a call's instantiation does, before any wasm runs.
     pub(crate) instance: InstanceWork,
+    /// How to reset an instance for reuse, or `None` when a section rules it out (the
+    /// operators are checked by the instrumentation).
+    pub(crate) reset: Option<crate::reuse::ResetPlan>,
 }
 
 /// What instantiating a module costs, counted from its bytes.
@@ -150,6 +153,7 @@ struct Scan<'c> {
     data_bytes: u64,
     elements: u64,
     code_size: u64,
+    reset: Option<crate::reuse::ResetPlan>,
 }
 
 /// Runs the pre-pass over `code` (already size- and header-checked).
@@ -180,6 +184,7 @@ pub(crate) fn scan(
         data_bytes: 0,
         elements: 0,
         code_size: code.len() as u64,
+        reset: Some(crate::reuse::ResetPlan::default()),
     };
     let _ = writeln!(s.summary, "wasm module, {} bytes", code.len());
     let _ = writeln!(s.summary, "imports:");
@@ -191,6 +196,7 @@ pub(crate) fn scan(
         // Count before validating: the validator's own work is linear, but a section count
         // over a limit is refused without reading the section.
         s.section(&payload, syscalls)?;
+        crate::reuse::ResetPlan::observe(&mut s.reset, &payload);
         match validator.payload(&payload).map_err(invalid)? {
             wasmparser::ValidPayload::Func(func, body) => {
                 let defined = function_index;
@@ -696,6 +702,10 @@ impl Scan<'_> {
             entries.self_dispatch = true;
         }
         self.instance.functions = self.functions.len() as u64;
+        let mut reset = self.reset;
+        if let Some(plan) = &mut reset {
+            plan.name_globals(self.exports.iter().map(|(name, _, _)| name.as_str()));
+        }
         Ok(Facts {
             entries,
             imports: self.imports.into_iter().collect(),
@@ -705,6 +715,7 @@ impl Scan<'_> {
             globals: self.globals,
             frame_costs: self.frame_costs,
             instance: self.instance,
+            reset,
         })
     }
 }

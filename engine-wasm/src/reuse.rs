@@ -32,7 +32,7 @@
 
 use std::cell::RefCell;
 
-use wasmparser::{DataKind, Operator, Parser, Payload};
+use wasmparser::{DataKind, Operator, Payload};
 use wasmtime::{Instance, Store, Val};
 
 use crate::bind::CallState;
@@ -72,69 +72,75 @@ impl Initial {
 }
 
 impl ResetPlan {
-    /// The plan for `code` (accepted by the pre-pass), or `None` when its instances cannot be
-    /// reused (see the module docs). Operators are checked by [`changes_instance`] during
-    /// instrumentation.
-    pub(crate) fn read(code: &[u8]) -> Option<ResetPlan> {
-        let mut plan = ResetPlan::default();
-        let mut exported = std::collections::HashSet::new();
-        for payload in Parser::new(0).parse_all(code) {
-            match payload.ok()? {
-                Payload::StartSection { .. } => return None,
-                Payload::GlobalSection(reader) => {
-                    for (index, global) in reader.into_iter().enumerate() {
-                        let global = global.ok()?;
-                        if !global.ty.mutable {
-                            continue;
-                        }
-                        let mut ops = global.init_expr.get_operators_reader();
-                        let initial = match ops.read().ok()? {
-                            Operator::I32Const { value } => Initial::I32(value),
-                            Operator::I64Const { value } => Initial::I64(value),
-                            Operator::F32Const { value } => Initial::F32(value.bits()),
-                            Operator::F64Const { value } => Initial::F64(value.bits()),
-                            _ => return None,
-                        };
-                        plan.globals
-                            .push((u32::try_from(index).ok()?, String::new(), initial));
-                    }
-                }
-                Payload::DataSection(reader) => {
-                    for data in reader {
-                        let data = data.ok()?;
-                        let DataKind::Active {
-                            memory_index: 0,
-                            offset_expr,
-                        } = data.kind
-                        else {
-                            return None;
-                        };
-                        let offset = match offset_expr.get_operators_reader().read().ok()? {
-                            // The offset is an unsigned address.
-                            Operator::I32Const { value } => value as u32 as usize,
-                            _ => return None,
-                        };
-                        plan.data.push((offset, data.data.into()));
-                    }
-                }
-                Payload::ExportSection(reader) => {
-                    for export in reader {
-                        exported.insert(export.ok()?.name.to_owned());
-                    }
-                }
-                _ => {}
-            }
+    /// Folds one section of a module into `plan` (the pre-pass calls it on every section it
+    /// reads, so the module is parsed once); sets it to `None` when the module's instances
+    /// cannot be reused (see the module docs). Operators are checked by [`changes_instance`]
+    /// during instrumentation, and the globals' export names by [`ResetPlan::name_globals`].
+    pub(crate) fn observe(plan: &mut Option<ResetPlan>, payload: &Payload<'_>) {
+        if let Some(p) = plan
+            && p.add(payload).is_none()
+        {
+            *plan = None;
         }
-        // Export names no module export has (a module may export anything, so the engine's
-        // names are made unique rather than reserved).
-        for (index, name, _) in &mut plan.globals {
+    }
+
+    /// Adds one section; `None` when it rules reuse out.
+    fn add(&mut self, payload: &Payload<'_>) -> Option<()> {
+        match payload {
+            Payload::StartSection { .. } => return None,
+            Payload::GlobalSection(reader) => {
+                for (index, global) in reader.clone().into_iter().enumerate() {
+                    let global = global.ok()?;
+                    if !global.ty.mutable {
+                        continue;
+                    }
+                    let mut ops = global.init_expr.get_operators_reader();
+                    let initial = match ops.read().ok()? {
+                        Operator::I32Const { value } => Initial::I32(value),
+                        Operator::I64Const { value } => Initial::I64(value),
+                        Operator::F32Const { value } => Initial::F32(value.bits()),
+                        Operator::F64Const { value } => Initial::F64(value.bits()),
+                        _ => return None,
+                    };
+                    self.globals
+                        .push((u32::try_from(index).ok()?, String::new(), initial));
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader.clone() {
+                    let data = data.ok()?;
+                    let DataKind::Active {
+                        memory_index: 0,
+                        offset_expr,
+                    } = data.kind
+                    else {
+                        return None;
+                    };
+                    let offset = match offset_expr.get_operators_reader().read().ok()? {
+                        // The offset is an unsigned address.
+                        Operator::I32Const { value } => value as u32 as usize,
+                        _ => return None,
+                    };
+                    self.data.push((offset, data.data.into()));
+                }
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// Names the export of each mutable global so that no export of the module (`exported`)
+    /// has it: a module may export anything, so the engine's names are made unique rather
+    /// than reserved.
+    pub(crate) fn name_globals<'n>(&mut self, exported: impl Iterator<Item = &'n str>) {
+        let exported: std::collections::HashSet<&str> = exported.collect();
+        for (index, name, _) in &mut self.globals {
             let mut candidate = format!("__tos_global_{index}");
-            while exported.contains(&candidate) {
+            while exported.contains(candidate.as_str()) {
                 candidate.push('_');
             }
             *name = candidate;
         }
-        Some(plan)
     }
 }
 
