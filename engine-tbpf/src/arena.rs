@@ -1,14 +1,15 @@
-//! The writable memory of a call (stack and heap), taken from a per-thread pool and handed
+//! The writable memory of a call (stack, heap, room for its input), taken from a per-thread pool and handed
 //! back zeroed at a cost proportional to what the call touched.
 //!
 //! A fresh call needs `stack_size + heap_size` bytes of zeros (256 KiB + 32 KiB by default).
 //! Allocating and zeroing them on every call was half of a warm trivial call. Instead each
 //! thread keeps a few private anonymous mappings; when a call ends, the mapping is cleared by
 //! `tos_engine_api::pages::zero_touched`: the pages the call touched are written with zeros
-//! (or, past a few dozen, all pages are given back to the kernel). So a call that used one page of stack pays for one page, and no call can
-//! observe anything an earlier one wrote. Nested
-//! calls (ABI v2) take their own arena from the same pool. Where mappings are unavailable (not
-//! unix, or `mmap` failed) the memory is a zeroed heap allocation, as before.
+//! (or, past a few dozen, all pages are given back to the kernel). So a call that used one
+//! page of stack pays for one page, and no call can observe anything an earlier one wrote.
+//! Nested calls (ABI v2) take their own arena from the same pool. Where mappings are
+//! unavailable (not unix, or `mmap` failed) the memory is a zeroed heap allocation, as before.
+//! An arena may end in a scratch part that is never cleared (see [`Arena`]).
 
 use std::cell::RefCell;
 
@@ -58,14 +59,13 @@ mod mapping {
 
         /// Zeroes the first `zeroed` bytes of the mapping again, at a cost that follows the
         /// pages the last user touched.
-        pub(super) fn reset(&mut self, zeroed: usize) -> bool {
+        pub(super) fn reset(&mut self, zeroed: usize) {
             let zeroed = zeroed.min(self.len);
             // SAFETY: the mapping is `len >= zeroed` readable and writable bytes, alive as
             // long as `self`, and `&mut self` makes this the only reference to them.
             let bytes = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), zeroed) };
             // SAFETY: the mapping is private and anonymous (`new`).
             unsafe { tos_engine_api::pages::zero_touched(bytes) };
-            true
         }
 
         pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
@@ -102,7 +102,7 @@ mod mapping {
         pub(super) fn len(&self) -> usize {
             match self.0 {}
         }
-        pub(super) fn reset(&mut self, _zeroed: usize) -> bool {
+        pub(super) fn reset(&mut self, _zeroed: usize) {
             match self.0 {}
         }
         pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
@@ -174,10 +174,7 @@ impl Drop for Arena {
         let Some(mut m) = self.mapped.take() else {
             return;
         };
-        // A mapping the kernel would not reset is unmapped (dropped), never reused dirty.
-        if !m.reset(self.zeroed) {
-            return;
-        }
+        m.reset(self.zeroed);
         let (len, zeroed) = (m.len(), self.zeroed);
         // Kept when the pool has room; otherwise (or when the thread is exiting) dropped with
         // the closure, which unmaps it.
