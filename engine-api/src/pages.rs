@@ -2,25 +2,34 @@
 //! a call's memory (stack, heap, linear memory) for the next call instead of mapping it
 //! afresh.
 //!
-//! [`zero_touched`] reads, from the kernel's page map of the process
-//! (`/proc/self/pagemap`), which pages of the range are present and which are swapped out.
-//! Present pages get zeros written over them, so they stay mapped and the next call takes no
-//! page fault there; a swapped-out page is given back to the kernel
-//! (`madvise(MADV_DONTNEED)`), after which it reads as zeros; every other page was never
-//! touched since it was last given back, and reads as zeros already. Past [`HOT_PAGES`]
-//! present pages the whole range is given back instead.
+//! [`zero_touched`] and [`zero_touched_in`] ask the kernel which pages of a range are present
+//! and which are swapped out. Present pages get zeros written over them, so they stay mapped
+//! and the next call takes no page fault there; a swapped-out page is given back to the
+//! kernel (`madvise(MADV_DONTNEED)`), after which it reads as zeros; every other page was
+//! never touched since it was last given back, or maps the kernel's shared zero page, and
+//! reads as zeros already. Past [`HOT_PAGES`] present pages in one range, the whole range is
+//! given back instead.
+//!
+//! The question costs one system call of about a microsecond, most of it fixed, whatever
+//! the range's size: [`zero_touched_in`] clears several ranges of one span with a single
+//! question, so a pool that clears its slots in batches pays that microsecond once per batch
+//! rather than once per call. On Linux 6.7 and later the question is the page map's
+//! `PAGEMAP_SCAN` ioctl, which answers with runs of pages and tells the shared zero page
+//! apart; before that, `/proc/self/pagemap` is read (eight bytes per page).
 //!
 //! Why not give everything back every time: `madvise` that unmaps pages makes the kernel
 //! flush the TLB of every core running a thread of the process (inter-processor interrupts,
 //! costly in a virtual machine), and two threads doing so at once forced full flushes on each
 //! other: two threads made fewer calls per second than one. Reading the page map takes no
 //! lock other threads wait for and sends no interrupt. Where the page map cannot be read
-//! (not Linux, no `/proc`), the range is given back, or written with zeros, as before. Each
-//! thread keeps its own handle on the page map, opened again in a forked child (a handle
-//! opened before a fork still describes the parent).
+//! (not Linux, no `/proc`), the ranges are given back, or written with zeros. Each thread
+//! keeps its own handle on the page map, opened again in a forked child (a handle opened
+//! before a fork still describes the parent).
 
-/// Most present pages [`zero_touched`] clears by writing (256 KiB with 4 KiB pages); past
-/// it, the whole range is given back to the kernel.
+use std::ops::Range;
+
+/// Most present pages [`zero_touched`] clears by writing in one range (256 KiB with 4 KiB
+/// pages); past it, the whole range is given back to the kernel.
 pub const HOT_PAGES: usize = 64;
 
 /// Sets every byte of `bytes` to zero, at a cost that follows the pages in it that are
@@ -32,30 +41,101 @@ pub const HOT_PAGES: usize = 64;
 /// them read as zeros, and untouched pages of it read as zeros. In a file or shared mapping
 /// they would read back the file's contents.
 pub unsafe fn zero_touched(bytes: &mut [u8]) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: the caller's contract.
-    if unsafe { linux::zero_touched(bytes) } {
+    let len = bytes.len();
+    // SAFETY: the caller's contract; the one range is all of `bytes`, borrowed mutably.
+    unsafe { zero_touched_in(bytes.as_mut_ptr(), len, &[0..len]) }
+}
+
+/// Sets every byte of the ranges `clear` (offsets into the `len` bytes at `span`) to zero,
+/// with one question to the kernel for the whole span (see the module docs). The rest of the
+/// span is neither read nor written: only the kernel's record of its pages is looked at.
+///
+/// # Safety
+/// - Every range of `clear` lies within `0..len`, and the bytes it names lie in a private
+///   anonymous mapping (as [`zero_touched`]), may be written, and are not referenced by
+///   anything else for the duration of the call.
+/// - `span..span + len` is one address range of this process (it may hold other mappings,
+///   or none, between the ranges).
+pub unsafe fn zero_touched_in(span: *mut u8, len: usize, clear: &[Range<usize>]) {
+    let in_span = |r: &Range<usize>| r.start <= r.end && r.end <= len;
+    if !clear.iter().all(in_span) {
+        // Not the caller's contract; nothing is touched rather than something outside.
+        debug_assert!(false, "a range to clear lies outside the span");
         return;
     }
-    bytes.fill(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: the caller's contract.
+    if unsafe { linux::zero_touched_in(span, len, clear) } {
+        return;
+    }
+    for r in clear {
+        // SAFETY: the caller's contract: the range is in the span and may be written.
+        unsafe { std::ptr::write_bytes(span.add(r.start), 0, r.len()) };
+    }
 }
 
 #[cfg(target_os = "linux")]
 mod linux {
     use std::cell::RefCell;
     use std::fs::File;
+    use std::ops::Range;
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
     use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     /// Page map entry bit: the page is present in RAM.
     const PRESENT: u64 = 1 << 63;
     /// Page map entry bit: the page is swapped out.
     const SWAPPED: u64 = 1 << 62;
 
+    /// `PAGEMAP_SCAN` categories (linux/fs.h, 6.7).
+    const PAGE_IS_PRESENT: u64 = 1 << 3;
+    const PAGE_IS_SWAPPED: u64 = 1 << 4;
+    const PAGE_IS_PFNZERO: u64 = 1 << 5;
+
+    /// A run of pages of the same categories (`struct page_region`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct PageRegion {
+        start: u64,
+        end: u64,
+        categories: u64,
+    }
+
+    /// The question (`struct pm_scan_arg`).
+    #[repr(C)]
+    #[derive(Default)]
+    struct PmScanArg {
+        size: u64,
+        flags: u64,
+        start: u64,
+        end: u64,
+        walk_end: u64,
+        vec: u64,
+        vec_len: u64,
+        max_pages: u64,
+        category_inverted: u64,
+        category_mask: u64,
+        category_anyof_mask: u64,
+        return_mask: u64,
+    }
+
+    /// `_IOWR('f', 16, struct pm_scan_arg)`.
+    const PAGEMAP_SCAN: u64 =
+        (3 << 30) | ((size_of::<PmScanArg>() as u64) << 16) | (0x66 << 8) | 16;
+
+    /// Runs answered per ioctl; more take another.
+    const RUNS: usize = 64;
+
+    /// Whether this kernel refused `PAGEMAP_SCAN` (older than 6.7): the page map is read.
+    static NO_SCAN: AtomicBool = AtomicBool::new(false);
+
     thread_local! {
-        /// The page map entries of the range being cleared, reused from call to call.
+        /// The page map entries of the span being cleared, reused from call to call.
         static ENTRIES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        /// The runs of touched pages found, as (start, end, swapped) addresses.
+        static RUNS_FOUND: RefCell<Vec<(usize, usize, bool)>> = const { RefCell::new(Vec::new()) };
         /// This thread's handle on the process's page map (`None` where it cannot be read),
         /// with the fork generation it was opened in.
         static MAP: RefCell<Option<(u64, Option<File>)>> = const { RefCell::new(None) };
@@ -104,76 +184,205 @@ mod linux {
         })
     }
 
-    /// Gives `bytes` (page-aligned, whole pages) back to the kernel, or writes zeros over them
-    /// if it refuses.
+    /// Gives the `len` bytes at `at` (page-aligned, whole pages) back to the kernel, or
+    /// writes zeros over them if it refuses.
     ///
     /// # Safety
-    /// As [`super::zero_touched`].
-    unsafe fn give_back(bytes: &mut [u8]) {
-        // SAFETY: the range is borrowed mutably, so nothing else reads or writes it, and it
-        // lies in a private anonymous mapping (the caller's contract): MADV_DONTNEED keeps the
-        // mapping and makes its pages read back as zeros, which is all writing zeros would do.
-        let done =
-            unsafe { libc::madvise(bytes.as_mut_ptr().cast(), bytes.len(), libc::MADV_DONTNEED) };
+    /// As a range of [`super::zero_touched_in`].
+    unsafe fn give_back(at: *mut u8, len: usize) {
+        // SAFETY: the range may be written and nothing else references it, and it lies in a
+        // private anonymous mapping (the caller's contract): MADV_DONTNEED keeps the mapping
+        // and makes its pages read back as zeros, which is all writing zeros would do.
+        let done = unsafe { libc::madvise(at.cast(), len, libc::MADV_DONTNEED) };
         if done != 0 {
-            bytes.fill(0);
+            // SAFETY: as above.
+            unsafe { std::ptr::write_bytes(at, 0, len) };
         }
     }
 
-    /// The Linux path of [`super::zero_touched`]; `false` when it could not run (nothing
-    /// is then guaranteed about `bytes`, which the caller clears by writing).
-    ///
-    /// # Safety
-    /// As [`super::zero_touched`].
-    pub(super) unsafe fn zero_touched(bytes: &mut [u8]) -> bool {
-        let page = page_size();
-        let len = bytes.len();
-        let start = bytes.as_ptr() as usize;
-        if len == 0 || !start.is_multiple_of(page) || !len.is_multiple_of(page) {
+    /// Asks `PAGEMAP_SCAN` for the runs of present (other than the zero page) or swapped
+    /// pages in `start..end`, appended to `runs`; `false` when the kernel cannot answer.
+    fn scan(map: &File, start: usize, end: usize, runs: &mut Vec<(usize, usize, bool)>) -> bool {
+        if NO_SCAN.load(Ordering::Relaxed) {
             return false;
         }
+        let mut answer = [PageRegion::default(); RUNS];
+        let mut from = start as u64;
+        let end = end as u64;
+        while from < end {
+            let mut arg = PmScanArg {
+                size: size_of::<PmScanArg>() as u64,
+                start: from,
+                end,
+                vec: answer.as_mut_ptr() as u64,
+                vec_len: RUNS as u64,
+                category_anyof_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                return_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
+                ..PmScanArg::default()
+            };
+            // SAFETY: PAGEMAP_SCAN reads `arg` and writes at most `vec_len` regions to `vec`,
+            // which points at `answer`, alive and that long; it touches no other memory.
+            let found = unsafe {
+                libc::ioctl(
+                    map.as_raw_fd(),
+                    PAGEMAP_SCAN as _,
+                    &mut arg as *mut PmScanArg,
+                )
+            };
+            let Ok(found) = usize::try_from(found) else {
+                // ENOTTY or EINVAL: a kernel without the ioctl; anything else is no answer.
+                let errno = std::io::Error::last_os_error().raw_os_error();
+                if matches!(errno, Some(libc::ENOTTY) | Some(libc::EINVAL)) {
+                    NO_SCAN.store(true, Ordering::Relaxed);
+                }
+                runs.clear();
+                return false;
+            };
+            for r in answer.iter().take(found.min(RUNS)) {
+                let zero_page = r.categories & PAGE_IS_PFNZERO != 0;
+                let swapped = r.categories & PAGE_IS_SWAPPED != 0;
+                if !zero_page || swapped {
+                    runs.push((r.start as usize, r.end as usize, swapped));
+                }
+            }
+            if arg.walk_end <= from {
+                runs.clear();
+                return false;
+            }
+            from = arg.walk_end;
+        }
+        true
+    }
+
+    /// Reads the page map's entries for `start..end` (page-aligned) as runs of present or
+    /// swapped pages, appended to `runs`; `false` when it cannot be read.
+    fn read(map: &File, start: usize, end: usize, runs: &mut Vec<(usize, usize, bool)>) -> bool {
+        let page = page_size();
+        let pages = (end - start) / page;
+        let offset = ((start / page) as u64).saturating_mul(8);
+        ENTRIES.with(|entries| {
+            let Ok(mut entries) = entries.try_borrow_mut() else {
+                return false;
+            };
+            entries.clear();
+            entries.resize(pages.saturating_mul(8), 0);
+            if map.read_exact_at(&mut entries, offset).is_err() {
+                return false;
+            }
+            for (i, e) in entries.chunks_exact(8).enumerate() {
+                // An entry that cannot be decoded counts as present: it is cleared.
+                let e = <[u8; 8]>::try_from(e).map_or(PRESENT, u64::from_ne_bytes);
+                if e & (PRESENT | SWAPPED) == 0 {
+                    continue;
+                }
+                let at = start + i * page;
+                let swapped = e & PRESENT == 0;
+                match runs.last_mut() {
+                    Some(last) if last.1 == at && last.2 == swapped => last.1 = at + page,
+                    _ => runs.push((at, at + page, swapped)),
+                }
+            }
+            true
+        })
+    }
+
+    /// The Linux path of [`super::zero_touched_in`]; `false` when it could not run
+    /// (nothing is then guaranteed about the ranges, which the caller clears by writing).
+    ///
+    /// # Safety
+    /// As [`super::zero_touched_in`].
+    pub(super) unsafe fn zero_touched_in(
+        span: *mut u8,
+        len: usize,
+        clear: &[Range<usize>],
+    ) -> bool {
+        let page = page_size();
+        let base = span as usize;
+        let aligned = |x: usize| x.is_multiple_of(page);
+        if len == 0
+            || !aligned(base)
+            || !aligned(len)
+            || !clear.iter().all(|r| aligned(r.start) && aligned(r.end))
+        {
+            return false;
+        }
+        let Some(first) = clear
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| r.start)
+            .min()
+        else {
+            return true;
+        };
+        let last = clear.iter().map(|r| r.end).max().unwrap_or(first);
+        let (from, to) = (base + first, base + last);
+        let give_back_all = || {
+            for r in clear {
+                // SAFETY: the caller's contract, for this range.
+                unsafe { give_back(span.add(r.start), r.len()) };
+            }
+        };
         with_pagemap(|map| {
             let Some(map) = map else {
-                // SAFETY: the caller's contract.
-                unsafe { give_back(bytes) };
+                give_back_all();
                 return true;
             };
-            let pages = len.checked_div(page).unwrap_or(0);
-            let offset = (start.checked_div(page).unwrap_or(0) as u64).saturating_mul(8);
-            ENTRIES.with(|entries| {
-                let Ok(mut entries) = entries.try_borrow_mut() else {
+            RUNS_FOUND.with(|runs| {
+                let Ok(mut runs) = runs.try_borrow_mut() else {
                     return false;
                 };
-                entries.clear();
-                entries.resize(pages.saturating_mul(8), 0);
-                if map.read_exact_at(&mut entries, offset).is_err() {
-                    // SAFETY: the caller's contract.
-                    unsafe { give_back(bytes) };
+                runs.clear();
+                if !scan(map, from, to, &mut runs) && !read(map, from, to, &mut runs) {
+                    give_back_all();
                     return true;
                 }
-                // An entry that cannot be decoded counts as present: it is cleared by writing.
-                let decode = |e: &[u8]| <[u8; 8]>::try_from(e).map_or(PRESENT, u64::from_ne_bytes);
-                let present = entries
-                    .chunks_exact(8)
-                    .filter(|e| decode(e) & PRESENT != 0)
-                    .count();
-                if present > super::HOT_PAGES {
-                    // SAFETY: the caller's contract.
-                    unsafe { give_back(bytes) };
-                    return true;
-                }
-                for (chunk, e) in bytes.chunks_exact_mut(page).zip(entries.chunks_exact(8)) {
-                    let e = decode(e);
-                    if e & PRESENT != 0 {
-                        chunk.fill(0);
-                    } else if e & SWAPPED != 0 {
-                        // SAFETY: the caller's contract, for this page.
-                        unsafe { give_back(chunk) };
+                for r in clear {
+                    let (start, end) = (base + r.start, base + r.end);
+                    let overlaps = || {
+                        runs.iter().filter_map(move |&(s, e, swapped)| {
+                            let (s, e) = (s.max(start), e.min(end));
+                            (s < e).then_some((s, e, swapped))
+                        })
+                    };
+                    let present: usize = overlaps()
+                        .filter(|o| !o.2)
+                        .map(|(s, e, _)| (e - s) / page)
+                        .sum();
+                    if present > super::HOT_PAGES {
+                        // SAFETY: the caller's contract, for this range.
+                        unsafe { give_back(span.add(r.start), r.len()) };
+                        continue;
+                    }
+                    for (s, e, swapped) in overlaps() {
+                        let at = span.wrapping_add(s - base);
+                        if swapped {
+                            // SAFETY: the caller's contract: `s..e` lies in this range.
+                            unsafe { give_back(at, e - s) };
+                        } else {
+                            // SAFETY: as above.
+                            unsafe { std::ptr::write_bytes(at, 0, e - s) };
+                        }
                     }
                 }
                 true
             })
         })
+    }
+
+    /// Whether this kernel answers `PAGEMAP_SCAN`, for the tests.
+    #[cfg(test)]
+    pub(super) fn scan_works() -> bool {
+        let page = page_size();
+        let mut runs = Vec::new();
+        let probe = vec![1u8; page * 4];
+        let start = (probe.as_ptr() as usize).next_multiple_of(page);
+        with_pagemap(|map| map.is_some_and(|m| scan(m, start, start + page * 2, &mut runs)))
+    }
+
+    /// Forces the page-map reading path (as on a kernel before 6.7), for the tests.
+    #[cfg(test)]
+    pub(super) fn force_read(on: bool) {
+        NO_SCAN.store(on, Ordering::Relaxed);
     }
 
     /// The fork handler's effect, for the tests: handles opened before it are opened again.
@@ -227,6 +436,19 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn every_byte_reads_zero_afterwards() {
+        // Whichever way the kernel is asked (this one answers PAGEMAP_SCAN from 6.7 on).
+        // The switch is process-wide: other tests running meanwhile take either path, and
+        // both are correct.
+        if linux::scan_works() {
+            every_byte_reads_zero_afterwards_here();
+        }
+        linux::force_read(true);
+        every_byte_reads_zero_afterwards_here();
+        linux::force_read(false);
+    }
+
+    #[cfg(target_os = "linux")]
+    fn every_byte_reads_zero_afterwards_here() {
         let page = linux::page_size();
         let pages = HOT_PAGES * 3;
         let mut map = Map::new(page * pages);
@@ -268,6 +490,43 @@ mod tests {
         unsafe { zero_touched(map.bytes()) };
         assert!(linux::opened_in().expect("opened") > before);
         assert!(map.bytes().iter().all(|b| *b == 0));
+    }
+
+    /// Several ranges of one span cleared with one question: the ranges read zero, the
+    /// bytes between them keep what they held, pages only read (the shared zero page) are
+    /// left alone, and a range with more than [`HOT_PAGES`] present pages is given back.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_the_named_ranges_of_a_span_are_cleared() {
+        let page = linux::page_size();
+        let slot = (HOT_PAGES + 8) * page;
+        let mut map = Map::new(slot * 4);
+        let bytes = map.bytes();
+        // Slot 0: a few pages written; slot 1: written and kept (in use elsewhere);
+        // slot 2: every page written; slot 3: only read.
+        for i in [0, page, 5 * page + 9, slot - 1] {
+            bytes[i] = 0x11;
+        }
+        bytes[slot..2 * slot].fill(0x22);
+        bytes[2 * slot..3 * slot].fill(0x33);
+        let read: u32 = bytes[3 * slot..]
+            .iter()
+            .step_by(page)
+            .map(|b| u32::from(*b))
+            .sum();
+        assert_eq!(read, 0);
+        let span = bytes.as_mut_ptr();
+        let clear = [0..slot, 2 * slot..3 * slot, 3 * slot..4 * slot];
+        // SAFETY: `map` is private anonymous memory of `4 * slot` bytes, borrowed mutably
+        // here; the ranges lie in it.
+        unsafe { zero_touched_in(span, slot * 4, &clear) };
+        let bytes = map.bytes();
+        assert!(bytes[..slot].iter().all(|b| *b == 0));
+        assert!(
+            bytes[slot..2 * slot].iter().all(|b| *b == 0x22),
+            "slot 1 is kept"
+        );
+        assert!(bytes[2 * slot..].iter().all(|b| *b == 0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use solana_rbpf::{
     ebpf,
     elf::Executable,
     error::{EbpfError, ProgramResult},
-    memory_region::{AccessType, MemoryMapping, MemoryRegion},
+    memory_region::{AccessType, MemoryMapping, MemoryRegion, MemoryState},
     static_analysis::CfgNode,
     vm::EbpfVm,
 };
@@ -19,6 +19,7 @@ use tos_engine_api::{
 };
 
 use crate::ENGINE_NAME;
+use crate::arena::Split;
 use crate::config::TbpfConfig;
 use crate::runtime::{RunContext, Stop};
 use tos_syscalls::ActiveSyscalls;
@@ -222,6 +223,46 @@ impl TbpfModule {
     }
 }
 
+/// The interpreter's call frames, kept per thread between calls (nested calls take their own).
+mod frames {
+    use std::cell::RefCell;
+
+    use solana_rbpf::vm::CallFrame;
+
+    /// Frame vectors kept per thread; more are dropped.
+    const KEPT: usize = 16;
+
+    thread_local! {
+        static KEEP: RefCell<Vec<Vec<CallFrame>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// At least `depth` frames, from the pool if it has a vector that long.
+    pub(super) fn take(depth: usize) -> Vec<CallFrame> {
+        let kept = KEEP
+            .try_with(|keep| keep.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        match kept {
+            Some(frames) if frames.len() >= depth => frames,
+            _ => vec![CallFrame::default(); depth],
+        }
+    }
+
+    /// Keeps `frames` for a later call on this thread.
+    pub(super) fn give_back(frames: Vec<CallFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let _ = KEEP.try_with(|keep| {
+            if let Ok(mut keep) = keep.try_borrow_mut()
+                && keep.len() < KEPT
+            {
+                keep.push(frames);
+            }
+        });
+    }
+}
+
 /// Room for the call's input in a call's arena: the input header and the host's largest
 /// params (64 KiB), rounded up to whole pages.
 const INPUT_ROOM: usize = 72 * 1024;
@@ -270,16 +311,19 @@ impl TbpfModule {
         // while syscalls hold the host mutably): one zeroed arena from this thread's pool
         // (see `arena`). An input larger than the room kept for it (only a host that passes
         // more than the params limit) is copied to the heap instead.
-        let stack_and_heap = self.stack_size.saturating_add(self.heap_size);
-        let in_arena = input.len() <= INPUT_ROOM && stack_and_heap.is_multiple_of(ebpf::HOST_ALIGN);
+        let parts = [self.stack_size, self.heap_size];
+        let mut arena = crate::arena::Arena::take(parts, INPUT_ROOM);
+        let Split {
+            parts: [stack, heap],
+            scratch: room,
+            cow,
+        } = arena.split(parts);
         // The input room is scratch: each call writes its input there before the guest can
         // read it, through a region exactly as long, so what an earlier call left past it is
         // out of reach and is never cleared.
-        let mut arena = crate::arena::Arena::take(stack_and_heap, INPUT_ROOM);
-        let (stack, rest) = arena.as_mut_slice().split_at_mut(self.stack_size);
-        let (heap, room) = rest.split_at_mut(self.heap_size);
         let copied;
-        let input: &[u8] = match room.get_mut(..input.len()).filter(|_| in_arena) {
+        let aligned = room.as_ptr().align_offset(ebpf::HOST_ALIGN) == 0;
+        let input: &[u8] = match room.get_mut(..input.len()).filter(|_| aligned) {
             Some(room) => {
                 room.copy_from_slice(input);
                 room
@@ -298,33 +342,80 @@ impl TbpfModule {
         } else {
             0
         };
+        let stack = MemoryRegion::new_writable_gapped(stack, ebpf::MM_STACK_START, gap);
+        let heap = MemoryRegion::new_writable(heap, ebpf::MM_HEAP_START);
+        if let Some(tracking) = cow {
+            // Stack and heap read the shared zeros until their first store, which moves
+            // them onto the arena's memory and tells the arena (see `arena`).
+            for (region, payload) in [&stack, &heap].into_iter().zip(tracking.payloads) {
+                region.host_addr.set(tracking.zeros);
+                region.state.set(MemoryState::Cow(payload));
+            }
+        }
         // Exactly the room rbpf needs (it adds a null region first, then boxes the list), so
         // it does not reallocate.
         let mut regions = Vec::with_capacity(5);
-        regions.extend([
-            exe.get_ro_region(),
-            MemoryRegion::new_writable_gapped(stack, ebpf::MM_STACK_START, gap),
-            MemoryRegion::new_writable(heap, ebpf::MM_HEAP_START),
-            MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START),
-        ]);
-        let mapping = MemoryMapping::new(regions, config, version)
-            .map_err(|e| fault(format!("memory mapping: {e}")))?;
+        regions.push(exe.get_ro_region());
+        regions.push(stack);
+        regions.push(heap);
+        regions.push(MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START));
+        let mapping = match cow {
+            Some(_) => MemoryMapping::new_with_cow(
+                regions,
+                Box::new(crate::arena::first_write),
+                config,
+                version,
+            ),
+            None => MemoryMapping::new(regions, config, version),
+        }
+        .map_err(|e| fault(format!("memory mapping: {e}")))?;
 
         let mut ctx = RunContext::new(host, gas_limit, &self.syscalls, self.instruction_cost);
         if tos_engine_api::trace::is_open() {
             ctx.trace = self.trace.clone();
         }
-        let (result, pc) = {
-            let mut vm = EbpfVm::new(
-                exe.get_loader().clone(),
-                version,
-                &mut ctx,
-                mapping,
-                self.stack_size,
-            );
-            let (_, result) = vm.execute_program(exe, self.interpreted);
-            (result, vm.registers[11])
+        // The interpreter keeps its call frames in the VM; the JIT keeps them on the native
+        // stack and never reads the VM's. They come from this thread's pool rather than a
+        // fresh zeroed vector per call: the interpreter writes a frame on every call before
+        // it reads it on the matching return, so what an earlier call left there is never
+        // read.
+        let frames = if self.interpreted {
+            frames::take(config.max_call_depth)
+        } else {
+            Vec::new()
         };
+        let (result, pc, frames) = {
+            // What `EbpfVm::new` builds (rbpf 0.8.5, address translation always on in our
+            // configuration), with the call frames above.
+            let stack_pointer =
+                ebpf::MM_STACK_START.saturating_add(if version.dynamic_stack_frames() {
+                    self.stack_size
+                } else {
+                    config.stack_frame_size
+                } as u64);
+            let mut vm = EbpfVm {
+                host_stack_pointer: std::ptr::null_mut(),
+                call_depth: 0,
+                stack_pointer,
+                context_object_pointer: &mut ctx,
+                previous_instruction_meter: 0,
+                due_insn_count: 0,
+                stopwatch_numerator: 0,
+                stopwatch_denominator: 0,
+                registers: [0u64; 12],
+                program_result: ProgramResult::Ok(0),
+                memory_mapping: mapping,
+                call_frames: frames,
+                loader: exe.get_loader().clone(),
+            };
+            let (_, result) = vm.execute_program(exe, self.interpreted);
+            (
+                result,
+                vm.registers[11],
+                std::mem::take(&mut vm.call_frames),
+            )
+        };
+        frames::give_back(frames);
         ctx.flush_trace();
         let status = self.status(result, pc, &mut ctx)?;
         Ok(Outcome::finish(status, &ctx.gas, host))

@@ -489,7 +489,7 @@ fn trap_cases() -> Vec<TrapCase> {
         (
             "syscall writes rodata",
             Sbpf::V2,
-            "entrypoint:\naddr r1, rodata+0\nsyscall tos_get_tx_hash\nexit",
+            "entrypoint:\naddr r1, rodata+0\nsyscall tos_get_contract_hash\nexit",
             vec![0; 32],
             Trap::MemoryAccess {
                 addr: ro + 0xd0,
@@ -738,44 +738,108 @@ fn engine_identity() {
     }
 }
 
-/// Stack and heap come from a per-thread pool: a call never sees what an earlier one wrote,
-/// in either mode.
+/// Stack and heap come from a per-thread pool of slots, cleared in batches, and a slot that
+/// was only read goes back without clearing: a call never sees what an earlier one wrote, in
+/// either mode, wherever the earlier one wrote it (its own frame, a frame it never called
+/// into, the heap's ends, through a syscall), over enough calls that every slot is written,
+/// cleared and taken again several times.
 #[test]
 fn a_call_never_sees_the_memory_of_an_earlier_one() {
-    let writer = Module::new(
-        Sbpf::V1,
-        "entrypoint:
-         mov64 r1, 0x55
-         stxdw [r10-8], r1
-         lddw r2, 0x300000000
-         stxdw [r2+0], r1
-         stxdw [r2+32760], r1
-         mov64 r0, 0
-         exit",
-    )
-    .build()
-    .bytes;
+    // SBPFv1 with frame gaps: frame k of the stack is at 0x200000000 + k * 8192.
+    let places = "lddw r6, 0x200000ff8
+                  lddw r7, 0x20007eff8
+                  lddw r8, 0x20003e800
+                  lddw r9, 0x300000000";
+    let writer = |stack: bool, heap: bool| {
+        let mut asm = format!("entrypoint:\n{places}\nmov64 r1, 0x55\n");
+        if stack {
+            // The own frame, the last frame's last word, a middle frame, and 32 bytes from a
+            // syscall into frame 40.
+            asm += "stxdw [r10-8], r1
+                    stxdw [r7+0], r1
+                    stxdw [r8+0], r1
+                    lddw r1, 0x200050040
+                    syscall tos_get_contract_hash
+                    mov64 r1, 0x55\n";
+        }
+        if heap {
+            asm += "stxdw [r9+0], r1
+                    stxdw [r9+32760], r1
+                    mov64 r1, r9
+                    add64 r1, 16384
+                    syscall tos_get_contract_hash\n";
+        }
+        asm += "mov64 r0, 0\nexit";
+        Module::new(Sbpf::V1, &asm).build().bytes
+    };
+    // ORs every word any writer writes: 0 when nothing of an earlier call is left. It first
+    // stores a zero into each region elsewhere, so its loads read the slot's memory (until a
+    // region's first store, loads read shared zeros).
     let reader = Module::new(
         Sbpf::V1,
-        "entrypoint:
-         ldxdw r0, [r10-8]
-         lddw r2, 0x300000000
-         ldxdw r3, [r2+0]
-         or64 r0, r3
-         ldxdw r3, [r2+32760]
-         or64 r0, r3
-         exit",
+        &format!(
+            "entrypoint:
+             {places}
+             mov64 r1, 0
+             stxdw [r10-64], r1
+             stxdw [r9+8192], r1
+             ldxdw r0, [r6+0]
+             ldxdw r3, [r7+0]
+             or64 r0, r3
+             ldxdw r3, [r8+0]
+             or64 r0, r3
+             lddw r2, 0x200050040
+             ldxdw r3, [r2+0]
+             or64 r0, r3
+             ldxdw r3, [r2+24]
+             or64 r0, r3
+             ldxdw r3, [r9+0]
+             or64 r0, r3
+             ldxdw r3, [r9+32760]
+             or64 r0, r3
+             ldxdw r3, [r9+16384]
+             or64 r0, r3
+             ldxdw r3, [r9+16408]
+             or64 r0, r3
+             exit"
+        ),
     )
     .build()
     .bytes;
-    for _ in 0..3 {
-        let (o, _) = run(&writer, Call::Entry(0), &[], 1_000);
-        assert_eq!(o.status, ExitStatus::Exit(0));
-        let (o, _) = run(&reader, Call::Entry(0), &[], 1_000);
-        assert_eq!(
-            o.status,
-            ExitStatus::Exit(0),
-            "the reader saw the writer's bytes"
-        );
+    // The syscall's first and last words are not zero, or the test could not see them left
+    // behind.
+    for word in [0, 24] {
+        let probe = Module::new(
+            Sbpf::V1,
+            &format!(
+                "entrypoint:
+                 lddw r1, 0x300004000
+                 syscall tos_get_contract_hash
+                 lddw r1, 0x300004000
+                 ldxdw r0, [r1+{word}]
+                 exit"
+            ),
+        )
+        .build()
+        .bytes;
+        let (o, _) = run(&probe, Call::Entry(0), &[], 1_000);
+        assert!(matches!(o.status, ExitStatus::Exit(w) if w != 0), "{o:?}");
+    }
+    let (o, _) = run(&reader, Call::Entry(0), &[], 1_000);
+    assert_eq!(o.status, ExitStatus::Exit(0));
+
+    let writers = [writer(true, true), writer(true, false), writer(false, true)];
+    for round in 0..3 * 16 + 5 {
+        let w = &writers[round % writers.len()];
+        let (o, _) = run(w, Call::Entry(0), &[], 1_000);
+        assert_eq!(o.status, ExitStatus::Exit(0), "round {round}");
+        for _ in 0..round % 3 {
+            let (o, _) = run(&reader, Call::Entry(0), &[], 1_000);
+            assert_eq!(
+                o.status,
+                ExitStatus::Exit(0),
+                "round {round}: the reader saw an earlier call's bytes"
+            );
+        }
     }
 }
