@@ -43,7 +43,7 @@ pub const HOT_PAGES: usize = 64;
 pub unsafe fn zero_touched(bytes: &mut [u8]) {
     let len = bytes.len();
     // SAFETY: the caller's contract; the one range is all of `bytes`, borrowed mutably.
-    unsafe { zero_touched_in(bytes.as_mut_ptr(), len, &[0..len]) }
+    unsafe { zero_touched_in(bytes.as_mut_ptr(), len, std::slice::from_ref(&(0..len))) }
 }
 
 /// Sets every byte of the ranges `clear` (offsets into the `len` bytes at `span`) to zero,

@@ -150,10 +150,10 @@ impl Slab {
         let map = Mapping::new(slot_len.checked_mul(SLOTS)?)?;
         let base = map.ptr() as u64;
         let targets = std::array::from_fn(|i| {
-            let mut at = base + (i * slot_len) as u64;
+            let mut at = base.saturating_add(i.saturating_mul(slot_len) as u64);
             std::array::from_fn(|p| {
                 let host = at;
-                at += parts[p] as u64;
+                at = at.saturating_add(parts[p] as u64);
                 Target {
                     host,
                     written: Cell::new(false),
@@ -196,12 +196,17 @@ impl Slab {
         // Each written part, widened to whole pages (a page shared by the stack's end and
         // the heap's start is cleared with whichever was written).
         let ranges: [[Range<usize>; PARTS]; SLOTS] = std::array::from_fn(|i| {
-            let mut at = i * self.slot_len;
+            let mut at = i.saturating_mul(self.slot_len);
             std::array::from_fn(|p| {
-                let (start, end) = (at, at + self.parts[p]);
+                let (start, end) = (at, at.saturating_add(self.parts[p]));
                 at = end;
                 if dirty(i) && self.targets[i][p].written.get() {
-                    start - start % page..end.next_multiple_of(page).min((i + 1) * self.slot_len)
+                    let slot_end = i.saturating_add(1).saturating_mul(self.slot_len);
+                    let from = start.saturating_sub(start.checked_rem(page).unwrap_or(0));
+                    from..end
+                        .checked_next_multiple_of(page)
+                        .unwrap_or(end)
+                        .min(slot_end)
                 } else {
                     start..start
                 }
@@ -396,7 +401,7 @@ impl Arena {
                 // `&mut self` makes this the only reference to it.
                 unsafe {
                     std::slice::from_raw_parts_mut(
-                        slab.map.ptr().add(i * slab.slot_len),
+                        slab.map.ptr().add(i.saturating_mul(slab.slot_len)),
                         slab.slot_len,
                     )
                 }

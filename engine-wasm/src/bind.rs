@@ -8,7 +8,9 @@
 
 use std::ptr::NonNull;
 
-use tos_engine_api::{EngineFault, Gas, GasMeter, HostAbi, SliceMemory, Trap};
+use tos_engine_api::{
+    EngineFault, Gas, GasMeter, GuestMemory, HostAbi, MemoryError, SliceMemory, Trap,
+};
 use tos_syscalls::{ActiveSyscalls, LiveSyscall, invoke};
 use wasmtime::{Caller, Engine, Extern, Linker, ModuleExport, ResourceLimiter};
 
@@ -43,6 +45,67 @@ pub(crate) struct CallState {
     /// Extra fuel the call runs with, subtracted from every reading: the tracer's slack, or
     /// 0.
     slack: u64,
+    /// The bytes of linear memory syscalls wrote during the call (crate::reuse).
+    pub(crate) written: Written,
+}
+
+/// Byte ranges of linear memory the host wrote during a call, merged where they touch; past
+/// [`Written::RANGES`] separate ranges it only records that there were more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Written {
+    ranges: [(usize, usize); Written::RANGES],
+    len: usize,
+    more: bool,
+}
+
+impl Written {
+    /// Separate ranges kept.
+    pub(crate) const RANGES: usize = 8;
+
+    /// Records that `start..end` was written.
+    pub(crate) fn add(&mut self, start: usize, end: usize) {
+        if start >= end {
+            return;
+        }
+        for r in &mut self.ranges[..self.len] {
+            if start <= r.1 && r.0 <= end {
+                *r = (r.0.min(start), r.1.max(end));
+                return;
+            }
+        }
+        match self.ranges.get_mut(self.len) {
+            Some(r) => {
+                *r = (start, end);
+                self.len = self.len.saturating_add(1);
+            }
+            None => self.more = true,
+        }
+    }
+
+    /// The ranges written, or `None` when there were more than [`Written::RANGES`].
+    pub(crate) fn ranges(&self) -> Option<&[(usize, usize)]> {
+        (!self.more).then(|| &self.ranges[..self.len])
+    }
+}
+
+/// The call's linear memory as syscalls see it, recording what they write.
+struct Tracked<'m, 'w> {
+    memory: SliceMemory<'m>,
+    written: &'w mut Written,
+}
+
+impl GuestMemory for Tracked<'_, '_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        self.memory.read(addr, buf)
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemoryError> {
+        self.memory.write(addr, data)?;
+        // Written, so the range lies in memory, whose length is a usize.
+        let start = usize::try_from(addr).unwrap_or(usize::MAX);
+        self.written.add(start, start.saturating_add(data.len()));
+        Ok(())
+    }
 }
 
 impl CallState {
@@ -73,6 +136,7 @@ impl CallState {
             fault: None,
             tracer: None,
             slack: 0,
+            written: Written::default(),
         }
     }
 
@@ -308,7 +372,10 @@ fn syscall(
         .set_used(used)
         .map_err(|_| stop("fuel above the limit"))?;
     // Wasm has one linear memory starting at address 0, writable throughout.
-    let mut guest = SliceMemory::new(0, bytes, true);
+    let mut guest = Tracked {
+        memory: SliceMemory::new(0, bytes, true),
+        written: &mut state.written,
+    };
     // SAFETY: `CallState::new`'s contract: the host outlives the store and nothing else uses
     // it while wasm code of this call runs; this is the only live reference made from it.
     let host = unsafe { state.host.as_mut() };
@@ -330,4 +397,26 @@ fn syscall(
     let fuel = caller.data().fuel_for(meter.remaining());
     caller.set_fuel(fuel)?;
     outcome
+}
+
+#[cfg(test)]
+mod written_tests {
+    use super::Written;
+
+    /// Touching ranges merge; past the kept number of separate ranges, only "more" is known.
+    #[test]
+    fn ranges_merge_and_overflow_to_unknown() {
+        let mut w = Written::default();
+        w.add(10, 20);
+        w.add(20, 30);
+        w.add(5, 12);
+        w.add(40, 40);
+        assert_eq!(w.ranges(), Some(&[(5, 30)][..]));
+        for i in 1..Written::RANGES {
+            w.add(100 * i, 100 * i + 1);
+        }
+        assert_eq!(w.ranges().map(<[_]>::len), Some(Written::RANGES));
+        w.add(10_000, 10_001);
+        assert_eq!(w.ranges(), None, "one range too many");
+    }
 }

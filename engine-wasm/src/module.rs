@@ -9,10 +9,11 @@ use tos_engine_api::{
 use wasmtime::{Extern, Instance, InstancePre, Module, ModuleExport, Store, Val};
 
 use crate::ENGINE_NAME;
+use crate::bind::Written;
 use crate::bind::{CallState, Limits};
 use crate::config::WasmConfig;
 use crate::prepass::{ENTRYPOINT, Facts, MEMORY, STACK_EXPORT};
-use crate::reuse::{Idle, ResetPlan};
+use crate::reuse::{Handles, Idle, MemoryWrites, ResetPlan};
 use crate::tracing::{TraceInfo, Tracer};
 
 /// A module compiled once and checked against the ABI; each call runs on a reset instance
@@ -42,6 +43,8 @@ pub(crate) struct WasmModule {
     /// How to reset an instance for reuse, with the exports of its mutable globals; `None`
     /// when instances of this module are never reused.
     reset: Option<(ResetPlan, Vec<(ModuleExport, Val)>)>,
+    /// Which calls can write memory: after one that cannot, the memory needs no clearing.
+    writes: MemoryWrites,
 }
 
 /// What `bind_module` adds to a module besides the pre-pass's facts.
@@ -152,6 +155,7 @@ pub(crate) fn bind_module(
         trace: extras.trace,
         id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         reset,
+        writes: facts.writes,
     })
 }
 
@@ -254,40 +258,74 @@ impl WasmModule {
 }
 
 impl WasmModule {
-    /// Resets `instance` to the state a fresh instantiation gives (crate::reuse); `false`
-    /// when it cannot be reused.
-    fn reset_instance(&self, store: &mut Store<CallState>, instance: Instance) -> bool {
-        let Some((plan, globals)) = &self.reset else {
-            return false;
+    /// Resets `instance` to the state a fresh instantiation gives (crate::reuse): its globals
+    /// and its memory, all of it (`written` is `None`: the call's code may have stored into
+    /// it) or only the byte ranges syscalls wrote. Returns its handles (resolved now unless
+    /// `handles` has them), or `None` when it cannot be reused.
+    fn recycle(
+        &self,
+        store: &mut Store<CallState>,
+        instance: Instance,
+        handles: Option<Handles>,
+        written: Option<Written>,
+    ) -> Option<Handles> {
+        let (plan, globals) = self.reset.as_ref()?;
+        let handles = match handles {
+            Some(handles) => handles,
+            None => {
+                let memory = match instance.get_module_export(&mut *store, &self.memory)? {
+                    Extern::Memory(memory) => memory,
+                    _ => return None,
+                };
+                let mut resolved = Vec::with_capacity(globals.len());
+                for (export, _) in globals {
+                    match instance.get_module_export(&mut *store, export)? {
+                        Extern::Global(global) => resolved.push(global),
+                        _ => return None,
+                    }
+                }
+                Handles {
+                    memory,
+                    globals: resolved,
+                    funcs: Vec::new(),
+                }
+            }
         };
-        let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, &self.memory)
-        else {
-            return false;
-        };
-        if memory.size(&*store) != self.initial_pages {
-            return false;
+        if handles.memory.size(&*store) != self.initial_pages {
+            return None;
         }
-        let bytes = memory.data_mut(&mut *store);
-        crate::reuse::zero(bytes);
-        for (offset, data) in &plan.data {
-            let Some(target) = offset
-                .checked_add(data.len())
-                .and_then(|end| bytes.get_mut(*offset..end))
-            else {
-                return false;
-            };
-            target.copy_from_slice(data);
-        }
-        for (export, value) in globals {
-            let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, export)
-            else {
-                return false;
-            };
-            if global.set(&mut *store, *value).is_err() {
-                return false;
+        let bytes = handles.memory.data_mut(&mut *store);
+        match written.as_ref().and_then(Written::ranges) {
+            // Only syscalls wrote: those bytes back to zeros, then to the data segments'
+            // bytes where a segment lies.
+            Some(ranges) => {
+                for &(start, end) in ranges {
+                    bytes.get_mut(start..end)?.fill(0);
+                    for (offset, data) in &plan.data {
+                        let segment_end = offset.saturating_add(data.len());
+                        let (from, to) = (start.max(*offset), end.min(segment_end));
+                        if from < to {
+                            // `offset <= from < to`: the part of the segment in the range.
+                            let part =
+                                data.get(from.wrapping_sub(*offset)..to.wrapping_sub(*offset))?;
+                            bytes.get_mut(from..to)?.copy_from_slice(part);
+                        }
+                    }
+                }
+            }
+            None => {
+                crate::reuse::zero(bytes);
+                for (offset, data) in &plan.data {
+                    bytes
+                        .get_mut(*offset..offset.checked_add(data.len())?)?
+                        .copy_from_slice(data);
+                }
             }
         }
-        true
+        for (global, (_, value)) in handles.globals.iter().zip(globals) {
+            global.set(&mut *store, *value).ok()?;
+        }
+        Some(handles)
     }
 }
 
@@ -350,16 +388,20 @@ impl PreparedModule for WasmModule {
                 Some(_) => crate::reuse::take(self.id),
                 None => None,
             };
-            let (mut store, reused) = match idle {
+            let (mut store, reused, mut handles) = match idle {
                 Some(idle) => {
                     let mut store = idle.store;
                     *store.data_mut() = state;
-                    (store, Some((idle.instance, idle.startup_fuel)))
+                    (
+                        store,
+                        Some((idle.instance, idle.startup_fuel)),
+                        Some(idle.handles),
+                    )
                 }
                 None => {
                     let mut store = Store::new(self.pre.module().engine(), state);
                     store.limiter(|state| &mut state.limits);
-                    (store, None)
+                    (store, None, None)
                 }
             };
             let fuel = store.data().fuel_for(meter.remaining());
@@ -368,6 +410,7 @@ impl PreparedModule for WasmModule {
             // becomes a fault of the node, naming the panic.
             let mut instance = None;
             let mut startup_fuel = None;
+            let mut resolved = None;
             let result = catch_panic("running a call", || -> wasmtime::Result<i64> {
                 let started = match reused {
                     Some((instance, startup)) => {
@@ -393,11 +436,22 @@ impl PreparedModule for WasmModule {
                 instance = Some(started);
                 #[cfg(test)]
                 crate::tests::maybe_panic("run");
-                let func = started
-                    .get_module_export(&mut store, export)
-                    .and_then(wasmtime::Extern::into_func)
-                    .ok_or_else(|| wasmtime::format_err!("the export of {call} is not a function"))?
-                    .typed::<(), i64>(&store)?;
+                // The entry, resolved on the instance's first call of it.
+                let key = std::ptr::from_ref(export) as usize;
+                let func = match handles.as_ref().and_then(|h| h.func(key)) {
+                    Some(func) => func,
+                    None => {
+                        let func = started
+                            .get_module_export(&mut store, export)
+                            .and_then(wasmtime::Extern::into_func)
+                            .ok_or_else(|| {
+                                wasmtime::format_err!("the export of {call} is not a function")
+                            })?
+                            .typed::<(), i64>(&store)?;
+                        resolved = Some((key, func.clone()));
+                        func
+                    }
+                };
                 func.call(&mut store, ())
             })
             .map_err(|why| EngineFault::new(ENGINE_NAME, why))?;
@@ -450,14 +504,21 @@ impl PreparedModule for WasmModule {
                 };
                 tracer.finish(ran, stopped.as_deref());
             }
+            // What to clear: all memory if the call's code may have stored into it, else
+            // the bytes syscalls wrote.
+            let written = (!self.writes.can_write(call, self.entrypoint.is_some()))
+                .then_some(store.data().written);
             if let (true, Some(instance), Some(startup_fuel)) = (keep, instance, startup_fuel)
-                && self.reset_instance(&mut store, instance)
+                && let Some(mut handles) =
+                    self.recycle(&mut store, instance, handles.take(), written)
             {
+                handles.funcs.extend(resolved);
                 crate::reuse::keep(Idle {
                     module: self.id,
                     store,
                     instance,
                     startup_fuel,
+                    handles,
                 });
             }
             status

@@ -51,6 +51,8 @@ pub(crate) struct Facts {
     /// How to reset an instance for reuse, or `None` when a section rules it out (the
     /// operators are checked by the instrumentation).
     pub(crate) reset: Option<crate::reuse::ResetPlan>,
+    /// Which calls can write the linear memory (crate::reuse::MemoryWrites).
+    pub(crate) writes: crate::reuse::MemoryWrites,
 }
 
 /// What instantiating a module costs, counted from its bytes.
@@ -154,6 +156,8 @@ struct Scan<'c> {
     elements: u64,
     code_size: u64,
     reset: Option<crate::reuse::ResetPlan>,
+    /// Whether each function (imported first) can write memory itself, and whom it calls.
+    writes: crate::reuse::CallGraph,
 }
 
 /// Runs the pre-pass over `code` (already size- and header-checked).
@@ -185,6 +189,7 @@ pub(crate) fn scan(
         elements: 0,
         code_size: code.len() as u64,
         reset: Some(crate::reuse::ResetPlan::default()),
+        writes: crate::reuse::CallGraph::default(),
     };
     let _ = writeln!(s.summary, "wasm module, {} bytes", code.len());
     let _ = writeln!(s.summary, "imports:");
@@ -451,6 +456,7 @@ impl Scan<'_> {
         self.imports.insert(name.to_owned());
         self.functions.push(ty);
         self.imported_functions = self.imported_functions.saturating_add(1);
+        self.writes.import();
         Ok(())
     }
 
@@ -502,6 +508,7 @@ impl Scan<'_> {
 
         let mut ops = body.get_operators_reader().map_err(invalid)?;
         let (mut max_stack, mut max_depth) = (0u32, 0u32);
+        self.writes.define();
         // Which open control frames are loops, and how many of them are.
         let mut frames: Vec<bool> = Vec::new();
         let mut loop_nesting = 0u32;
@@ -572,6 +579,7 @@ impl Scan<'_> {
                 }
                 _ => {}
             }
+            self.writes.observe(&op);
             v.op(offset, &op).map_err(invalid)?;
             max_stack = max_stack.max(v.operand_stack_height());
             max_depth = max_depth.max(v.control_stack_height());
@@ -704,8 +712,21 @@ impl Scan<'_> {
         self.instance.functions = self.functions.len() as u64;
         let mut reset = self.reset;
         if let Some(plan) = &mut reset {
-            plan.name_globals(self.exports.iter().map(|(name, _, _)| name.as_str()));
+            plan.name_globals(exports.iter().map(|(name, _, _)| name.as_str()));
         }
+        let writes = self.writes.entries(
+            exports
+                .iter()
+                .filter(|(_, kind, _)| matches!(kind, ExternalKind::Func))
+                .filter_map(|(name, _, index)| {
+                    let call = match Call::from_symbol(name) {
+                        Some(call) => Some(call),
+                        None if name == ENTRYPOINT => None,
+                        None => return None,
+                    };
+                    Some((call, *index))
+                }),
+        );
         Ok(Facts {
             entries,
             imports: self.imports.into_iter().collect(),
@@ -716,6 +737,7 @@ impl Scan<'_> {
             frame_costs: self.frame_costs,
             instance: self.instance,
             reset,
+            writes,
         })
     }
 }

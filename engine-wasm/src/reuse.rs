@@ -10,7 +10,12 @@
 //! - **Linear memory**: back to its initial size (an instance whose memory grew is dropped,
 //!   since wasm memories cannot shrink), every byte zero, then the active data segments
 //!   copied in again. Zeroing costs what the call touched, not the memory's size
-//!   (`tos_engine_api::pages::zero_touched`).
+//!   (`tos_engine_api::pages::zero_touched`); a call whose entry cannot write memory at all
+//!   (no store, no memory operator and no syscall that writes guest memory is reachable from
+//!   it: [`MemoryWrites`]) leaves nothing to clear, and its memory is not looked at. Clearing
+//!   is not batched across instances as TBPF's slots are: each linear memory sits in its own
+//!   4 GiB reservation, and one page-map question spanning several costs more than one per
+//!   memory.
 //! - **Mutable globals**: each set back to its initial value (the instrumentation exports
 //!   them under names no module uses), the engine's stack counter included.
 //! - Nothing else can change during a call of a module that qualifies: it has no start
@@ -32,8 +37,9 @@
 
 use std::cell::RefCell;
 
+use tos_engine_api::Call;
 use wasmparser::{DataKind, Operator, Payload};
-use wasmtime::{Instance, Store, Val};
+use wasmtime::{Global, Instance, Memory, Store, TypedFunc, Val};
 
 use crate::bind::CallState;
 
@@ -144,6 +150,133 @@ impl ResetPlan {
     }
 }
 
+/// Whether `op` writes the linear memory: every store and bulk-memory operator. Complete for
+/// the proposals the engine enables (engine.rs `ENABLED`: MVP, bulk memory, reference types
+/// and the small ones); a proposal with other memory writes (SIMD, threads) must be added here
+/// before it is enabled, which a test checks. `memory.grow` writes no byte: a grown memory is
+/// never reused (see the module docs).
+fn writes_memory(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::I32Store { .. }
+            | Operator::I64Store { .. }
+            | Operator::F32Store { .. }
+            | Operator::F64Store { .. }
+            | Operator::I32Store8 { .. }
+            | Operator::I32Store16 { .. }
+            | Operator::I64Store8 { .. }
+            | Operator::I64Store16 { .. }
+            | Operator::I64Store32 { .. }
+            | Operator::MemoryFill { .. }
+            | Operator::MemoryCopy { .. }
+            | Operator::MemoryInit { .. }
+    )
+}
+
+/// What each function of a module's code can do to memory, gathered by the pre-pass:
+/// functions in index order (imports first), each with whether it writes memory itself and
+/// whom it calls. Imports (syscalls) count as not writing: what the host writes into memory
+/// is recorded as it happens (bind.rs `Written`).
+#[derive(Debug, Default)]
+pub(crate) struct CallGraph {
+    functions: Vec<Node>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// Writes memory itself (a store or a bulk-memory operator).
+    writes: bool,
+    /// Calls through a table: could reach any function.
+    indirect: bool,
+    /// Functions it calls directly.
+    calls: Vec<u32>,
+}
+
+impl CallGraph {
+    /// The next function is an import (a syscall).
+    pub(crate) fn import(&mut self) {
+        self.functions.push(Node::default());
+    }
+
+    /// The next function is defined; its operators follow ([`CallGraph::observe`]).
+    pub(crate) fn define(&mut self) {
+        self.functions.push(Node::default());
+    }
+
+    /// One operator of the function last defined.
+    pub(crate) fn observe(&mut self, op: &Operator<'_>) {
+        let Some(node) = self.functions.last_mut() else {
+            return;
+        };
+        match op {
+            Operator::Call { function_index } => node.calls.push(*function_index),
+            Operator::CallIndirect { .. } => node.indirect = true,
+            op if writes_memory(op) => node.writes = true,
+            _ => {}
+        }
+    }
+
+    /// Whether the function at `index` can write memory: it or anything it may call does
+    /// (a call through a table may call anything).
+    fn reaches_write(&self, index: u32) -> bool {
+        let mut seen = vec![false; self.functions.len()];
+        let mut todo = vec![index];
+        while let Some(f) = todo.pop() {
+            let Some(node) = self.functions.get(f as usize) else {
+                return true;
+            };
+            if std::mem::replace(&mut seen[f as usize], true) {
+                continue;
+            }
+            if node.writes || node.indirect {
+                return true;
+            }
+            todo.extend(node.calls.iter().copied());
+        }
+        false
+    }
+
+    /// The calls (`None`: `entrypoint`) and their functions' indices: which can write.
+    pub(crate) fn entries(
+        &self,
+        entries: impl Iterator<Item = (Option<Call>, u32)>,
+    ) -> MemoryWrites {
+        let mut writes = MemoryWrites::default();
+        for (call, index) in entries {
+            if !self.reaches_write(index) {
+                match call {
+                    Some(call) => {
+                        writes.read_only.insert(call);
+                    }
+                    None => writes.entrypoint_read_only = true,
+                }
+            }
+        }
+        writes
+    }
+}
+
+/// Which calls of a module cannot write its linear memory from wasm code: nothing reachable
+/// from their function stores into it (no store, no bulk-memory operator, no call through a
+/// table). After such a call only the bytes syscalls wrote (recorded as they are written)
+/// differ from a fresh instance, and only those are cleared.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemoryWrites {
+    read_only: std::collections::BTreeSet<Call>,
+    entrypoint_read_only: bool,
+}
+
+impl MemoryWrites {
+    /// Whether `call`'s code (through `entrypoint` when `self_dispatch`) can write memory.
+    pub(crate) fn can_write(&self, call: Call, self_dispatch: bool) -> bool {
+        if self_dispatch {
+            !self.entrypoint_read_only
+        } else {
+            !self.read_only.contains(&call)
+        }
+    }
+}
+
 /// Whether `op` changes an instance in a way a reset does not undo.
 pub(crate) fn changes_instance(op: &Operator<'_>) -> bool {
     matches!(
@@ -168,6 +301,29 @@ pub(crate) struct Idle {
     /// The fuel the fresh instantiation consumed (wasmtime's start-up code), consumed again
     /// on each reuse.
     pub(crate) startup_fuel: u64,
+    /// The instance's handles, resolved on its first call.
+    pub(crate) handles: Handles,
+}
+
+/// An instance's exports the engine uses on every call, resolved once.
+pub(crate) struct Handles {
+    /// The linear memory.
+    pub(crate) memory: Memory,
+    /// The mutable globals, in the order of the module's reset list.
+    pub(crate) globals: Vec<Global>,
+    /// The entry functions called so far, keyed by the address of their `ModuleExport` in
+    /// the prepared module.
+    pub(crate) funcs: Vec<(usize, TypedFunc<(), i64>)>,
+}
+
+impl Handles {
+    /// The entry function cached under `key`.
+    pub(crate) fn func(&self, key: usize) -> Option<TypedFunc<(), i64>> {
+        self.funcs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| f.clone())
+    }
 }
 
 thread_local! {
@@ -207,4 +363,76 @@ pub(crate) fn zero(bytes: &mut [u8]) {
     // SAFETY: `bytes` is a linear memory wasmtime mapped private and anonymous (copy-on-write
     // memory images are off, see engine.rs), borrowed mutably by the caller.
     unsafe { tos_engine_api::pages::zero_touched(bytes) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyse(wat: &str) -> MemoryWrites {
+        let code = wat::parse_str(wat).expect("valid wat");
+        let table = tos_syscalls::SyscallTable::global().expect("the syscall table");
+        let syscalls = table.active(&tos_syscalls::testing::abi_v2());
+        crate::prepass::scan(&code, &syscalls, &crate::WasmConfig::new())
+            .expect("the pre-pass accepts it")
+            .writes
+    }
+
+    /// An entry's code can write memory if anything it reaches does: a store, a bulk-memory
+    /// operator or a call through a table; cycles end.
+    #[test]
+    fn an_entry_writes_memory_if_anything_it_reaches_does() {
+        let writes = analyse(
+            r#"(module
+              (import "env" "tos_log" (func $log (param i64 i64) (result i64)))
+              (import "env" "tos_get_input" (func $input (param i64 i64) (result i64)))
+              (memory (export "memory") 1)
+              (table 1 funcref)
+              (type $t (func (result i64)))
+              (func $reads (result i64) (i64.load (i32.const 8)))
+              (func $stores (result i64) (i64.store (i32.const 8) (i64.const 1)) (i64.const 0))
+              (func $loop_a (result i64) (call $loop_b))
+              (func $loop_b (result i64) (call $loop_a))
+              (func $loop_w (result i64) (call $loop_x))
+              (func $loop_x (result i64) (drop (call $stores)) (call $loop_w))
+              (func (export "entry_0") (result i64) (call $reads))
+              (func (export "entry_1") (result i64) (call $stores))
+              (func (export "entry_2") (result i64) (call $log (i64.const 0) (i64.const 0)))
+              (func (export "entry_3") (result i64) (call $input (i64.const 0) (i64.const 0)))
+              (func (export "entry_4") (result i64) (call_indirect (type $t) (i32.const 0)))
+              (func (export "entry_5") (result i64) (call $loop_a))
+              (func (export "entry_6") (result i64) (call $loop_w))
+              (func (export "entry_7") (result i64)
+                (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)) (i64.const 0))
+              (func (export "entry_8") (result i64) (drop (memory.grow (i32.const 0))) (i64.const 0)))"#,
+        );
+        let can = |e: u16| writes.can_write(Call::Entry(e), false);
+        // Syscalls' writes (entry 3) are recorded as they happen, and a grown memory (entry
+        // 8) is never reused: neither makes the code a writer.
+        assert_eq!(
+            (0..9).map(can).collect::<Vec<_>>(),
+            [false, true, false, false, true, false, true, true, false]
+        );
+        // A call the module does not export is never taken as read-only.
+        assert!(can(9));
+    }
+
+    /// Every memory-writing operator is known for the proposals the engine enables; enabling
+    /// another (SIMD, threads) must extend `writes_memory` first.
+    #[test]
+    fn the_enabled_proposals_are_those_writes_memory_covers() {
+        use wasmtime::WasmFeatures as F;
+        assert_eq!(
+            crate::engine::ENABLED,
+            &[
+                F::MUTABLE_GLOBAL,
+                F::SATURATING_FLOAT_TO_INT,
+                F::SIGN_EXTENSION,
+                F::MULTI_VALUE,
+                F::BULK_MEMORY,
+                F::REFERENCE_TYPES,
+                F::FLOATS,
+            ]
+        );
+    }
 }

@@ -34,7 +34,7 @@ fn no_call_observes_what_an_earlier_call_left() {
     let mut world = World::default();
     let mut call = |entry: u16| {
         world
-            .run(module.as_ref(), Call::Entry(entry), &[], GAS)
+            .run(module.as_ref(), Call::Entry(entry), &[0xEE; 64], GAS)
             .expect("no engine fault")
             .status
     };
@@ -43,6 +43,19 @@ fn no_call_observes_what_an_earlier_call_left() {
         assert_eq!(call(0), ExitStatus::Exit(FRESH));
         assert_eq!(WasmEngine::idle_instances(), 1, "the instance is kept");
         assert_eq!(call(0), ExitStatus::Exit(FRESH));
+        // Entry 4 writes no memory (its memory is not cleared after it) but a global: the
+        // next calls, read-only or not, see a fresh instance all the same.
+        assert_eq!(call(4), ExitStatus::Exit(FRESH));
+        assert_eq!(call(4), ExitStatus::Exit(FRESH));
+        assert_eq!(WasmEngine::idle_instances(), 1, "the instance is kept");
+        assert_eq!(call(0), ExitStatus::Exit(FRESH));
+        // Entry 5's code stores nothing but the host writes its 72-byte input over the data
+        // segment and another word the next calls read: only those bytes are cleared, and
+        // the segment's put back.
+        assert_eq!(call(5), ExitStatus::Exit(FRESH));
+        assert_eq!(call(5), ExitStatus::Exit(FRESH));
+        assert_eq!(call(0), ExitStatus::Exit(FRESH));
+        assert_eq!(call(5), ExitStatus::Exit(FRESH));
         // A grown memory cannot shrink: that instance is dropped, the next call starts afresh.
         assert_eq!(call(1), ExitStatus::Exit(FRESH + 1));
         assert_eq!(
@@ -61,6 +74,46 @@ fn no_call_observes_what_an_earlier_call_left() {
     }
 }
 
+/// Several modules' idle instances on one thread: three modules (the same code prepared three
+/// times) called in turn, each call writing memory (a few words, or every byte), each seeing
+/// a fresh instance with its own data segment.
+#[test]
+fn instances_of_several_modules_each_get_a_fresh_state() {
+    let modules: Vec<_> = (0..3).map(|_| prepare(true, &fixture("reuse"))).collect();
+    let mut world = World::default();
+    // Entry 3 sees its own fill; what it returns on a fresh instance, from an engine that
+    // never reuses.
+    let fresh_fill = world
+        .run(
+            prepare(false, &fixture("reuse")).as_ref(),
+            Call::Entry(3),
+            &[],
+            GAS,
+        )
+        .expect("no engine fault")
+        .status;
+    for round in 0..6 {
+        for (m, module) in modules.iter().enumerate() {
+            let entry = if (round + m) % 3 == 0 { 3 } else { 0 };
+            let status = world
+                .run(module.as_ref(), Call::Entry(entry), &[], GAS)
+                .expect("no engine fault")
+                .status;
+            let expected = if entry == 3 {
+                fresh_fill.clone()
+            } else {
+                ExitStatus::Exit(FRESH)
+            };
+            assert_eq!(status, expected, "round {round}, module {m}");
+        }
+        assert_eq!(
+            WasmEngine::idle_instances(),
+            3,
+            "one idle instance per module"
+        );
+    }
+}
+
 #[test]
 fn instances_of_modules_that_change_their_tables_are_never_reused() {
     let module = prepare(true, &fixture("table_set"));
@@ -71,6 +124,34 @@ fn instances_of_modules_that_change_their_tables_are_never_reused() {
             .unwrap();
         assert_eq!(o.status, ExitStatus::Exit(0));
         assert_eq!(WasmEngine::idle_instances(), 0);
+    }
+}
+
+/// The engine exports each mutable global under a name of its own for the reset; a module
+/// that already exports that name keeps it, and the engine picks another.
+#[test]
+fn a_module_exporting_the_engines_global_names_still_loads_and_resets() {
+    let code = wat::parse_str(
+        r#"(module
+          (memory (export "memory") 1)
+          (global $g (mut i64) (i64.const 7))
+          (func (export "__tos_global_0") (result i64) (i64.const 1))
+          (func (export "__tos_global_0_") (result i64) (i64.const 2))
+          (func (export "entry_0") (result i64)
+            (local $seen i64)
+            (local.set $seen (global.get $g))
+            (global.set $g (i64.const 9))
+            (local.get $seen)))"#,
+    )
+    .expect("valid wat");
+    let module = prepare(true, &code);
+    let mut world = World::default();
+    for _ in 0..3 {
+        let o = world
+            .run(module.as_ref(), Call::Entry(0), &[], GAS)
+            .unwrap();
+        assert_eq!(o.status, ExitStatus::Exit(7), "the global is reset");
+        assert_eq!(WasmEngine::idle_instances(), 1);
     }
 }
 
