@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::BenchError;
 
-/// Per-call times of every case, in nanoseconds, by case name.
+/// Per-call times of every case, in nanoseconds, with the calls each sample timed, by case
+/// name.
 #[derive(Debug, Default)]
 pub struct Samples {
-    by_case: Mutex<BTreeMap<String, Vec<f64>>>,
+    by_case: Mutex<BTreeMap<String, Vec<(f64, u64)>>>,
 }
 
 impl Samples {
@@ -28,14 +29,26 @@ impl Samples {
         }
         let per_call = elapsed.as_secs_f64() * 1e9 / iterations as f64;
         let mut map = self.by_case.lock().unwrap_or_else(PoisonError::into_inner);
-        map.entry(case.to_owned()).or_default().push(per_call);
+        map.entry(case.to_owned())
+            .or_default()
+            .push((per_call, iterations));
     }
 
     /// The median time per call of `case` in nanoseconds, `None` when it did not run (no
-    /// C toolchain, or filtered out on the command line).
+    /// C toolchain, or filtered out on the command line). Only samples of at least half the
+    /// largest sample's calls count: criterion's warm-up also runs the case, with 1, 2, 4, ...
+    /// calls, and a sample of a few calls says little of a call whose cost comes in batches
+    /// (TBPF clears its stacks and heaps once every 16 calls).
     pub fn median_ns(&self, case: &str) -> Option<f64> {
         let map = self.by_case.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(case).and_then(|v| median(v))
+        let samples = map.get(case)?;
+        let most = samples.iter().map(|(_, n)| *n).max()?;
+        let kept: Vec<f64> = samples
+            .iter()
+            .filter(|(_, n)| n.saturating_mul(2) >= most)
+            .map(|(t, _)| *t)
+            .collect();
+        median(&kept)
     }
 
     /// `median(a) / median(b)`, when both ran.

@@ -4,7 +4,8 @@
 use tos_engine_api::{Call, Hash, ModuleTag};
 use tos_host::{
     ActivationSchedule, BuiltinConfig, CallReport, ContractModule, DeployRequest, DeployResult,
-    EngineRegistry, Host, HostConfig, InvokeRequest, MemoryProvider, TxContext,
+    EngineRegistry, Host, HostConfig, InvokeRequest, MemoryProvider, StoredContract, StoredEntries,
+    TxContext,
 };
 
 use crate::{BenchError, GAS_LIMIT};
@@ -125,8 +126,8 @@ pub struct Contract<'h> {
     tx: TxContext,
     /// Its address.
     pub address: Hash,
-    /// What the deploy did.
-    pub deployed: DeployResult,
+    /// What the deploy did (`None` for a module [installed](Contract::install) without one).
+    pub deployed: Option<DeployResult>,
 }
 
 impl<'h> Contract<'h> {
@@ -156,7 +157,43 @@ impl<'h> Contract<'h> {
             state,
             tx,
             address: deployed.address,
-            deployed,
+            deployed: Some(deployed),
+        })
+    }
+
+    /// Puts `code` as a module of `tag` straight into an empty state, as a genesis state
+    /// would hold it, without a deploy (so without its gas, and without a constructor): for
+    /// a module whose deploy costs more gas than a transaction may use (a 1 MiB wasm
+    /// module), to measure what its size costs a warm call all the same.
+    ///
+    /// # Errors
+    /// When the engine refuses the module.
+    pub fn install(host: &'h Host, tag: ModuleTag, code: &[u8]) -> Result<Self, BenchError> {
+        let tx = tx();
+        let module = ContractModule::new(tag, code.to_vec());
+        let prepared = host
+            .prepare(&module, tx.height)
+            .map_err(|e| BenchError::new(format!("a {tag} module refused: {e}")))?;
+        let code_hash = module.code_hash();
+        // Any address will do in a state of its own: the code hash.
+        let address = code_hash;
+        let mut state = MemoryProvider::default();
+        state.contracts.insert(
+            address,
+            StoredContract {
+                module,
+                code_hash,
+                deployer: tx.source,
+                deployed_at: tx.height,
+                entries: StoredEntries::from(&prepared.info().entries),
+            },
+        );
+        Ok(Contract {
+            host,
+            state,
+            tx,
+            address,
+            deployed: None,
         })
     }
 

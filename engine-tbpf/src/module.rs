@@ -42,7 +42,13 @@ pub(crate) struct TbpfModule {
     symbols: BTreeMap<usize, String>,
     /// What a traced call writes per instruction (only with instruction tracing on).
     trace: Option<std::sync::Arc<TraceTable>>,
+    /// Unique among the modules of this process: keys the memory mappings kept per thread
+    /// (`mappings`).
+    id: u64,
 }
+
+/// The next module id.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Per instruction index: its text and the function it belongs to, for traces.
 #[derive(Debug, Default)]
@@ -133,6 +139,7 @@ impl TbpfModule {
             instruction_cost,
             symbols: function_symbols(code),
             trace: None,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         if config.tracing {
             module.trace = Some(std::sync::Arc::new(module.trace_table()));
@@ -220,6 +227,60 @@ impl TbpfModule {
             },
         };
         Ok(ExitStatus::Trap(trap))
+    }
+}
+
+/// Memory mappings kept per thread between calls of a module: building one allocates its
+/// region list (32-byte aligned, through `posix_memalign`: a tenth of a warm call); a kept
+/// one only has its stack, heap and input regions replaced. Nested calls of the same module
+/// (two contracts with one code) take their own.
+mod mappings {
+    use std::cell::RefCell;
+
+    use solana_rbpf::memory_region::MemoryMapping;
+
+    /// Mappings kept per thread; past it the oldest is dropped.
+    const KEPT: usize = 16;
+
+    /// (module id, module address): a mapping borrows from the module at that address.
+    pub(super) type Key = (u64, usize);
+
+    thread_local! {
+        static KEEP: RefCell<Vec<(Key, Box<MemoryMapping<'static>>)>> =
+            const { RefCell::new(Vec::new()) };
+    }
+
+    /// The mapping `keep` kept for `key`, if any (boxed: it is moved in and out whole).
+    pub(super) fn take<'a>(key: Key) -> Option<Box<MemoryMapping<'a>>> {
+        KEEP.try_with(|keep| {
+            let mut keep = keep.try_borrow_mut().ok()?;
+            let at = keep.iter().rposition(|(k, _)| *k == key)?;
+            Some(keep.swap_remove(at).1)
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Keeps `mapping` for the next call of the module `key` names on this thread.
+    ///
+    /// # Safety
+    /// `mapping` must borrow nothing but the module `key` names, at that address: it is
+    /// handed back by [`take`] only for that key, and until then only dropped (its drop reads
+    /// nothing it borrows).
+    pub(super) unsafe fn keep(key: Key, mapping: Box<MemoryMapping<'_>>) {
+        // SAFETY: only the lifetime changes (same type otherwise); the caller's contract
+        // makes every later use happen while what it borrows is alive.
+        let mapping = unsafe {
+            std::mem::transmute::<Box<MemoryMapping<'_>>, Box<MemoryMapping<'static>>>(mapping)
+        };
+        let _ = KEEP.try_with(|keep| {
+            if let Ok(mut keep) = keep.try_borrow_mut() {
+                if keep.len() >= KEPT {
+                    keep.remove(0);
+                }
+                keep.push((key, mapping));
+            }
+        });
     }
 }
 
@@ -352,23 +413,41 @@ impl TbpfModule {
                 region.state.set(MemoryState::Cow(payload));
             }
         }
-        // Exactly the room rbpf needs (it adds a null region first, then boxes the list), so
-        // it does not reallocate.
-        let mut regions = Vec::with_capacity(5);
-        regions.push(exe.get_ro_region());
-        regions.push(stack);
-        regions.push(heap);
-        regions.push(MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START));
-        let mapping = match cow {
-            Some(_) => MemoryMapping::new_with_cow(
-                regions,
-                Box::new(crate::arena::first_write),
-                config,
-                version,
-            ),
-            None => MemoryMapping::new(regions, config, version),
-        }
-        .map_err(|e| fault(format!("memory mapping: {e}")))?;
+        let input = MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START);
+        // The mapping this module's last call on this thread left (`mappings`), with this
+        // call's stack, heap and input put in; or a new one.
+        let key = (self.id, std::ptr::from_ref(self) as usize);
+        let mut kept = match mappings::take(key) {
+            Some(mut mapping) => {
+                for (index, region) in [(2, stack), (3, heap), (4, input)] {
+                    mapping
+                        .replace_region(index, region)
+                        .map_err(|e| fault(format!("memory mapping: {e}")))?;
+                }
+                mapping
+            }
+            None => {
+                // Exactly the room rbpf needs (it adds a null region first, then boxes the
+                // list), so it does not reallocate.
+                let mut regions = Vec::with_capacity(5);
+                regions.push(exe.get_ro_region());
+                regions.push(stack);
+                regions.push(heap);
+                regions.push(input);
+                // The callback only runs for a region in state `Cow`, which only a tracked
+                // arena's regions are given.
+                Box::new(
+                    MemoryMapping::new_with_cow(
+                        regions,
+                        Box::new(crate::arena::first_write),
+                        config,
+                        version,
+                    )
+                    .map_err(|e| fault(format!("memory mapping: {e}")))?,
+                )
+            }
+        };
+        let mapping = std::mem::replace(&mut *kept, MemoryMapping::Identity);
 
         let mut ctx = RunContext::new(host, gas_limit, &self.syscalls, self.instruction_cost);
         if tos_engine_api::trace::is_open() {
@@ -409,6 +488,11 @@ impl TbpfModule {
                 loader: exe.get_loader().clone(),
             };
             let (_, result) = vm.execute_program(exe, self.interpreted);
+            *kept = std::mem::replace(&mut vm.memory_mapping, MemoryMapping::Identity);
+            // SAFETY: the mapping borrows only this module's executable (its configuration
+            // and SBPF version), and `take` hands it back only to this module at this address
+            // (`key`), which is then alive; kept or dropped meanwhile, it is not used.
+            unsafe { mappings::keep(key, kept) };
             (
                 result,
                 vm.registers[11],

@@ -438,21 +438,17 @@ impl PreparedModule for WasmModule {
                 crate::tests::maybe_panic("run");
                 // The entry, resolved on the instance's first call of it.
                 let key = std::ptr::from_ref(export) as usize;
-                let func = match handles.as_ref().and_then(|h| h.func(key)) {
-                    Some(func) => func,
-                    None => {
-                        let func = started
-                            .get_module_export(&mut store, export)
-                            .and_then(wasmtime::Extern::into_func)
-                            .ok_or_else(|| {
-                                wasmtime::format_err!("the export of {call} is not a function")
-                            })?
-                            .typed::<(), i64>(&store)?;
-                        resolved = Some((key, func.clone()));
-                        func
-                    }
-                };
-                func.call(&mut store, ())
+                if let Some(func) = handles.as_ref().and_then(|h| h.func(key)) {
+                    return func.call(&mut store, ());
+                }
+                let func = started
+                    .get_module_export(&mut store, export)
+                    .and_then(wasmtime::Extern::into_func)
+                    .ok_or_else(|| wasmtime::format_err!("the export of {call} is not a function"))?
+                    .typed::<(), i64>(&store)?;
+                let result = func.call(&mut store, ());
+                resolved = Some((key, func));
+                result
             })
             .map_err(|why| EngineFault::new(ENGINE_NAME, why))?;
             // A call that returned leaves an instance a reset can restore.

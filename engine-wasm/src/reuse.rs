@@ -317,12 +317,10 @@ pub(crate) struct Handles {
 }
 
 impl Handles {
-    /// The entry function cached under `key`.
-    pub(crate) fn func(&self, key: usize) -> Option<TypedFunc<(), i64>> {
-        self.funcs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, f)| f.clone())
+    /// The entry function cached under `key` (borrowed: cloning one clones its type's
+    /// registration, an atomic count every thread's calls would contend on).
+    pub(crate) fn func(&self, key: usize) -> Option<&TypedFunc<(), i64>> {
+        self.funcs.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Prepared modules, kept so a warm call does no parsing, verification or compilation.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -38,13 +39,39 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 256;
 /// same) contracts do not queue behind one lock.
 const SHARDS: usize = 16;
 
+/// The hasher of the cache's maps: folds the key's bytes eight at a time with a multiply,
+/// instead of SipHash (which cost more than the rest of a hit). Keys are mostly blake3
+/// digests, already uniform; collisions someone forces by grinding code cost at most a
+/// longer probe in a map the cache's capacity bounds, so no keyed hash is needed.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+type KeyMap = HashMap<CacheKey, Entry, BuildHasherDefault<KeyHasher>>;
+
 /// A bounded cache of prepared modules, least recently used evicted first. Thread-safe, and a
 /// hit takes only a read lock on one of [`SHARDS`] shards plus two atomic increments: warm
 /// calls on several threads share it without waiting for each other. A miss prepares the
 /// module with no lock held; inserting it (rare: a compilation has just run) scans the shards
 /// for the least recently used entry when the cache is full.
 pub struct ModuleCache {
-    shards: Vec<RwLock<HashMap<CacheKey, Entry>>>,
+    shards: Vec<RwLock<KeyMap>>,
     capacity: usize,
     len: AtomicUsize,
     tick: AtomicU64,
@@ -85,7 +112,9 @@ impl ModuleCache {
     /// A cache holding at most `capacity` modules (at least one).
     pub fn new(capacity: usize) -> Self {
         ModuleCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(KeyMap::default()))
+                .collect(),
             capacity: capacity.max(1),
             len: AtomicUsize::new(0),
             tick: AtomicU64::new(0),
@@ -95,7 +124,7 @@ impl ModuleCache {
         }
     }
 
-    fn shard(&self, key: &CacheKey) -> &RwLock<HashMap<CacheKey, Entry>> {
+    fn shard(&self, key: &CacheKey) -> &RwLock<KeyMap> {
         &self.shards[usize::from(key.code_hash[0]) % SHARDS]
     }
 

@@ -354,3 +354,61 @@ fn below_its_activation_abi_v2_is_refused_at_deploy_naming_the_syscall() {
         assert!(deploy_at(&mut state, 100).unwrap().deployed, "{tag}");
     }
 }
+
+/// Two contracts with the same code, one calling the other: on TBPF (interpreter and JIT)
+/// the engine keeps per-thread state per module (memory mappings, stack and heap slots), and
+/// the inner call must get its own while the outer one's is in use. router → router →
+/// counter, again and again: each round increments the counter once and returns its count.
+#[test]
+fn a_contract_calls_another_with_the_same_code() {
+    for jit in [false, true] {
+        let host = host_with(tos_host::ActivationSchedule::devnet(), jit);
+        let mut state = MemoryProvider::default();
+        let counter = deploy(&host, &mut state, &example(ModuleTag::TBPF, "counter"), 1).address;
+        let routers: Vec<[u8; 32]> = (0..2u8)
+            .map(|i| {
+                host.deploy(
+                    &mut state,
+                    &tx(1, [i + 1; 32]),
+                    &tos_host::DeployRequest {
+                        envelope: example(ModuleTag::TBPF, "router").encode(),
+                        params: vec![],
+                        gas_limit: GAS,
+                    },
+                )
+                .unwrap()
+                .address
+            })
+            .collect();
+        assert_ne!(routers[0], routers[1]);
+        // callee | entry u16 | amount u64 | gas u64 | callee params
+        let route = |callee: [u8; 32], entry: u16, inner: &[u8]| {
+            [
+                &callee[..],
+                &entry.to_le_bytes(),
+                &0u64.to_le_bytes(),
+                &0u64.to_le_bytes(),
+                inner,
+            ]
+            .concat()
+        };
+        let params = route(routers[1], 0, &route(counter, 0, &[]));
+        for round in 1..=20u64 {
+            let report = invoke(
+                &host,
+                &mut state,
+                routers[0],
+                ALICE,
+                Call::Entry(0),
+                &params,
+            );
+            assert!(
+                report.is_success(),
+                "jit {jit}, round {round}: {:?}",
+                report.outcome
+            );
+            assert_eq!(report.frame.frame_count(), 3);
+            assert_eq!(report.outcome.return_data, round.to_le_bytes(), "jit {jit}");
+        }
+    }
+}
