@@ -10,12 +10,14 @@
 //! - **Linear memory**: back to its initial size (an instance whose memory grew is dropped,
 //!   since wasm memories cannot shrink), every byte zero, then the active data segments
 //!   copied in again. Zeroing costs what the call touched, not the memory's size
-//!   (`tos_engine_api::pages::zero_touched`); a call whose entry cannot write memory at all
-//!   (no store, no memory operator and no syscall that writes guest memory is reachable from
-//!   it: [`MemoryWrites`]) leaves nothing to clear, and its memory is not looked at. Clearing
-//!   is not batched across instances as TBPF's slots are: each linear memory sits in its own
-//!   4 GiB reservation, and one page-map question spanning several costs more than one per
-//!   memory.
+//!   (`tos_engine_api::pages::zero_touched`: the kernel's page map says which pages are
+//!   present). After a call whose code cannot store into memory (no store, no bulk-memory
+//!   operator and no call through a table is reachable from its entry: [`MemoryWrites`]),
+//!   only what syscalls wrote differs from a fresh instance; the engine records those byte
+//!   ranges as they are written (bind.rs `Written`) and clears just them, putting the data
+//!   segments' bytes back where they lie, without asking the kernel anything. Clearing is not
+//!   batched across instances as TBPF's slots are: each linear memory sits in its own 4 GiB
+//!   reservation, and one page-map question spanning several costs more than one per memory.
 //! - **Mutable globals**: each set back to its initial value (the instrumentation exports
 //!   them under names no module uses), the engine's stack counter included.
 //! - Nothing else can change during a call of a module that qualifies: it has no start
