@@ -8,12 +8,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let threads: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
     let which = args.get(2).map(String::as_str).unwrap_or("wasm");
-    let engine = match which {
-        "jit" => EngineKind::TbpfJit,
-        "interp" => EngineKind::TbpfInterp,
-        "legacy" => EngineKind::Legacy,
-        _ => EngineKind::Wasm,
-    };
+    let engine = EngineKind::from_arg(which);
     let code = match engine {
         EngineKind::TbpfJit | EngineKind::TbpfInterp => modules::COUNTER_TBPF,
         EngineKind::Wasm => modules::COUNTER_WASM,

@@ -11,12 +11,7 @@ fn main() {
         .get(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let engine = match which {
-        "jit" => EngineKind::TbpfJit,
-        "interp" => EngineKind::TbpfInterp,
-        "legacy" => EngineKind::Legacy,
-        _ => EngineKind::Wasm,
-    };
+    let engine = EngineKind::from_arg(which);
     let code = match engine {
         EngineKind::TbpfJit | EngineKind::TbpfInterp => modules::tbpf(Built::Trivial)
             .expect("clang built trivial.so")

@@ -32,6 +32,17 @@ impl EngineKind {
         EngineKind::Legacy,
     ];
 
+    /// The engine an example's command-line argument names: `jit`, `interp`, `legacy`, and
+    /// anything else for wasm.
+    pub fn from_arg(arg: &str) -> EngineKind {
+        match arg {
+            "jit" => EngineKind::TbpfJit,
+            "interp" => EngineKind::TbpfInterp,
+            "legacy" => EngineKind::Legacy,
+            _ => EngineKind::Wasm,
+        }
+    }
+
     /// The label of the tables.
     pub fn label(self) -> &'static str {
         match self {

@@ -32,6 +32,26 @@ use std::ops::Range;
 /// pages); past it, the whole range is given back to the kernel.
 pub const HOT_PAGES: usize = 64;
 
+/// The kernel's page size (4 KiB where it cannot be read, or off unix).
+pub fn page_size() -> usize {
+    #[cfg(unix)]
+    {
+        static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *PAGE.get_or_init(|| {
+            // SAFETY: sysconf only reads a constant of the system.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            usize::try_from(size)
+                .ok()
+                .filter(|s| s.is_power_of_two())
+                .unwrap_or(4096)
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        4096
+    }
+}
+
 /// Sets every byte of `bytes` to zero, at a cost that follows the pages in it that are
 /// present (see the module docs).
 ///
@@ -81,7 +101,6 @@ mod linux {
     use std::ops::Range;
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
-    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     /// Page map entry bit: the page is present in RAM.
@@ -171,18 +190,7 @@ mod linux {
         })
     }
 
-    /// The kernel's page size (4 KiB where it cannot be read).
-    pub(super) fn page_size() -> usize {
-        static PAGE: OnceLock<usize> = OnceLock::new();
-        *PAGE.get_or_init(|| {
-            // SAFETY: sysconf only reads a constant of the system.
-            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(size)
-                .ok()
-                .filter(|s| s.is_power_of_two())
-                .unwrap_or(4096)
-        })
-    }
+    pub(super) use super::page_size;
 
     /// Gives the `len` bytes at `at` (page-aligned, whole pages) back to the kernel, or
     /// writes zeros over them if it refuses.

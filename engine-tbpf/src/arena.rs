@@ -30,6 +30,7 @@ use std::rc::Rc;
 
 use solana_rbpf::aligned_memory::AlignedMemory;
 use solana_rbpf::ebpf;
+use tos_engine_api::pages::page_size;
 
 /// Slots per slab: calls between two clearings of a slab.
 pub(crate) const SLOTS: usize = 16;
@@ -289,27 +290,6 @@ pub(crate) fn zeros(len: usize) -> Option<u64> {
 thread_local! {
     /// This thread's slabs.
     static SLABS: RefCell<Vec<Rc<Slab>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The kernel's page size (4 KiB where it cannot be read).
-fn page_size() -> usize {
-    #[cfg(unix)]
-    {
-        use std::sync::OnceLock;
-        static PAGE: OnceLock<usize> = OnceLock::new();
-        *PAGE.get_or_init(|| {
-            // SAFETY: sysconf only reads a constant of the system.
-            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(size)
-                .ok()
-                .filter(|s| s.is_power_of_two())
-                .unwrap_or(4096)
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        4096
-    }
 }
 
 /// The writable memory of one call, returned to its slab when dropped: the parts (stack,

@@ -772,6 +772,12 @@ fn a_call_never_sees_the_memory_of_an_earlier_one() {
         asm += "mov64 r0, 0\nexit";
         Module::new(Sbpf::V1, &asm).build().bytes
     };
+    let loads: String = [
+        "r7+0", "r8+0", "r2+0", "r2+24", "r9+0", "r9+32760", "r9+16384", "r9+16408",
+    ]
+    .iter()
+    .map(|at| format!("ldxdw r3, [{at}]\nor64 r0, r3\n"))
+    .collect();
     // ORs every word any writer writes: 0 when nothing of an earlier call is left. It first
     // stores a zero into each region elsewhere, so its loads read the slot's memory (until a
     // region's first store, loads read shared zeros).
@@ -784,23 +790,8 @@ fn a_call_never_sees_the_memory_of_an_earlier_one() {
              stxdw [r10-64], r1
              stxdw [r9+8192], r1
              ldxdw r0, [r6+0]
-             ldxdw r3, [r7+0]
-             or64 r0, r3
-             ldxdw r3, [r8+0]
-             or64 r0, r3
              lddw r2, 0x200050040
-             ldxdw r3, [r2+0]
-             or64 r0, r3
-             ldxdw r3, [r2+24]
-             or64 r0, r3
-             ldxdw r3, [r9+0]
-             or64 r0, r3
-             ldxdw r3, [r9+32760]
-             or64 r0, r3
-             ldxdw r3, [r9+16384]
-             or64 r0, r3
-             ldxdw r3, [r9+16408]
-             or64 r0, r3
+             {loads}
              exit"
         ),
     )
