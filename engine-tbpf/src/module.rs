@@ -11,7 +11,7 @@ use solana_rbpf::{
     error::{EbpfError, ProgramResult},
     memory_region::{AccessType, MemoryMapping, MemoryRegion, MemoryState},
     static_analysis::CfgNode,
-    vm::EbpfVm,
+    vm::{CallFrame, EbpfVm},
 };
 use tos_engine_api::{
     Access, Call, CallInput, EngineFault, ExitStatus, Gas, HostAbi, ModuleInfo, Outcome,
@@ -230,97 +230,76 @@ impl TbpfModule {
     }
 }
 
-/// Memory mappings kept per thread between calls of a module: building one allocates its
-/// region list (32-byte aligned, through `posix_memalign`: a tenth of a warm call); a kept
-/// one only has its stack, heap and input regions replaced. Nested calls of the same module
-/// (two contracts with one code) take their own.
-mod mappings {
+/// Values kept per thread from one call to the next, by key: what a call builds (rbpf's
+/// memory mapping, the interpreter's call frames) is taken back by the next call with the
+/// same key, so it is not built again. Nested calls with the same key take their own (one is
+/// built); past `KEPT` values of a kind the oldest is dropped.
+mod kept {
     use std::cell::RefCell;
+    use std::thread::LocalKey;
 
     use solana_rbpf::memory_region::MemoryMapping;
+    use solana_rbpf::vm::CallFrame;
 
-    /// Mappings kept per thread; past it the oldest is dropped.
+    /// Values kept per thread and shelf.
     const KEPT: usize = 16;
 
+    /// A thread's kept values of one kind, with their keys.
+    type Shelf<K, T> = &'static LocalKey<RefCell<Vec<(K, T)>>>;
+
     /// (module id, module address): a mapping borrows from the module at that address.
-    pub(super) type Key = (u64, usize);
+    pub(super) type MappingKey = (u64, usize);
 
     thread_local! {
-        static KEEP: RefCell<Vec<(Key, Box<MemoryMapping<'static>>)>> =
+        /// Memory mappings, boxed (they are moved in and out whole). Building one allocates
+        /// its region list (32-byte aligned, through `posix_memalign`: a tenth of a warm
+        /// call); a kept one only has its stack, heap and input regions replaced.
+        pub(super) static MAPPINGS: RefCell<Vec<(MappingKey, Box<MemoryMapping<'static>>)>> =
+            const { RefCell::new(Vec::new()) };
+        /// The interpreter's call frames, by their number. The interpreter writes a frame on
+        /// every call before it reads it on the matching return, so what an earlier call left
+        /// there is never read.
+        pub(super) static FRAMES: RefCell<Vec<(usize, Vec<CallFrame>)>> =
             const { RefCell::new(Vec::new()) };
     }
 
-    /// The mapping `keep` kept for `key`, if any (boxed: it is moved in and out whole).
-    pub(super) fn take<'a>(key: Key) -> Option<Box<MemoryMapping<'a>>> {
-        KEEP.try_with(|keep| {
-            let mut keep = keep.try_borrow_mut().ok()?;
-            let at = keep.iter().rposition(|(k, _)| *k == key)?;
-            Some(keep.swap_remove(at).1)
-        })
-        .ok()
-        .flatten()
+    /// The value kept under `key` on `shelf`, if any.
+    pub(super) fn take<K: PartialEq, T>(shelf: Shelf<K, T>, key: &K) -> Option<T> {
+        shelf
+            .try_with(|kept| {
+                let mut kept = kept.try_borrow_mut().ok()?;
+                let at = kept.iter().rposition(|(k, _)| k == key)?;
+                Some(kept.swap_remove(at).1)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `value` under `key` on `shelf` for a later call on this thread.
+    pub(super) fn keep<K, T>(shelf: Shelf<K, T>, key: K, value: T) {
+        let _ = shelf.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.len() >= KEPT {
+                    kept.remove(0);
+                }
+                kept.push((key, value));
+            }
+        });
     }
 
     /// Keeps `mapping` for the next call of the module `key` names on this thread.
     ///
     /// # Safety
     /// `mapping` must borrow nothing but the module `key` names, at that address: it is
-    /// handed back by [`take`] only for that key, and until then only dropped (its drop reads
-    /// nothing it borrows).
-    pub(super) unsafe fn keep(key: Key, mapping: Box<MemoryMapping<'_>>) {
+    /// handed back (by [`take`] on [`MAPPINGS`]) only for that key, and until then only
+    /// dropped (its drop reads nothing it borrows).
+    pub(super) unsafe fn keep_mapping(key: MappingKey, mapping: Box<MemoryMapping<'_>>) {
         // SAFETY: only the lifetime changes (same type otherwise); the caller's contract
         // makes every later use happen while what it borrows is alive.
         let mapping = unsafe {
             std::mem::transmute::<Box<MemoryMapping<'_>>, Box<MemoryMapping<'static>>>(mapping)
         };
-        let _ = KEEP.try_with(|keep| {
-            if let Ok(mut keep) = keep.try_borrow_mut() {
-                if keep.len() >= KEPT {
-                    keep.remove(0);
-                }
-                keep.push((key, mapping));
-            }
-        });
-    }
-}
-
-/// The interpreter's call frames, kept per thread between calls (nested calls take their own).
-mod frames {
-    use std::cell::RefCell;
-
-    use solana_rbpf::vm::CallFrame;
-
-    /// Frame vectors kept per thread; more are dropped.
-    const KEPT: usize = 16;
-
-    thread_local! {
-        static KEEP: RefCell<Vec<Vec<CallFrame>>> = const { RefCell::new(Vec::new()) };
-    }
-
-    /// At least `depth` frames, from the pool if it has a vector that long.
-    pub(super) fn take(depth: usize) -> Vec<CallFrame> {
-        let kept = KEEP
-            .try_with(|keep| keep.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        match kept {
-            Some(frames) if frames.len() >= depth => frames,
-            _ => vec![CallFrame::default(); depth],
-        }
-    }
-
-    /// Keeps `frames` for a later call on this thread.
-    pub(super) fn give_back(frames: Vec<CallFrame>) {
-        if frames.is_empty() {
-            return;
-        }
-        let _ = KEEP.try_with(|keep| {
-            if let Ok(mut keep) = keep.try_borrow_mut()
-                && keep.len() < KEPT
-            {
-                keep.push(frames);
-            }
-        });
+        keep(&MAPPINGS, key, mapping);
     }
 }
 
@@ -414,10 +393,10 @@ impl TbpfModule {
             }
         }
         let input = MemoryRegion::new_readonly(input, ebpf::MM_INPUT_START);
-        // The mapping this module's last call on this thread left (`mappings`), with this
+        // The mapping this module's last call on this thread left (`kept`), with this
         // call's stack, heap and input put in; or a new one.
         let key = (self.id, std::ptr::from_ref(self) as usize);
-        let mut kept = match mappings::take(key) {
+        let mut boxed = match kept::take(&kept::MAPPINGS, &key) {
             Some(mut mapping) => {
                 for (index, region) in [(2, stack), (3, heap), (4, input)] {
                     mapping
@@ -447,19 +426,18 @@ impl TbpfModule {
                 )
             }
         };
-        let mapping = std::mem::replace(&mut *kept, MemoryMapping::Identity);
+        let mapping = std::mem::replace(&mut *boxed, MemoryMapping::Identity);
 
         let mut ctx = RunContext::new(host, gas_limit, &self.syscalls, self.instruction_cost);
         if tos_engine_api::trace::is_open() {
             ctx.trace = self.trace.clone();
         }
         // The interpreter keeps its call frames in the VM; the JIT keeps them on the native
-        // stack and never reads the VM's. They come from this thread's pool rather than a
-        // fresh zeroed vector per call: the interpreter writes a frame on every call before
-        // it reads it on the matching return, so what an earlier call left there is never
-        // read.
+        // stack and never reads the VM's. The interpreter's come from this thread's shelf
+        // rather than a fresh zeroed vector per call (`kept`).
+        let depth = config.max_call_depth;
         let frames = if self.interpreted {
-            frames::take(config.max_call_depth)
+            kept::take(&kept::FRAMES, &depth).unwrap_or_else(|| vec![CallFrame::default(); depth])
         } else {
             Vec::new()
         };
@@ -488,18 +466,20 @@ impl TbpfModule {
                 loader: exe.get_loader().clone(),
             };
             let (_, result) = vm.execute_program(exe, self.interpreted);
-            *kept = std::mem::replace(&mut vm.memory_mapping, MemoryMapping::Identity);
+            *boxed = std::mem::replace(&mut vm.memory_mapping, MemoryMapping::Identity);
             // SAFETY: the mapping borrows only this module's executable (its configuration
             // and SBPF version), and `take` hands it back only to this module at this address
             // (`key`), which is then alive; kept or dropped meanwhile, it is not used.
-            unsafe { mappings::keep(key, kept) };
+            unsafe { kept::keep_mapping(key, boxed) };
             (
                 result,
                 vm.registers[11],
                 std::mem::take(&mut vm.call_frames),
             )
         };
-        frames::give_back(frames);
+        if !frames.is_empty() {
+            kept::keep(&kept::FRAMES, depth, frames);
+        }
         ctx.flush_trace();
         let status = self.status(result, pc, &mut ctx)?;
         Ok(Outcome::finish(status, &ctx.gas, host))
