@@ -134,6 +134,69 @@ struct Frame {
     lbase: usize,
 }
 
+/// A VM's working memory: operand stack, locals, call frames and syscall scratch. Kept per
+/// thread from one call to the next (nested calls take their own), emptied when given back:
+/// a call starts with empty vectors either way, only their capacity is reused.
+#[derive(Default)]
+struct Buffers {
+    stack: Vec<ValueCell>,
+    locals: Vec<ValueCell>,
+    frames: Vec<Frame>,
+    scratch: Vec<u8>,
+}
+
+impl Buffers {
+    /// Sets of buffers kept per thread.
+    const KEPT: usize = 16;
+    /// Most bytes a kept vector may hold (its capacity); a set with a larger one is freed
+    /// rather than held by an idle thread.
+    const MAX_KEPT_BYTES: usize = 1 << 20;
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Buffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Buffers {
+    /// A set from this thread's spares, or a new one.
+    fn take() -> Buffers {
+        SPARE
+            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Empties the set and keeps it for a later call on this thread, unless it grew large.
+    fn give_back(mut self) {
+        self.stack.clear();
+        self.locals.clear();
+        self.frames.clear();
+        self.scratch.clear();
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity().saturating_mul(size_of::<T>())
+        }
+        let large = [
+            bytes(&self.stack),
+            bytes(&self.locals),
+            bytes(&self.frames),
+            bytes(&self.scratch),
+        ]
+        .into_iter()
+        .any(|b| b > Self::MAX_KEPT_BYTES);
+        if large {
+            return;
+        }
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut()
+                && spare.len() < Self::KEPT
+            {
+                spare.push(self);
+            }
+        });
+    }
+}
+
 /// The interpreter of the legacy stack VM, for one validated program and one host.
 ///
 /// The engine ([`LegacyEngine`](crate::LegacyEngine)) builds one per call over a prepared
@@ -152,6 +215,19 @@ pub(crate) struct VM<'a> {
     scratch: Vec<u8>,
 }
 
+impl Drop for VM<'_> {
+    /// Gives the working memory back to this thread's spares.
+    fn drop(&mut self) {
+        Buffers {
+            stack: std::mem::take(&mut self.stack),
+            locals: std::mem::take(&mut self.locals),
+            frames: std::mem::take(&mut self.frames),
+            scratch: std::mem::take(&mut self.scratch),
+        }
+        .give_back();
+    }
+}
+
 impl fmt::Debug for VM<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VM")
@@ -165,6 +241,12 @@ impl fmt::Debug for VM<'_> {
 impl<'a> VM<'a> {
     /// A VM over an already validated program (the engine's path: no validation per call).
     pub(crate) fn with_program(host: &'a mut dyn HostAbi, program: Arc<Program>) -> Self {
+        let Buffers {
+            stack,
+            locals,
+            frames,
+            scratch,
+        } = Buffers::take();
         VM {
             host,
             #[cfg(test)]
@@ -172,10 +254,10 @@ impl<'a> VM<'a> {
             program: Some(program),
             context: Context::default(),
             invoked: None,
-            stack: Vec::new(),
-            locals: Vec::new(),
-            frames: Vec::new(),
-            scratch: Vec::new(),
+            stack,
+            locals,
+            frames,
+            scratch,
         }
     }
 
@@ -1087,4 +1169,43 @@ fn op_cast(op: Opcode, a: ValueCell) -> Result<ValueCell, Trap> {
         Opcode::CastU64 => U64(u64::try_from(v).map_err(overflow)?),
         _ => U128(v),
     })
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::{Buffers, Frame, ValueCell};
+
+    /// What a call leaves in its working memory is gone when the next call on the thread
+    /// takes it: only the capacity is reused. A set grown past the kept size is freed.
+    #[test]
+    fn kept_buffers_come_back_empty() {
+        std::thread::spawn(|| {
+            let mut b = Buffers::take();
+            b.stack.extend((0..100).map(ValueCell::U64));
+            b.locals.push(ValueCell::Bytes(vec![7; 10]));
+            b.frames.push(Frame {
+                chunk: 1,
+                pc: 2,
+                lbase: 3,
+            });
+            b.scratch.extend_from_slice(&[9; 300]);
+            b.give_back();
+            let again = Buffers::take();
+            assert!(
+                again.stack.is_empty() && again.stack.capacity() >= 100,
+                "reused"
+            );
+            assert!(again.locals.is_empty() && again.frames.is_empty() && again.scratch.is_empty());
+            let mut large = again;
+            large.scratch.reserve(Buffers::MAX_KEPT_BYTES + 1);
+            large.give_back();
+            assert_eq!(
+                Buffers::take().scratch.capacity(),
+                0,
+                "a large set is freed"
+            );
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -66,7 +66,7 @@ fn a_warm_call_allocates_no_more_than_it_did() {
     for (tag, jit, ceiling) in [
         (ModuleTag::TBPF, false, 4),
         (ModuleTag::TBPF, true, 4),
-        (ModuleTag::LEGACY, false, 12),
+        (ModuleTag::LEGACY, false, 8),
         (ModuleTag::WASM, false, 4),
     ] {
         let n = allocations_of_a_warm_call(tag, jit);
