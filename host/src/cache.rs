@@ -65,9 +65,41 @@ impl Hasher for KeyHasher {
 
 type KeyMap = HashMap<CacheKey, Entry, BuildHasherDefault<KeyHasher>>;
 
+/// A counter each thread adds to in a cache line of its own (one of [`Striped::STRIPES`],
+/// by the order threads first counted), summed when read: counting a hit on every warm call
+/// must not make threads pass one cache line back and forth.
+#[derive(Default)]
+struct Striped {
+    stripes: [Padded; Striped::STRIPES],
+}
+
+/// One cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl Striped {
+    const STRIPES: usize = 16;
+
+    fn add(&self, n: u64) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % Striped::STRIPES;
+        }
+        let i = STRIPE.try_with(|s| *s).unwrap_or(0);
+        self.stripes[i].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.stripes
+            .iter()
+            .fold(0u64, |a, s| a.wrapping_add(s.0.load(Ordering::Relaxed)))
+    }
+}
+
 /// A bounded cache of prepared modules, least recently used evicted first. Thread-safe, and a
-/// hit takes only a read lock on one of [`SHARDS`] shards plus two atomic increments: warm
-/// calls on several threads share it without waiting for each other. A miss prepares the
+/// hit takes only a read lock on one of [`SHARDS`] shards and counts itself in a cache line of
+/// its thread's own: warm calls on several threads share it without waiting for each other. A miss prepares the
 /// module with no lock held; inserting it (rare: a compilation has just run) scans the shards
 /// for the least recently used entry when the cache is full.
 pub struct ModuleCache {
@@ -75,7 +107,7 @@ pub struct ModuleCache {
     capacity: usize,
     len: AtomicUsize,
     tick: AtomicU64,
-    hits: AtomicU64,
+    hits: Striped,
     misses: AtomicU64,
     evictions: AtomicU64,
 }
@@ -118,7 +150,7 @@ impl ModuleCache {
             capacity: capacity.max(1),
             len: AtomicUsize::new(0),
             tick: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
+            hits: Striped::default(),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
@@ -138,10 +170,17 @@ impl ModuleCache {
         key: &CacheKey,
         prepare: impl FnOnce() -> Result<Arc<dyn PreparedModule>, E>,
     ) -> Result<Arc<dyn PreparedModule>, E> {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        // The clock moves on misses only, and a hit writes an entry's tick only when it
+        // changed: in the steady state a hit writes no memory another thread reads, so calls
+        // on several threads do not pass cache lines back and forth. Least recently used is
+        // then exact up to the order of the hits since the last miss, which eviction (on a
+        // miss) cannot tell apart.
+        let tick = self.tick.load(Ordering::Relaxed);
         if let Some(entry) = read(self.shard(key)).get(key) {
-            entry.used.store(tick, Ordering::Relaxed);
-            self.hits.fetch_add(1, Ordering::Relaxed);
+            if entry.used.load(Ordering::Relaxed) != tick {
+                entry.used.store(tick, Ordering::Relaxed);
+            }
+            self.hits.add(1);
             return Ok(Arc::clone(&entry.module));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -151,7 +190,8 @@ impl ModuleCache {
         }
         let entry = Entry {
             module: Arc::clone(&module),
-            used: AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed)),
+            // Between the ticks of the hits before it and of those after it.
+            used: AtomicU64::new(self.tick.fetch_add(2, Ordering::Relaxed).wrapping_add(1)),
         };
         if write(self.shard(key)).insert(key.clone(), entry).is_none() {
             self.len.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +224,7 @@ impl ModuleCache {
     /// Counters since creation.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self.hits.sum(),
             misses: self.misses.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
         }
@@ -261,6 +301,18 @@ mod tests {
                 evictions: 2
             }
         );
+    }
+
+    /// A hit after the last insert makes a module newer than that insert: with room for two,
+    /// 1 and 2 in, 1 hit, 3 in: 2 goes, not 1.
+    #[test]
+    fn a_hit_since_the_last_miss_outranks_that_miss() {
+        let cache = ModuleCache::new(2);
+        assert!(get(&cache, 1) && get(&cache, 2));
+        assert!(!get(&cache, 1));
+        assert!(get(&cache, 3));
+        assert!(!get(&cache, 1), "1 stayed");
+        assert!(get(&cache, 2), "2 went");
     }
 
     #[test]
