@@ -283,6 +283,28 @@ pub fn many_functions_padded(count: u32, padding: u32) -> Vec<u8> {
     b.finish()
 }
 
+/// `count` functions, each calling the next and each exported as an entry (`entry_<i>`),
+/// with `padding` bytes of passive data: the engine's prepare-time analysis of which entries
+/// can write memory walks the call graph, and must not walk it once per entry.
+pub fn many_entries_one_chain(count: u32, padding: u32) -> Vec<u8> {
+    let mut b = Builder {
+        padding,
+        ..Builder::default()
+    };
+    for i in 0..count {
+        let mut f = Function::new([]);
+        if i + 1 < count {
+            f.instruction(&I::Call(i + 1));
+        } else {
+            f.instruction(&I::I64Const(0));
+        }
+        f.instruction(&I::End);
+        let defined = b.function(0, f);
+        b.export(&format!("entry_{i}"), defined);
+    }
+    b.finish()
+}
+
 /// `count` functions with `locals` locals each, all live across a loop.
 pub fn many_functions_with_locals(count: u32, locals: u32) -> Vec<u8> {
     let mut b = Builder::default();
@@ -500,6 +522,11 @@ pub fn cases() -> Vec<Case> {
             "many_tiny_functions",
             "compile time: the most functions, each one call, without padding",
             many_functions(limits::FUNCTIONS),
+        ),
+        deploy(
+            "many_entries_one_chain",
+            "prepare time: every function an entry, each calling the next (a call-graph walk per entry would be quadratic)",
+            many_entries_one_chain(1_000, 1_000 * 45),
         ),
         deploy(
             "many_functions_with_locals",

@@ -218,24 +218,59 @@ impl CallGraph {
         }
     }
 
-    /// Whether the function at `index` can write memory: it or anything it may call does
-    /// (a call through a table may call anything).
-    fn reaches_write(&self, index: u32) -> bool {
-        let mut seen = vec![false; self.functions.len()];
-        let mut todo = vec![index];
-        while let Some(f) = todo.pop() {
-            let Some(node) = self.functions.get(f as usize) else {
-                return true;
-            };
-            if std::mem::replace(&mut seen[f as usize], true) {
-                continue;
+    /// For every function, whether it can write memory: it or anything it may call does (a
+    /// call through a table may call anything). One walk backwards from the writers over
+    /// the reversed call edges: linear in functions plus calls, however many entries ask, so
+    /// a module of many entries over one deep call graph costs no more to prepare.
+    fn writers(&self) -> Vec<bool> {
+        let n = self.functions.len();
+        // Callers of each function, as a compressed adjacency list.
+        let mut start = vec![0usize; n.saturating_add(1)];
+        for node in &self.functions {
+            for &callee in &node.calls {
+                if let Some(s) = start.get_mut(callee as usize) {
+                    *s = s.saturating_add(1);
+                }
             }
-            if node.writes || node.indirect {
-                return true;
-            }
-            todo.extend(node.calls.iter().copied());
         }
-        false
+        let mut total = 0usize;
+        for s in start.iter_mut() {
+            let count = *s;
+            *s = total;
+            total = total.saturating_add(count);
+        }
+        let mut callers = vec![0u32; total];
+        let mut next = start.clone();
+        for (caller, node) in self.functions.iter().enumerate() {
+            for &callee in &node.calls {
+                if let Some(at) = next.get_mut(callee as usize)
+                    && let Some(slot) = callers.get_mut(*at)
+                {
+                    *slot = caller as u32;
+                    *at = at.saturating_add(1);
+                }
+            }
+        }
+        // A call of a function that does not exist (not in a module the pre-pass accepted)
+        // counts as a write.
+        let mut writes: Vec<bool> = self
+            .functions
+            .iter()
+            .map(|node| node.writes || node.indirect || node.calls.iter().any(|&c| c as usize >= n))
+            .collect();
+        let mut todo: Vec<usize> = (0..n).filter(|&f| writes[f]).collect();
+        while let Some(f) = todo.pop() {
+            let (from, to) = (start[f], start[f.saturating_add(1)]);
+            for &caller in callers.get(from..to).unwrap_or(&[]) {
+                if let Some(w) = writes.get_mut(caller as usize)
+                    && !*w
+                {
+                    *w = true;
+                    todo.push(caller as usize);
+                }
+            }
+        }
+        writes
     }
 
     /// The calls (`None`: `entrypoint`) and their functions' indices: which can write.
@@ -243,9 +278,11 @@ impl CallGraph {
         &self,
         entries: impl Iterator<Item = (Option<Call>, u32)>,
     ) -> MemoryWrites {
+        let writers = self.writers();
         let mut writes = MemoryWrites::default();
         for (call, index) in entries {
-            if !self.reaches_write(index) {
+            // An index past the functions (not in a module the pre-pass accepted) writes.
+            if !writers.get(index as usize).copied().unwrap_or(true) {
                 match call {
                     Some(call) => {
                         writes.read_only.insert(call);
@@ -415,6 +452,40 @@ mod tests {
         );
         // A call the module does not export is never taken as read-only.
         assert!(can(9));
+    }
+
+    /// Along a chain of a thousand entries, each calling the next: none writes, until the last
+    /// one stores, and then every one does.
+    #[test]
+    fn writes_propagate_back_along_a_long_chain() {
+        let n: u16 = 1_000;
+        let pure = tos_adversarial::wasm::many_entries_one_chain(u32::from(n), 45_000);
+        let table = tos_syscalls::SyscallTable::global().expect("the syscall table");
+        let syscalls = table.active(&tos_syscalls::testing::abi_v2());
+        let scan = |code: &[u8]| {
+            crate::prepass::scan(code, &syscalls, &crate::WasmConfig::new())
+                .expect("the pre-pass accepts it")
+                .writes
+        };
+        let writes = scan(&pure);
+        assert!((0..n).all(|e| !writes.can_write(Call::Entry(e), false)));
+        // The same chain, its last function storing before it returns.
+        // Padded with data: a module may define a function per 64 bytes.
+        let mut chain = format!(
+            "(module (memory (export \"memory\") 1) (data (i32.const 1024) \"{}\")",
+            "a".repeat(64_000)
+        );
+        for i in 0..n {
+            let body = if i + 1 < n {
+                format!("(call {})", i + 1)
+            } else {
+                "(i64.store (i32.const 0) (i64.const 1)) (i64.const 0)".to_owned()
+            };
+            chain += &format!("(func (export \"entry_{i}\") (result i64) {body})");
+        }
+        chain += ")";
+        let writes = scan(&wat::parse_str(&chain).expect("valid wat"));
+        assert!((0..n).all(|e| writes.can_write(Call::Entry(e), false)));
     }
 
     /// Every memory-writing operator is known for the proposals the engine enables; enabling
