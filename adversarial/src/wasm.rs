@@ -265,28 +265,19 @@ pub fn many_functions(count: u32) -> Vec<u8> {
 /// [`many_functions`] with `padding` bytes of passive data, which buy the module the right
 /// to more functions without costing anything to compile.
 pub fn many_functions_padded(count: u32, padding: u32) -> Vec<u8> {
-    let mut b = Builder {
-        padding,
-        ..Builder::default()
-    };
-    for i in 0..count {
-        let mut f = Function::new([]);
-        if i + 1 < count {
-            f.instruction(&I::Call(i + 1));
-        } else {
-            f.instruction(&I::I64Const(0));
-        }
-        f.instruction(&I::End);
-        b.function(0, f);
-    }
-    b.export("entry_0", 0);
-    b.finish()
+    chain(count, padding, 1)
 }
 
 /// `count` functions, each calling the next and each exported as an entry (`entry_<i>`),
 /// with `padding` bytes of passive data: the engine's prepare-time analysis of which entries
 /// can write memory walks the call graph, and must not walk it once per entry.
 pub fn many_entries_one_chain(count: u32, padding: u32) -> Vec<u8> {
+    chain(count, padding, count)
+}
+
+/// `count` functions, each calling the next one (the last returns 0), the first `exported`
+/// of them exported as `entry_<i>`, with `padding` bytes of passive data.
+fn chain(count: u32, padding: u32, exported: u32) -> Vec<u8> {
     let mut b = Builder {
         padding,
         ..Builder::default()
@@ -300,7 +291,9 @@ pub fn many_entries_one_chain(count: u32, padding: u32) -> Vec<u8> {
         }
         f.instruction(&I::End);
         let defined = b.function(0, f);
-        b.export(&format!("entry_{i}"), defined);
+        if i < exported {
+            b.export(&format!("entry_{i}"), defined);
+        }
     }
     b.finish()
 }

@@ -51,6 +51,32 @@ fn desc(callee: [u8; 32], entry: u16, params: &[u8], gas: u64) -> Vec<u8> {
 
 const ENGINES: [ModuleTag; 3] = [ModuleTag::TBPF, ModuleTag::WASM, ModuleTag::LEGACY];
 
+/// `n` copies of `module` at `n` addresses (the address depends on the deployer: deployers
+/// `[1; 32]`, `[2; 32]`, ...), each deployed with `gas_limit`.
+fn copies(
+    host: &tos_host::Host,
+    state: &mut MemoryProvider,
+    module: &ContractModule,
+    n: u8,
+    gas_limit: u64,
+) -> Vec<[u8; 32]> {
+    (0..n)
+        .map(|i| {
+            host.deploy(
+                state,
+                &tx(1, [i + 1; 32]),
+                &tos_host::DeployRequest {
+                    envelope: module.encode(),
+                    params: vec![],
+                    gas_limit,
+                },
+            )
+            .unwrap()
+            .address
+        })
+        .collect()
+}
+
 #[test]
 fn a_wasm_contract_calls_the_counter_on_every_engine() {
     for jit in [false, true] {
@@ -258,21 +284,7 @@ fn the_deepest_chain_of_the_most_stack_hungry_engine_fits_the_node_stack() {
         let mut state = MemoryProvider::default();
         let module = ContractModule::new(ModuleTag::WASM, wat::parse_str(DEEP).unwrap());
         // Eight copies at eight addresses (the address depends on the deployer).
-        let chain: Vec<[u8; 32]> = (0..8u8)
-            .map(|i| {
-                host.deploy(
-                    &mut state,
-                    &tx(1, [i + 1; 32]),
-                    &tos_host::DeployRequest {
-                        envelope: module.encode(),
-                        params: vec![],
-                        gas_limit: 90_000_000,
-                    },
-                )
-                .unwrap()
-                .address
-            })
-            .collect();
+        let chain = copies(&host, &mut state, &module, 8, 90_000_000);
         let params = |depth: u32, next: Vec<u8>| [depth.to_le_bytes().to_vec(), next].concat();
         // The deepest recursion one frame may reach: the largest depth that does not trap.
         let reaches = |state: &mut MemoryProvider, depth: u32| {
@@ -365,21 +377,8 @@ fn a_contract_calls_another_with_the_same_code() {
         let host = host_with(tos_host::ActivationSchedule::devnet(), jit);
         let mut state = MemoryProvider::default();
         let counter = deploy(&host, &mut state, &example(ModuleTag::TBPF, "counter"), 1).address;
-        let routers: Vec<[u8; 32]> = (0..2u8)
-            .map(|i| {
-                host.deploy(
-                    &mut state,
-                    &tx(1, [i + 1; 32]),
-                    &tos_host::DeployRequest {
-                        envelope: example(ModuleTag::TBPF, "router").encode(),
-                        params: vec![],
-                        gas_limit: GAS,
-                    },
-                )
-                .unwrap()
-                .address
-            })
-            .collect();
+        let router = example(ModuleTag::TBPF, "router");
+        let routers = copies(&host, &mut state, &router, 2, GAS);
         assert_ne!(routers[0], routers[1]);
         // callee | entry u16 | amount u64 | gas u64 | callee params
         let route = |callee: [u8; 32], entry: u16, inner: &[u8]| {
